@@ -1,0 +1,68 @@
+# meso360 — run `make help` for the targets. CI (.ci/run) calls `make test`, as a person would.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .cache/stamps
+# Debian packages the developer tools, tests and package build need (installed once, as root).
+APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
+	chromium chromium-driver \
+	debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
+	python3-requests python3-sdnotify python3-systemd python3-bottle python3-cheroot \
+	python3-paramiko python3-click python3-pytest lintian devscripts fakeroot \
+	systemd-container debootstrap
+
+.PHONY: help
+help: ## show this help
+	@grep -hE '^[a-z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMPS)/apt:
+	@mkdir -p $(STAMPS)
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo ">> installing Debian packages"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null && \
+		{ command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; \
+	else \
+		echo ">> not root: assuming these Debian packages are installed: $(APT_PACKAGES)"; \
+	fi
+	@touch $@
+
+.PHONY: deps
+deps: $(STAMPS)/apt ## install the Debian packages needed to develop, test and build
+
+$(BIN)/activate: $(STAMPS)/apt pyproject.toml requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q -r requirements-dev.txt
+	$(BIN)/pip install -q --no-deps -e .
+	@touch $@
+
+.PHONY: venv
+venv: $(BIN)/activate ## create .venv with meso360 and the test tools
+
+.PHONY: demo
+demo: venv ## run the logger simulator and the daemons in the foreground (Ctrl-C stops all)
+	$(BIN)/python scripts/demo.py
+
+.PHONY: lint
+lint: venv ## ruff check and format check
+	$(BIN)/ruff check meso360 tests scripts
+	$(BIN)/ruff format --check meso360 tests scripts
+
+.PHONY: unit
+unit: venv ## unit and integration tests (real simulator, sshd, browser on loopback)
+	$(BIN)/pytest -q
+
+.PHONY: test
+test: lint unit ## set up everything and run every test
+	@echo ">> all tests passed"
+
+.PHONY: bench
+bench: venv ## measure latency, throughput, CPU and memory (numbers for the issue notes)
+	$(BIN)/python scripts/bench_ingest.py
+
+.PHONY: clean
+clean: ## remove the venv, build output and caches
+	rm -rf $(VENV) dist build .cache *.egg-info .pytest_cache .ruff_cache demo-data test-artifacts
