@@ -1,0 +1,84 @@
+"""Unit tests of the data file format, naming, durable appends and torn-line repair."""
+
+import datetime as dt
+
+import pytest
+
+from meso360 import datafile
+
+RAW = ["2.548", "108.8", "23.1", "82.2", "23.2", "19.92", "81.8", "900.85", "93.1", '"50625"', ' "175228" ', "A",
+       "33.19017", "-102.2727", "1021", "0", "85.5", "12.91", "28.16"]  # fmt: skip
+ROW = "2.548,108.8,23.1,82.2,23.2,19.92,81.8,900.85,93.1,050625,175228,33.19017,-102.2727,1021,0,85.5,28.16"
+
+
+def test_raw_record_becomes_the_legacy_row_without_status_and_battery():
+    assert ",".join(datafile.obs_row_from_raw(RAW)) == ROW
+
+
+def test_nan_gps_is_kept_as_nan():
+    raw = list(RAW)
+    raw[9], raw[10] = "NAN", '"nan"'
+    row = datafile.obs_row_from_raw(raw)
+    assert (row[9], row[10]) == ("nan", "nan")
+    assert datafile.row_timestamp(row) is None
+
+
+@pytest.mark.parametrize("count", [18, 20, 0])
+def test_wrong_field_count_is_rejected(count):
+    with pytest.raises(ValueError, match=f"has {count} values"):
+        datafile.obs_row_from_raw((RAW * 2)[:count])
+
+
+def test_file_is_named_by_gps_date_or_host_date_without_fix(tmp_path):
+    row = ROW.split(",")
+    now = dt.datetime(2026, 11, 26, 1, 2, 3, tzinfo=dt.UTC)
+    assert datafile.obs_file_path(tmp_path, row, now).name == "20250605.txt"
+    row[9] = "nan"
+    assert datafile.obs_file_path(tmp_path, row, now).name == "20261126.txt"
+
+
+def test_invalid_gps_date_gives_no_timestamp():
+    assert datafile.parse_gps_datetime("320625", "120000") is None
+    assert datafile.parse_gps_datetime("050625", "1200") is None
+    assert datafile.parse_gps_datetime("050625", "235959") == dt.datetime(2025, 6, 5, 23, 59, 59, tzinfo=dt.UTC)
+
+
+def test_appender_writes_header_once_and_rows_in_order(tmp_path):
+    path = tmp_path / "data" / "20250605.txt"
+    appender = datafile.DailyAppender(datafile.OBS_HEADER)
+    appender.append(path, [ROW])
+    appender.close()
+    size = datafile.DailyAppender(datafile.OBS_HEADER).append(path, [ROW, ROW])
+    text = path.read_text()
+    assert text == datafile.OBS_HEADER + "\n" + (ROW + "\n") * 3
+    assert size == len(text)
+
+
+def test_torn_last_line_is_cut_at_next_open(tmp_path):
+    path = tmp_path / "20250605.txt"
+    path.write_text(datafile.OBS_HEADER + "\n" + ROW + "\n" + ROW[:20])
+    datafile.DailyAppender(datafile.OBS_HEADER).append(path, [ROW])
+    assert path.read_text() == datafile.OBS_HEADER + "\n" + ROW + "\n" + ROW + "\n"
+
+
+def test_read_complete_lines_leaves_a_partial_line_for_later(tmp_path):
+    path = tmp_path / "f.txt"
+    path.write_text("a\nb\npart")
+    lines, offset = datafile.read_complete_lines(path)
+    assert (lines, offset) == (["a", "b"], 4)
+    with open(path, "a") as file:
+        file.write("ial\n")
+    assert datafile.read_complete_lines(path, offset) == (["partial"], 12)
+
+
+def test_daily_files_lists_only_data_files_oldest_first(tmp_path):
+    for name in ["20250606.txt", "20250605.txt", "20250605_support.txt", "notes.txt"]:
+        (tmp_path / name).write_text("")
+    assert [p.name for p in datafile.daily_files(tmp_path)] == ["20250605.txt", "20250606.txt"]
+    assert datafile.daily_files(tmp_path / "missing") == []
+
+
+def test_parse_obs_line_skips_header_and_malformed_lines():
+    assert datafile.parse_obs_line(datafile.OBS_HEADER) is None
+    assert datafile.parse_obs_line("1,2,3") is None
+    assert datafile.parse_obs_line(ROW + "\n") == ROW.split(",")
