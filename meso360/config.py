@@ -147,6 +147,12 @@ SCHEMA = {
         "keepalive_interval": ("15", _positive_float(1.0, 600.0), "Seconds between keepalive requests."),
         "keepalive_misses": ("3", _integer(1, 100), "Unanswered keepalives before the link is declared dead."),
         "probe_interval": ("60", _positive_float(5.0, 3600.0), "Seconds between end-to-end probes of the forward."),
+        "connect_timeout": (
+            "15",
+            _positive_float(1.0, 120.0),
+            "Seconds allowed for each step: TCP connect, SSH banner, authentication, forward request, probe.",
+        ),
+        "retry_max_delay": ("60", _positive_float(1.0, 3600.0), "Longest wait between reconnect attempts (seconds)."),
     },
 }
 
@@ -189,6 +195,8 @@ class TunnelConfig:
     keepalive_interval: float
     keepalive_misses: int
     probe_interval: float
+    connect_timeout: float
+    retry_max_delay: float
 
     @property
     def configured(self):
