@@ -1,0 +1,244 @@
+"""Gap analysis of daily observation files: gaps, size buckets, duplicates, rows without fix, completeness.
+
+Shared by `meso360ctl gaps`/`status` and the web status API. Functions return data (dataclasses);
+formatting lives with the callers. Files are read line by line (a day is 86 400 rows).
+
+Definitions (1 Hz data, GPS time of each row):
+- gap: two consecutive rows with a GPS fix whose times differ by >= GAP_MIN_SECONDS (2 s);
+  missing seconds of a gap = delta - 1. Rows without a GPS fix are counted and skipped (the previous
+  time is kept), so a stretch without fix shows up as one gap, as in the legacy report.
+- duplicate: a row with the same GPS time as the previous row (delta 0); never a gap.
+- backward jump: a row older than the previous row; counted, never a gap.
+- completeness: distinct GPS seconds / seconds in the window [first row, end] (both inclusive), where
+  end is the last row's time, or `until` when given and later (pass "now" to count the current outage
+  too). For a file without breaks it is 1.0; missing seconds of the window = span - distinct seconds.
+"""
+
+import dataclasses
+import datetime as dt
+import os
+
+from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMNS, parse_gps_datetime
+
+GAP_MIN_SECONDS = 2
+SECONDS_PER_DAY = 86400
+# (label, largest delta in seconds, inclusive); the last bucket is open-ended.
+FIELD_COUNT = len(OBS_COLUMNS)
+HEADER_FIRST = OBS_COLUMNS[0]
+BUCKETS = (("2-5s", 5), ("6-30s", 30), ("31-300s", 300), (">300s", None))
+# (delta strictly greater than, note), first match wins.
+NOTES = ((3600, "ops break?"), (300, "long outage"), (30, "moderate"))
+
+
+@dataclasses.dataclass(frozen=True)
+class Gap:
+    """A break between two rows with a GPS fix: `start` is the last row before it, `end` the first after."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    @property
+    def delta_seconds(self):
+        return int((self.end - self.start).total_seconds())
+
+    @property
+    def missing_seconds(self):
+        return self.delta_seconds - 1
+
+    @property
+    def note(self):
+        return gap_note(self.delta_seconds)
+
+    def as_dict(self):
+        return {
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+            "delta_s": self.delta_seconds,
+            "missing_s": self.missing_seconds,
+            "note": self.note,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Bucket:
+    label: str
+    count: int
+    missing_seconds: int
+
+
+@dataclasses.dataclass
+class GapReport:
+    """What one data file holds: row counts, gaps, duplicates and the span of GPS times."""
+
+    name: str
+    rows: int = 0
+    rows_without_fix: int = 0
+    duplicates: int = 0
+    backward_jumps: int = 0
+    malformed_lines: int = 0
+    distinct_seconds: int = 0
+    first: dt.datetime | None = None
+    last: dt.datetime | None = None
+    gaps: list = dataclasses.field(default_factory=list)
+
+    @property
+    def missing_seconds(self):
+        return sum(gap.missing_seconds for gap in self.gaps)
+
+    @property
+    def missing_fraction_of_day(self):
+        return self.missing_seconds / SECONDS_PER_DAY
+
+    @property
+    def buckets(self):
+        return bucket_gaps(self.gaps)
+
+    def completeness(self, until=None):
+        """Return the Completeness of this file's window (see the module docstring)."""
+        return completeness(self, until)
+
+    def as_dict(self, until=None):
+        """Return a JSON-ready dict of the report (times as ISO 8601 UTC)."""
+        return {
+            "name": self.name,
+            "rows": self.rows,
+            "rows_without_fix": self.rows_without_fix,
+            "duplicates": self.duplicates,
+            "backward_jumps": self.backward_jumps,
+            "malformed_lines": self.malformed_lines,
+            "first": self.first.isoformat() if self.first else None,
+            "last": self.last.isoformat() if self.last else None,
+            "gap_count": len(self.gaps),
+            "missing_s": self.missing_seconds,
+            "missing_fraction_of_day": round(self.missing_fraction_of_day, 6),
+            "buckets": [dataclasses.asdict(bucket) for bucket in self.buckets],
+            "completeness": dataclasses.asdict(self.completeness(until)),
+            "gaps": [gap.as_dict() for gap in self.gaps],
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class Completeness:
+    """distinct_seconds of span_seconds observed in [window_start, window_end]; fraction None without data."""
+
+    distinct_seconds: int
+    span_seconds: int
+    fraction: float | None
+    window_start: str | None
+    window_end: str | None
+
+
+def gap_note(delta_seconds):
+    """Return the legacy note for a gap of `delta_seconds` ("" when short)."""
+    for threshold, note in NOTES:
+        if delta_seconds > threshold:
+            return note
+    return ""
+
+
+def bucket_gaps(gaps):
+    """Given gaps, return [Bucket] in size order; empty buckets are omitted."""
+    counts = {label: [0, 0] for label, _ in BUCKETS}
+    for gap in gaps:
+        for label, largest in BUCKETS:
+            if largest is None or gap.delta_seconds <= largest:
+                counts[label][0] += 1
+                counts[label][1] += gap.missing_seconds
+                break
+    return [Bucket(label, count, missing) for label, (count, missing) in counts.items() if count]
+
+
+def analyze_timestamps(timestamps, name=""):
+    """Given an iterable of row times (aware UTC datetimes, None for a row without fix), return a GapReport."""
+    return analyze_seconds((None if when is None else int(when.timestamp()) for when in timestamps), name)
+
+
+def analyze_seconds(seconds, name=""):
+    """Given an iterable of row times as epoch seconds (None without fix), return a GapReport."""
+    report = GapReport(name=name)
+    seen = set()  # epoch seconds with a row; at most 86 400 ints for a day
+    first = last = previous = None
+    for second in seconds:
+        report.rows += 1
+        if second is None:
+            report.rows_without_fix += 1
+            continue
+        seen.add(second)
+        if first is None or second < first:
+            first = second
+        if last is None or second > last:
+            last = second
+        if previous is not None:
+            delta = second - previous
+            if delta == 0:
+                report.duplicates += 1
+            elif delta < 0:
+                report.backward_jumps += 1
+            elif delta >= GAP_MIN_SECONDS:
+                report.gaps.append(Gap(_utc(previous), _utc(second)))
+        previous = second
+    report.distinct_seconds = len(seen)
+    report.first = None if first is None else _utc(first)
+    report.last = None if last is None else _utc(last)
+    return report
+
+
+def _utc(epoch_seconds):
+    return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC)
+
+
+class _LineTimes:
+    """Turn data file lines into epoch seconds (None without fix), counting malformed lines.
+
+    Same rules as datafile.row_timestamp, but parses each date once: strptime per row would make a
+    full day take about a second.
+    """
+
+    def __init__(self):
+        self.malformed = 0
+        self._midnights = {}
+
+    def _midnight(self, date_text):
+        if date_text not in self._midnights:
+            when = parse_gps_datetime(date_text, "000000")
+            self._midnights[date_text] = None if when is None else int(when.timestamp())
+        return self._midnights[date_text]
+
+    def seconds(self, lines):
+        for line in lines:
+            fields = line.rstrip("\r\n").split(",")
+            if len(fields) != FIELD_COUNT or fields[0] == HEADER_FIRST:
+                if line.strip():
+                    self.malformed += fields[0] != HEADER_FIRST
+                continue
+            date_text, time_text = fields[GPS_DATE_COLUMN], fields[GPS_TIME_COLUMN]
+            midnight = self._midnight(date_text)
+            if midnight is None or len(time_text) != 6 or not time_text.isdigit():
+                yield None
+                continue
+            hours, minutes, secs = int(time_text[:2]), int(time_text[2:4]), int(time_text[4:])
+            if hours > 23 or minutes > 59 or secs > 59:
+                yield None
+                continue
+            yield midnight + hours * 3600 + minutes * 60 + secs
+
+
+def analyze_file(path):
+    """Given a data file path, return its GapReport, reading it line by line. Raise OSError if unreadable."""
+    times = _LineTimes()
+    with open(path, encoding="utf-8", errors="replace") as lines:
+        report = analyze_seconds(times.seconds(lines), name=os.path.basename(path))
+    report.malformed_lines = times.malformed
+    return report
+
+
+def completeness(report, until=None):
+    """Given a GapReport, return its Completeness; the window ends at `until` when that is after the last row."""
+    if report.first is None:
+        return Completeness(0, 0, None, None, None)
+    end = report.last
+    if until is not None and until > end:
+        end = until
+    span = int((end - report.first).total_seconds()) + 1
+    fraction = min(1.0, report.distinct_seconds / span)
+    return Completeness(report.distinct_seconds, span, fraction, report.first.isoformat(), end.isoformat())
