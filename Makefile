@@ -39,8 +39,17 @@ $(BIN)/activate: $(STAMPS)/apt pyproject.toml requirements-dev.txt
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
 
+# uPlot for the web pages, from the npm registry at the version and sha512 pinned in the script.
+UPLOT := meso360/web/static/vendor/uPlot.iife.min.js
+$(UPLOT): scripts/fetch_assets.sh
+	scripts/fetch_assets.sh
+	@touch $@
+
+.PHONY: assets
+assets: $(UPLOT) ## fetch the pinned, checksum-verified uPlot into meso360/web/static/vendor/ (build time only)
+
 .PHONY: venv
-venv: $(BIN)/activate ## create .venv with meso360 and the test tools
+venv: $(BIN)/activate assets ## create .venv with meso360 and the test tools
 
 .PHONY: demo
 demo: venv ## run the logger simulator and the daemons in the foreground (Ctrl-C stops all)
