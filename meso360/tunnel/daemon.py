@@ -1,0 +1,145 @@
+"""meso360-tunnel entry point: keep the bastion's remote_port forwarded to the vehicle's sshd."""
+
+import argparse
+import logging
+import random
+import signal
+import sys
+import threading
+import time
+
+from meso360 import config as config_module
+from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError, TunnelError
+from meso360.logs import setup_logging
+from meso360.notify import Notifier
+from meso360.tunnel import ssh
+from meso360.tunnel.session import Session, watch
+from meso360.tunnel.state import TunnelState
+
+log = logging.getLogger("meso360.tunnel")
+
+INITIAL_RETRY_SECONDS = 1.0
+
+
+class Backoff:
+    """Exponential reconnect delays with jitter: about 1, 2, 4 … seconds, capped at max_seconds."""
+
+    def __init__(self, max_seconds, initial_seconds=INITIAL_RETRY_SECONDS):
+        self._max = max_seconds
+        self._initial = min(initial_seconds, max_seconds)
+        self._attempt = 0
+
+    def next_delay(self):
+        """Return the next wait in seconds (between half and all of the exponential step)."""
+        step = min(self._max, self._initial * 2**self._attempt)
+        self._attempt = min(self._attempt + 1, 30)
+        return random.uniform(step / 2, step)
+
+    def reset(self):
+        self._attempt = 0
+
+
+def _wait_with_watchdog(seconds, stop_event, notifier, state):
+    """Wait out a backoff delay while telling systemd the loop is alive; return early on stop."""
+    deadline = time.monotonic() + seconds
+    while not stop_event.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        state.refresh_status()
+        notifier.watchdog()
+        stop_event.wait(min(1.0, remaining))
+
+
+def run(config, stop_event, notifier):
+    """Keep the tunnel described by config.tunnel up until stop_event is set. Return the exit code.
+
+    Raise ConfigError if the key file or known_hosts cannot be used.
+    """
+    tunnel = config.tunnel
+    if not tunnel.configured:
+        log.info("tunnel.host is empty in %s: the tunnel is not configured, nothing to do", config.path)
+        return EXIT_OK
+    pkey = ssh.load_private_key(tunnel.key_file)
+    host_keys = ssh.load_known_hosts(tunnel.known_hosts)
+    state = TunnelState(tunnel, config.general.state_dir, notifier)
+    backoff = Backoff(tunnel.retry_max_delay)
+    attempts = 0
+    log.info("keeping %s@%s:%s port %s forwarded to local port %s", tunnel.user, tunnel.host, tunnel.port,
+             tunnel.remote_port, tunnel.local_port)  # fmt: skip
+    while not stop_event.is_set():
+        state.reconnects = max(0, attempts)
+        attempts += 1
+        state.connecting(f"connecting to {tunnel.host}:{tunnel.port}")
+        notifier.watchdog()
+        try:
+            session = Session.open(tunnel, pkey, host_keys)
+        except TunnelError as error:
+            delay = backoff.next_delay()
+            state.down(str(error), delay)
+            _wait_with_watchdog(delay, stop_event, notifier, state)
+            continue
+        state.connecting("forward requested, verifying")
+        try:
+            reason = watch(session, tunnel, state, stop_event, notifier, on_verified=backoff.reset)
+        finally:
+            session.close()
+        if reason is not None:
+            delay = backoff.next_delay()
+            state.down(reason, delay)
+            _wait_with_watchdog(delay, stop_event, notifier, state)
+    notifier.stopping()
+    log.info("stopped")
+    return EXIT_OK
+
+
+def _parse_args(argv):
+    parser = argparse.ArgumentParser(prog="meso360-tunnel", description=__doc__)
+    parser.add_argument(
+        "--config", help=f"config file (default: ${config_module.ENV_VAR} or /etc/meso360/meso360.conf)"
+    )
+    parser.add_argument(
+        "--check-configured",
+        action="store_true",
+        help="exit 0 if [tunnel] host is set, 1 if not (for ExecCondition=); an invalid config also exits 0",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def _print_problems(error):
+    for problem in error.problems:
+        print(f"meso360-tunnel: {problem}", file=sys.stderr)
+
+
+def main(argv=None):
+    """Parse arguments, load the config once, run the tunnel until SIGTERM/SIGINT; exit with its code."""
+    args = _parse_args(argv)
+    try:
+        config = config_module.load(args.config)
+    except ConfigError as error:
+        _print_problems(error)
+        # For ExecCondition= a broken config must not look like "not configured": let ExecStart fail loudly.
+        sys.exit(EXIT_OK if args.check_configured else EXIT_CONFIG)
+    if args.check_configured:
+        sys.exit(EXIT_OK if config.tunnel.configured else EXIT_FAILURE)
+
+    setup_logging("meso360.tunnel", verbose=args.verbose)
+    stop_event = threading.Event()
+
+    def _request_stop(signum, _frame):
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, _request_stop)
+    signal.signal(signal.SIGINT, _request_stop)
+    try:
+        code = run(config, stop_event, Notifier())
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("%s", problem)
+        code = EXIT_CONFIG
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,111 @@
+"""Is the tunnel alive? Keepalives that wait for the server's answer, and an end-to-end banner probe."""
+
+import dataclasses
+import threading
+import time
+
+from meso360.tunnel.ssh import paramiko
+
+_SSH_OPEN_ADMINISTRATIVELY_PROHIBITED = 1
+
+
+class Keepalive:
+    """Send keepalive@openssh.com requests that want a reply, one at a time, from a thread of its own.
+
+    paramiko's own set_keepalive never waits for an answer, so it cannot notice a silent server. Here a
+    request is sent `interval` seconds after the previous answer; the session owner asks `missed()` how
+    many intervals have passed without an answer, and closes the transport when too many did.
+    """
+
+    def __init__(self, transport, interval_seconds):
+        self._transport = transport
+        self._interval = interval_seconds
+        self._stopped = threading.Event()
+        self.last_answer = time.monotonic()
+        self._thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
+
+    def start(self):
+        self._thread.start()
+
+    def stop(self):
+        self._stopped.set()
+
+    def missed(self):
+        """Return how many keepalive intervals passed since the server last answered (0 when healthy)."""
+        silent = time.monotonic() - self.last_answer
+        return max(0, int(silent // self._interval) - 1)
+
+    def _run(self):
+        while not self._stopped.wait(self._interval):
+            # Blocks until the server answers or the transport closes (OpenSSH answers "failure": fine).
+            self._transport.global_request("keepalive@openssh.com", wait=True)
+            if not self._transport.is_active():
+                return
+            self.last_answer = time.monotonic()
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeResult:
+    """Outcome of one probe: ok, or why not; `reconnect` says whether a new session could help."""
+
+    ok: bool
+    detail: str
+    reconnect: bool = False
+    prohibited: bool = False
+
+
+def probe(transport, remote_port, forwarder, timeout_seconds):
+    """Open a direct-tcpip channel to localhost:remote_port on the bastion and expect an SSH banner back.
+
+    The connection must come back through our own forward (the forwarder counts it), so the probe proves
+    the whole path bastion port → tunnel → vehicle sshd. Return a ProbeResult.
+    """
+    received_before = forwarder.channels_received
+    try:
+        channel = transport.open_channel(
+            "direct-tcpip", ("localhost", remote_port), ("127.0.0.1", 0), timeout=timeout_seconds
+        )
+    except paramiko.ChannelException as error:
+        if error.code == _SSH_OPEN_ADMINISTRATIVELY_PROHIBITED:
+            return ProbeResult(
+                False,
+                f"the bastion does not allow the probe connection to localhost:{remote_port}"
+                f' (add permitopen="localhost:{remote_port}" to the port-forwarding authorized_keys line)',
+                prohibited=True,
+            )
+        return ProbeResult(False, f"the bastion cannot connect to its localhost:{remote_port}", reconnect=True)
+    except (paramiko.SSHException, OSError) as error:
+        return ProbeResult(False, f"probe channel not opened: {error}", reconnect=True)
+    try:
+        banner = _read_line(channel, timeout_seconds)
+    finally:
+        channel.close()
+    if banner.startswith(b"SSH-2.0-") and forwarder.channels_received > received_before:
+        return ProbeResult(True, "verified")
+    if forwarder.channels_received == received_before:
+        return ProbeResult(
+            False, f"localhost:{remote_port} on the bastion did not forward the probe through this tunnel", True
+        )
+    if forwarder.last_local_error:
+        return ProbeResult(False, f"tunnel works but the vehicle side failed: {forwarder.last_local_error}")
+    shown = banner[:40].decode("ascii", "replace").strip() or "nothing"
+    return ProbeResult(False, f"no SSH banner from 127.0.0.1:{forwarder.local_port} through the tunnel (got {shown})")
+
+
+def _read_line(channel, timeout_seconds):
+    """Return the first line the channel sends (at most 256 bytes) within the timeout; b"" if none."""
+    deadline = time.monotonic() + timeout_seconds
+    data = b""
+    while b"\n" not in data and len(data) < 256:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        channel.settimeout(remaining)
+        try:
+            chunk = channel.recv(256)
+        except (TimeoutError, OSError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data

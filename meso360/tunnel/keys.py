@@ -1,0 +1,111 @@
+"""Set-up helpers for `meso360ctl tunnel`: create the tunnel key, fetch and pin the bastion's host key."""
+
+import dataclasses
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+from meso360.errors import TunnelError
+from meso360.tunnel.ssh import fingerprint, known_hosts_name, paramiko
+
+
+@dataclasses.dataclass(frozen=True)
+class GeneratedKey:
+    private_path: Path
+    public_path: Path
+    public_key: str  # "ssh-ed25519 AAAA... meso360@MM1"
+    authorized_keys_line: str  # what the bastion admin puts into ~user/.ssh/authorized_keys
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerHostKey:
+    host: str
+    port: int
+    key_type: str  # e.g. "ssh-ed25519"
+    fingerprint: str  # "SHA256:..."
+    key: object  # paramiko.PKey
+
+    @property
+    def known_hosts_line(self):
+        return f"{known_hosts_name(self.host, self.port)} {self.key_type} {self.key.get_base64()}"
+
+
+def authorized_keys_line(public_key, remote_port):
+    """Return the bastion authorized_keys line that lets this key only listen on, and probe, its own port."""
+    target = f"localhost:{remote_port}"
+    return f'restrict,port-forwarding,permitlisten="{target}",permitopen="{target}" {public_key}'
+
+
+def generate_key(key_file, vehicle, remote_port, owner=None, overwrite=False):
+    """Create an ed25519 key pair at key_file (0600) and key_file.pub (0644) with ssh-keygen.
+
+    `owner` (a user name) gets both files, for a daemon running as another user. Return a GeneratedKey.
+    Raise TunnelError if ssh-keygen is missing or fails, or the key exists and overwrite is False.
+    """
+    key_file = Path(key_file)
+    public_file = Path(f"{key_file}.pub")
+    keygen = shutil.which("ssh-keygen")
+    if keygen is None:
+        raise TunnelError("ssh-keygen not found: install the openssh-client package")
+    if key_file.exists() and not overwrite:
+        raise TunnelError(f"{key_file} already exists; keeping it (remove it first to make a new key)")
+    for path in (key_file, public_file):
+        if overwrite and path.exists():
+            path.unlink()
+    key_file.parent.mkdir(parents=True, exist_ok=True)
+    command = [keygen, "-q", "-t", "ed25519", "-N", "", "-C", f"meso360@{vehicle}", "-f", str(key_file)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    if result.returncode != 0:
+        raise TunnelError(f"ssh-keygen failed: {result.stderr.strip() or result.returncode}")
+    os.chmod(key_file, 0o600)
+    os.chmod(public_file, 0o644)
+    if owner:
+        shutil.chown(key_file, user=owner, group=None)
+        shutil.chown(public_file, user=owner, group=None)
+    public_key = public_file.read_text().strip()
+    return GeneratedKey(key_file, public_file, public_key, authorized_keys_line(public_key, remote_port))
+
+
+def fetch_host_key(host, port=22, timeout_seconds=15.0):
+    """Connect to host:port, complete the SSH key exchange without authenticating; return a ServerHostKey.
+
+    Raise TunnelError if the server cannot be reached or does not speak SSH.
+    """
+    try:
+        sock = socket.create_connection((host, port), timeout=timeout_seconds)
+    except OSError as error:
+        raise TunnelError(f"cannot connect to {host}:{port}: {error.strerror or error}") from error
+    transport = paramiko.Transport(sock)
+    transport.banner_timeout = timeout_seconds
+    try:
+        transport.start_client(timeout=timeout_seconds)
+        key = transport.get_remote_server_key()
+    except (paramiko.SSHException, OSError, EOFError) as error:
+        raise TunnelError(f"no SSH key exchange with {host}:{port}: {error}") from error
+    finally:
+        transport.close()
+        sock.close()
+    return ServerHostKey(host, port, key.get_name(), fingerprint(key), key)
+
+
+def add_known_host(known_hosts, host_key):
+    """Pin host_key in the known_hosts file: drop older lines for that host and port, append the new one.
+
+    The file is replaced atomically (mode 0644), created with its directory if missing.
+    """
+    known_hosts = Path(known_hosts)
+    name = known_hosts_name(host_key.host, host_key.port)
+    try:
+        lines = known_hosts.read_text().splitlines()
+    except FileNotFoundError:
+        lines = []
+    kept = [line for line in lines if not line.strip() or name not in line.split()[0].split(",")]
+    kept.append(host_key.known_hosts_line)
+    known_hosts.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=known_hosts.parent, prefix=".known_hosts.", delete=False) as file:
+        file.write("\n".join(kept) + "\n")
+    os.chmod(file.name, 0o644)
+    os.replace(file.name, known_hosts)

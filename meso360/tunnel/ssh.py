@@ -1,0 +1,190 @@
+"""SSH client edge: private key checks, pinned host key, bounded connect; paramiko errors become ours."""
+
+import base64
+import hashlib
+import socket
+import stat
+import threading
+import warnings
+
+from meso360.errors import ConfigError, TunnelError
+
+with warnings.catch_warnings():
+    # paramiko 2.12 touches TripleDES at import; newer cryptography warns about it on every start.
+    warnings.filterwarnings("ignore", message=".*TripleDES.*")
+    import paramiko
+
+_KEY_CLASSES = (paramiko.Ed25519Key, paramiko.ECDSAKey, paramiko.RSAKey)
+
+
+class HostKeyRefused(TunnelError):
+    """The server's host key is unknown or differs from the pinned one."""
+
+
+class ForwardRefused(TunnelError):
+    """The server refused to listen on the remote port."""
+
+
+def fingerprint(key):
+    """Given a paramiko key, return its OpenSSH SHA256 fingerprint ("SHA256:...")."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_name(host, port):
+    """Return the name OpenSSH uses in known_hosts for host:port ("[host]:port" unless port 22)."""
+    return host if port == 22 else f"[{host}]:{port}"
+
+
+def load_private_key(path):
+    """Given the key file path, return the paramiko key. Raise ConfigError if missing, too open or unusable."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"tunnel.key_file {path}: no such file (create it with: meso360ctl tunnel keygen)"]
+        ) from None
+    except OSError as error:
+        raise ConfigError([f"tunnel.key_file {path}: cannot read: {error.strerror}"]) from error
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError([f"tunnel.key_file {path}: not a regular file"])
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            [
+                f"tunnel.key_file {path}: permissions {mode:04o} are too open: the private key must be readable"
+                f" by its owner only (fix: chmod 600 {path})"
+            ]
+        )
+    for key_class in _KEY_CLASSES:
+        try:
+            return key_class.from_private_key_file(str(path))
+        except paramiko.PasswordRequiredException:
+            raise ConfigError(
+                [f"tunnel.key_file {path}: the key has a passphrase; the tunnel needs a key without one"]
+            ) from None
+        except PermissionError as error:
+            raise ConfigError(
+                [f"tunnel.key_file {path}: permission denied (the file must be owned by the user running the tunnel)"]
+            ) from error
+        except (paramiko.SSHException, ValueError):
+            continue  # not this key type: try the next one
+    raise ConfigError([f"tunnel.key_file {path}: not a usable ed25519, ECDSA or RSA private key"])
+
+
+def load_known_hosts(path):
+    """Return a paramiko HostKeys from the known_hosts file. Raise ConfigError if missing or unreadable."""
+    host_keys = paramiko.HostKeys()
+    try:
+        host_keys.load(str(path))
+    except FileNotFoundError:
+        raise ConfigError(
+            [f"tunnel.known_hosts {path}: no such file (record the bastion's key with: meso360ctl tunnel trust)"]
+        ) from None
+    except OSError as error:
+        raise ConfigError([f"tunnel.known_hosts {path}: cannot read: {error.strerror}"]) from error
+    return host_keys
+
+
+class _RefuseUnknownHost(paramiko.MissingHostKeyPolicy):
+    """Never trust a host key that is not pinned; say which key was offered so a person can check it."""
+
+    def __init__(self, known_hosts_path):
+        self._path = known_hosts_path
+
+    def missing_host_key(self, client, hostname, key):
+        raise HostKeyRefused(
+            f"host key of {hostname} is not in {self._path}: the server offered {key.get_name()} {fingerprint(key)};"
+            " refusing to connect (if that is the bastion's key, record it with: meso360ctl tunnel trust)"
+        )
+
+
+def connect(tunnel, pkey, host_keys):
+    """Open an authenticated SSH connection to the bastion described by `tunnel` (TunnelConfig).
+
+    Return the paramiko SSHClient. Raise HostKeyRefused or TunnelError (with a short cause) on failure.
+    """
+    client = paramiko.SSHClient()
+    for name, keys in host_keys.items():
+        for key_type, key in keys.items():
+            client.get_host_keys().add(name, key_type, key)
+    client.set_missing_host_key_policy(_RefuseUnknownHost(tunnel.known_hosts))
+    timeout = tunnel.connect_timeout
+    try:
+        client.connect(
+            tunnel.host,
+            port=tunnel.port,
+            username=tunnel.user,
+            pkey=pkey,
+            timeout=timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            look_for_keys=False,
+            allow_agent=False,
+        )
+    except HostKeyRefused:
+        client.close()
+        raise
+    except paramiko.BadHostKeyException as error:
+        client.close()
+        raise HostKeyRefused(
+            f"HOST KEY CHANGED for {error.hostname}: the server offered {error.key.get_name()}"
+            f" {fingerprint(error.key)} but {tunnel.known_hosts} pins {fingerprint(error.expected_key)};"
+            " refusing to connect (possible impersonation; if the bastion's key really changed, record the new"
+            " one with: meso360ctl tunnel trust)"
+        ) from error
+    except paramiko.AuthenticationException as error:
+        client.close()
+        raise TunnelError(
+            f"authentication refused for {tunnel.user}@{tunnel.host}: is the public key of {tunnel.key_file}"
+            " in the bastion's authorized_keys?"
+        ) from error
+    except TimeoutError as error:
+        client.close()
+        raise TunnelError(f"timed out connecting to {tunnel.host}:{tunnel.port}") from error
+    except paramiko.SSHException as error:
+        client.close()
+        raise TunnelError(f"SSH error with {tunnel.host}:{tunnel.port}: {error}") from error
+    except OSError as error:
+        client.close()
+        raise TunnelError(f"cannot connect to {tunnel.host}:{tunnel.port}: {_os_error_text(error)}") from error
+    return client
+
+
+def request_forward(transport, remote_port, handler, timeout_seconds):
+    """Ask the server to listen on localhost:remote_port and hand each connection to `handler`.
+
+    The answer is awaited at most `timeout_seconds` (the transport is closed after that).
+    Raise ForwardRefused if the server says no, TunnelError if it does not answer.
+    """
+    timer = threading.Timer(timeout_seconds, transport.close)
+    timer.daemon = True
+    timer.start()
+    try:
+        # "localhost" is what OpenSSH's ssh -R sends, so permitlisten="localhost:PORT" matches it.
+        transport.request_port_forward("localhost", remote_port, handler)
+    except paramiko.SSHException as error:
+        if not transport.is_active():
+            raise TunnelError(f"no answer to the forward request within {timeout_seconds:g} s") from error
+        raise ForwardRefused(
+            f"the bastion refused to listen on localhost:{remote_port}. Most likely an earlier session of this"
+            " vehicle still holds the port because the bastion has not noticed that it died; fix on the bastion:"
+            " set 'ClientAliveInterval 15' and 'ClientAliveCountMax 3' in its sshd_config so dead sessions are"
+            " dropped within a minute. Otherwise check that sshd allows it (AllowTcpForwarding yes or remote,"
+            f' PermitListen) and that the authorized_keys line has permitlisten="localhost:{remote_port}";'
+            " or another vehicle uses the same remote_port"
+        ) from error
+    finally:
+        timer.cancel()
+
+
+def _os_error_text(error):
+    if isinstance(error, paramiko.ssh_exception.NoValidConnectionsError):
+        causes = {type(e).__name__: e for e in error.errors.values()}
+        if "ConnectionRefusedError" in causes:
+            return "connection refused"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve host name ({error.strerror})"
+    return error.strerror or str(error)

@@ -1,0 +1,144 @@
+"""The tunnel's current state: logged on change, sent as sd_notify STATUS, written to tunnel.json."""
+
+import contextlib
+import datetime
+import json
+import logging
+import os
+import tempfile
+import time
+
+log = logging.getLogger(__name__)
+
+STATE_FILE_NAME = "tunnel.json"
+
+
+def _iso(wall_time):
+    if wall_time is None:
+        return None
+    return datetime.datetime.fromtimestamp(wall_time, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def read_state(state_dir):
+    """Given the state directory, return the tunnel state dict written by meso360-tunnel, or None if absent."""
+    try:
+        with open(os.path.join(state_dir, STATE_FILE_NAME), encoding="utf-8") as file:
+            return json.load(file)
+    except (OSError, ValueError):
+        return None
+
+
+class TunnelState:
+    """Track connecting/up/down, the reconnect count and the last verification; report every change."""
+
+    def __init__(self, tunnel, state_dir, notifier):
+        self._tunnel = tunnel
+        self._path = os.path.join(str(state_dir), STATE_FILE_NAME)
+        self._notifier = notifier
+        self.state = "connecting"
+        self.detail = "starting"
+        self.since = time.time()
+        self.verified_at = None
+        self.reconnects = 0
+        self.retry_at = None
+        self.ready_sent = False
+        self._write_failed = False
+        self._logged_down = None  # the failure last logged, so a retry loop logs each new cause once
+
+    @property
+    def route(self):
+        return f"{self._tunnel.host}:{self._tunnel.remote_port} → :{self._tunnel.local_port}"
+
+    def connecting(self, detail):
+        """A connection attempt starts; after an outage the state stays "down" until the probe verifies."""
+        self.retry_at = None
+        if self.state == "connecting":
+            self._change("connecting", detail)
+
+    def up(self):
+        """The probe has just verified the forward end to end."""
+        self.verified_at = time.time()
+        self.retry_at = None
+        if self.state != "up" or self.detail != "verified":
+            after = f" after {time.time() - self.since:.0f} s down" if self.state == "down" else ""
+            log.info("tunnel up: %s verified end to end%s (%d reconnects)", self.route, after, self.reconnects)
+        self._logged_down = None
+        self._change("up", "verified")
+        self._send_ready()
+
+    def unverified(self, detail):
+        """The forward is in place but the probe cannot prove it (not allowed, or the vehicle side failed)."""
+        if detail != self.detail:
+            log.warning("tunnel established but not verified: %s", detail)
+        self._logged_down = None
+        self._change("up", detail)
+        self._send_ready()
+
+    def down(self, detail, retry_in_seconds):
+        """A connection attempt failed or the session died; the next attempt is in retry_in_seconds."""
+        self.retry_at = time.monotonic() + retry_in_seconds
+        if detail != self._logged_down:
+            log.warning("tunnel down: %s; retrying with backoff (up to %.0f s)", detail, self._tunnel.retry_max_delay)
+            self._logged_down = detail
+        else:
+            log.debug("still down: %s; retry in %.1f s", detail, retry_in_seconds)
+        self._change("down", detail)
+
+    def _send_ready(self):
+        if not self.ready_sent:
+            self._notifier.ready(self.status_text())
+            self.ready_sent = True
+
+    def _change(self, state, detail):
+        if state != self.state:
+            self.since = time.time()
+        self.state, self.detail = state, detail
+        self.write()
+        self.refresh_status()
+
+    def status_text(self):
+        """Return the one-line STATUS, e.g. "tunnel up: bastion:2222 → :22, verified 12 s ago, 0 reconnects"."""
+        if self.state == "up":
+            ago = int(time.time() - self.verified_at)
+            return f"tunnel up: {self.route}, verified {ago} s ago, {self.reconnects} reconnects"
+        if self.state == "down":
+            retry = max(0, round(self.retry_at - time.monotonic())) if self.retry_at else 0
+            return f"tunnel down: {self.detail}, retry in {retry} s ({self.reconnects} reconnects)"
+        return f"tunnel connecting: {self.route}: {self.detail} ({self.reconnects} reconnects)"
+
+    def refresh_status(self):
+        self._notifier.status(self.status_text())
+
+    def as_dict(self):
+        return {
+            "state": self.state,
+            "since": _iso(self.since),
+            "verified_at": _iso(self.verified_at),
+            "reconnects": self.reconnects,
+            "detail": self.detail,
+            "remote": f"{self._tunnel.host}:{self._tunnel.remote_port}",
+            "local_port": self._tunnel.local_port,
+            "pid": os.getpid(),
+            "updated_at": _iso(time.time()),
+        }
+
+    def write(self):
+        """Replace tunnel.json atomically; a failure is logged once and never stops the tunnel."""
+        directory = os.path.dirname(self._path)
+        temporary = None
+        try:
+            os.makedirs(directory, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=directory, prefix=".tunnel.", delete=False) as file:
+                temporary = file.name
+                json.dump(self.as_dict(), file)
+                file.write("\n")
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, self._path)
+            self._write_failed = False
+        except OSError as error:
+            if temporary:
+                with contextlib.suppress(OSError):
+                    os.unlink(temporary)
+            if not self._write_failed:
+                log.warning("cannot write %s: %s", self._path, error)
+            self._write_failed = True
