@@ -1,0 +1,104 @@
+"""`meso360ctl tunnel ...` commands: make the tunnel key, pin the bastion's host key (click group `tunnel`)."""
+
+import getpass
+import pwd
+
+import click
+
+from meso360 import config as config_module
+from meso360.errors import ConfigError, TunnelError
+
+DAEMON_USER = "meso360"
+
+
+def _load_config(ctx):
+    """Return the Config from the nearest --config (this group's, then meso360ctl's), else the default path."""
+    path = None
+    while ctx is not None and not path:
+        path = ctx.params.get("config_path") or ctx.params.get("config")
+        ctx = ctx.parent
+    try:
+        return config_module.load(path)
+    except ConfigError as error:
+        raise click.ClickException("\n".join(error.problems)) from error
+
+
+def _default_owner():
+    """The daemon's user when we run as root and it exists, so the key is readable by the tunnel only."""
+    if getpass.getuser() != "root":
+        return None
+    try:
+        pwd.getpwnam(DAEMON_USER)
+    except KeyError:
+        return None
+    return DAEMON_USER
+
+
+@click.group("tunnel")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default: as daemons).")
+def tunnel(config_path):
+    """Set up the reverse SSH tunnel to the bastion (meso360-tunnel)."""
+
+
+@tunnel.command()
+@click.option("--force", is_flag=True, help="Replace an existing key (the bastion must then get the new one).")
+@click.option("--owner", help=f"User owning the key files (default: {DAEMON_USER} when run as root and it exists).")
+@click.pass_context
+def keygen(ctx, force, owner):
+    """Create the tunnel's ed25519 key at tunnel.key_file and print the bastion's authorized_keys line."""
+    from meso360.tunnel import keys  # imports paramiko: only when the command runs, not on every meso360ctl start
+
+    config = _load_config(ctx)
+    tunnel_config = config.tunnel
+    if tunnel_config.remote_port is None:
+        raise click.ClickException(f"set tunnel.remote_port in {config.path} first (the port opened on the bastion)")
+    try:
+        generated = keys.generate_key(
+            tunnel_config.key_file,
+            config.general.vehicle,
+            tunnel_config.remote_port,
+            owner=owner or _default_owner(),
+            overwrite=force,
+        )
+    except (TunnelError, OSError, LookupError) as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"Created {generated.private_path} (private, 0600) and {generated.public_path}.")
+    user = tunnel_config.user or "USER"
+    click.echo(f"On the bastion, add this line to ~{user}/.ssh/authorized_keys:\n")
+    click.echo(generated.authorized_keys_line)
+    click.echo(
+        "\nIt allows this key nothing but listening on, and connecting to, "
+        f"localhost:{tunnel_config.remote_port} of the bastion."
+    )
+
+
+@tunnel.command()
+@click.argument("host", required=False)
+@click.option("--port", type=click.IntRange(1, 65535), help="SSH port of the bastion (default: tunnel.port).")
+@click.option("--yes", is_flag=True, help="Record the key without asking (only after checking the fingerprint).")
+@click.pass_context
+def trust(ctx, host, port, yes):
+    """Fetch the bastion's host key, show its fingerprint and pin it in tunnel.known_hosts."""
+    from meso360.tunnel import keys  # imports paramiko: only when the command runs, not on every meso360ctl start
+
+    config = _load_config(ctx)
+    host = host or config.tunnel.host
+    if not host:
+        raise click.ClickException(f"give HOST or set tunnel.host in {config.path}")
+    port = port or config.tunnel.port
+    try:
+        host_key = keys.fetch_host_key(host, port, config.tunnel.connect_timeout)
+    except TunnelError as error:
+        raise click.ClickException(str(error)) from error
+    click.echo(f"{host}:{port} presents a {host_key.key_type} host key with fingerprint {host_key.fingerprint}")
+    click.echo(
+        "Compare it with the bastion's own: ssh-keygen -lf /etc/ssh/ssh_host_"
+        f"{host_key.key_type.removeprefix('ssh-').split('-')[0]}_key.pub (run on the bastion)."
+    )
+    if not yes and not click.confirm(f"Pin this key in {config.tunnel.known_hosts}?", default=False):
+        raise click.ClickException("not recorded")
+    try:
+        keys.add_known_host(config.tunnel.known_hosts, host_key)
+    except OSError as error:
+        raise click.ClickException(f"cannot write {config.tunnel.known_hosts}: {error}") from error
+    click.echo(f"Recorded in {config.tunnel.known_hosts}; meso360-tunnel will accept only this key for {host}:{port}.")
