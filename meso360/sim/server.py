@@ -139,10 +139,10 @@ class LoggerHandler(BaseHTTPRequestHandler):
         if selected is None:
             raise _Answer(404, f"field {field_name!r} not found in {table}")
         signature, records = sim.logger.snapshot()
+        # The logger clock as of this snapshot, so backfill answers are consistent with the records.
+        clock = records[-1].seconds if records else sim.logger.clock_seconds()
         try:
-            chosen = query.select(
-                records, params.get("mode", "").lower(), params.get("p1"), params.get("p2"), sim.logger.clock_seconds()
-            )
+            chosen = query.select(records, params.get("mode", "").lower(), params.get("p1"), params.get("p2"), clock)
         except query.QueryError as error:
             raise _Answer(400, str(error)) from None
         chosen, more = query.page(chosen, sim.options.page_size)
