@@ -178,6 +178,8 @@ class Logger:
             raise FaultError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
         try:
             params = _fault_params(kind, fault)
+        except KeyError as error:
+            raise FaultError(f"{kind} needs the parameter {error}") from error
         except (TypeError, ValueError) as error:
             raise FaultError(f"bad parameters for {kind}: {error}") from error
         with self._lock:
