@@ -1,0 +1,129 @@
+"""Reading the daily files for meso360ctl: choose a file, read its last lines, find the newest observation."""
+
+import dataclasses
+import datetime as dt
+import os
+import re
+from pathlib import Path
+
+from meso360.datafile import OBS_COLUMNS, daily_files, parse_obs_line, row_timestamp
+
+_TAIL_BLOCK_BYTES = 65536
+_SUPPORT_FILE_RE = re.compile(r"^\d{8}_support\.txt$")
+
+
+def last_lines(path, count):
+    """Return the last `count` complete lines of `path` (without newlines), reading from the end backwards."""
+    if count <= 0:
+        return []
+    with open(path, "rb") as file:
+        end = file.seek(0, os.SEEK_END)
+        data = b""
+        position = end
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(_TAIL_BLOCK_BYTES, position)
+            position -= step
+            file.seek(position)
+            data = file.read(step) + data
+    # A last line without its newline is still being written (or torn): not complete yet.
+    complete = data[: data.rfind(b"\n") + 1] if b"\n" in data else b""
+    lines = complete.decode("utf-8", errors="replace").splitlines()
+    if position > 0:
+        lines = lines[1:]  # the first line read may be cut off at the block boundary
+    return lines[-count:]
+
+
+def complete_size(path):
+    """Return the byte offset just after the last complete line of `path` (where following starts)."""
+    with open(path, "rb") as file:
+        end = file.seek(0, os.SEEK_END)
+        start = max(0, end - _TAIL_BLOCK_BYTES)
+        file.seek(start)
+        newline = file.read().rfind(b"\n")
+    return start + newline + 1 if newline >= 0 else start
+
+
+def support_files(support_dir):
+    """Return the YYYYMMDD_support.txt files of `support_dir`, oldest first."""
+    try:
+        names = sorted(os.listdir(support_dir))
+    except FileNotFoundError:
+        return []
+    return [Path(support_dir) / name for name in names if _SUPPORT_FILE_RE.match(name)]
+
+
+def today_or_newest(files, today_name):
+    """Given the daily files oldest first, return (path, note): today's file, else the newest with a note.
+
+    Return (None, None) when there is no file at all.
+    """
+    for path in files:
+        if path.name == today_name:
+            return path, None
+    if not files:
+        return None, None
+    return files[-1], f"no file for today ({today_name}); using the newest, {files[-1].name}"
+
+
+def utc_today_name(now=None, suffix=".txt"):
+    now = now or dt.datetime.now(dt.UTC)
+    return f"{now:%Y%m%d}{suffix}"
+
+
+def _number(text):
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return None if value != value else value  # nan -> None
+
+
+@dataclasses.dataclass(frozen=True)
+class Observation:
+    """The newest row of the data files, with the values the operators look at."""
+
+    file: str
+    gps_time: dt.datetime | None
+    age_seconds: float
+    age_source: str
+    t_fast_c: float | None
+    dewpoint_c: float | None
+    pressure_hpa: float | None
+    wind_speed_ms: float | None
+    wind_dir_deg: float | None
+
+    def as_dict(self):
+        values = dataclasses.asdict(self)
+        values["gps_time"] = self.gps_time.isoformat() if self.gps_time else None
+        values["age_seconds"] = round(self.age_seconds, 1)
+        return values
+
+
+def newest_observation(data_dir, now=None):
+    """Return the Observation of the newest file's last complete row, or None when there is none.
+
+    Age is now minus the row's GPS time; without a fix, now minus the file's modification time.
+    """
+    now = now or dt.datetime.now(dt.UTC)
+    for path in reversed(daily_files(data_dir)):
+        row = next((parsed for parsed in map(parse_obs_line, reversed(last_lines(path, 5))) if parsed), None)
+        if row is None:
+            continue
+        values = dict(zip(OBS_COLUMNS, row, strict=True))
+        when = row_timestamp(row)
+        if when is not None:
+            age, source = (now - when).total_seconds(), "gps"
+        else:
+            age, source = now.timestamp() - path.stat().st_mtime, "file modification time (no GPS fix)"
+        return Observation(
+            file=str(path),
+            gps_time=when,
+            age_seconds=age,
+            age_source=source,
+            t_fast_c=_number(values["t_fast"]),
+            dewpoint_c=_number(values["dewpoint"]),
+            pressure_hpa=_number(values["pressure"]),
+            wind_speed_ms=_number(values["sfc_wspd"]),
+            wind_dir_deg=_number(values["sfc_wdir"]),
+        )
+    return None

@@ -1,0 +1,239 @@
+"""The checks behind `meso360ctl check`: each returns Results (PASS/WARN/FAIL/SKIP with the fix)."""
+
+import dataclasses
+import datetime as dt
+import grp
+import os
+import pwd
+import stat
+import time
+from pathlib import Path
+
+DAEMON_USER = "meso360"
+CLOCK_WARN_SECONDS = 2.0
+CLOCK_FAIL_SECONDS = 60.0
+FRESH_FILE_SECONDS = 10.0
+# The hardened ingest unit may write only below its StateDirectory=.
+UNIT_WRITABLE_ROOT = Path("/var/lib/meso360")
+INSTALLED_UNIT_PATHS = (
+    Path("/lib/systemd/system/meso360-ingest.service"),
+    Path("/etc/systemd/system/meso360-ingest.service"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    level: str  # PASS, WARN, FAIL or SKIP
+    name: str
+    message: str
+    fix: str = ""
+
+
+def _user():
+    """Return (name, uid, gids) of the daemon user if it exists, else of the current user."""
+    try:
+        entry = pwd.getpwnam(DAEMON_USER)
+        gids = {entry.pw_gid} | {g.gr_gid for g in grp.getgrall() if DAEMON_USER in g.gr_mem}
+        return entry.pw_name, entry.pw_uid, gids
+    except KeyError:
+        uid = os.geteuid()
+        return pwd.getpwuid(uid).pw_name, uid, set(os.getgroups()) | {os.getegid()}
+
+
+def _may_write(path, uid, gids):
+    """True when uid/gids may create files in directory `path` (by its mode bits; root always may)."""
+    if uid == 0:
+        return True
+    info = os.stat(path)
+    if info.st_uid == uid:
+        bits = stat.S_IWUSR | stat.S_IXUSR
+    elif info.st_gid in gids:
+        bits = stat.S_IWGRP | stat.S_IXGRP
+    else:
+        bits = stat.S_IWOTH | stat.S_IXOTH
+    return info.st_mode & bits == bits
+
+
+def check_directory(key, path):
+    """Is the directory `path` (config key `key`) writable by the daemon user (or us, without one)?"""
+    user, uid, gids = _user()
+    name = f"{key} writable"
+    if path.is_dir():
+        if _may_write(path, uid, gids):
+            return Result("PASS", name, f"{path} is writable by {user}")
+        return Result("FAIL", name, f"{path} is not writable by {user}", f"chown {user}: {path}")
+    if path.exists():
+        return Result("FAIL", name, f"{path} exists but is not a directory", f"move it away and set {key} again")
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if _may_write(parent, uid, gids):
+        return Result("WARN", name, f"{path} does not exist yet; {user} may create it", f"mkdir -p {path}")
+    return Result(
+        "FAIL", name, f"{path} does not exist and {user} cannot create it", f"mkdir -p {path} && chown {user}: {path}"
+    )
+
+
+def check_unit_paths(config):
+    """Under the hardened unit, the data directories must be below /var/lib/meso360."""
+    if not any(path.exists() for path in INSTALLED_UNIT_PATHS):
+        return []
+    results = []
+    for key in ("data_dir", "support_dir", "state_dir"):
+        path = getattr(config.general, key)
+        if UNIT_WRITABLE_ROOT not in (path, *path.parents):
+            results.append(
+                Result(
+                    "WARN",
+                    f"{key} location",
+                    f"{path} is outside {UNIT_WRITABLE_ROOT}: the sandboxed " "meso360-ingest unit cannot write there",
+                    f"keep {key} below {UNIT_WRITABLE_ROOT}",
+                )
+            )
+    return results
+
+
+def _offset_result(name, offset_seconds, what, fix):
+    size = abs(offset_seconds)
+    text = f"{what} differ by {offset_seconds:+.1f} s"
+    if size > CLOCK_FAIL_SECONDS:
+        return Result("FAIL", name, text, fix)
+    if size > CLOCK_WARN_SECONDS:
+        return Result("WARN", name, text, fix)
+    return Result("PASS", name, text)
+
+
+def _logger_time(text):
+    """Campbell logger time "2025-06-05T17:52:28[.5]" (taken as UTC) -> aware datetime."""
+    return dt.datetime.fromisoformat(text.strip().replace(" ", "T")).replace(tzinfo=dt.UTC)
+
+
+def check_logger(config):
+    """DataQuery of the newest Obs record (19 fields), ClockCheck, and the logger clock against GPS."""
+    from meso360.datafile import clean_gps_token, parse_gps_datetime
+    from meso360.errors import LoggerError
+    from meso360.logger_api import OBS_FIELD_COUNT, LoggerClient
+
+    ingest = config.ingest
+    fix_reach = f"check the cable/network to the logger and [ingest] logger_url ({ingest.logger_url})"
+    client = LoggerClient(ingest.logger_url, ingest.request_timeout, ingest.username, ingest.password)
+    results = []
+    try:
+        try:
+            page = client.data_query(ingest.obs_table, OBS_FIELD_COUNT, most_recent=1)
+        except LoggerError as error:
+            return [Result("FAIL", "logger DataQuery", f"{ingest.logger_url}: {error}", fix_reach)]
+        good = [record for record in page.records if record.problem is None]
+        if not good:
+            problem = page.records[0].problem if page.records else "no records in the table"
+            return [
+                Result("FAIL", "logger DataQuery", f"table {ingest.obs_table}: {problem}", "check the logger program")
+            ]
+        record = good[-1]
+        results.append(
+            Result(
+                "PASS",
+                "logger DataQuery",
+                f"{ingest.logger_url} table {ingest.obs_table}: {OBS_FIELD_COUNT} "
+                f"fields, newest record {record.no} at {record.time}",
+            )
+        )
+        try:
+            sent = time.time()
+            logger_text = client.clock_check()
+            host_now = dt.datetime.fromtimestamp((sent + time.time()) / 2, dt.UTC)  # middle of the round trip
+            offset = (_logger_time(logger_text) - host_now).total_seconds()
+            results.append(
+                _offset_result(
+                    "clock: logger vs host",
+                    offset,
+                    "logger clock and host UTC clock",
+                    "set the logger clock to UTC (LoggerNet/Device Configurator) or fix host NTP",
+                )
+            )
+        except (LoggerError, ValueError) as error:
+            results.append(
+                Result("WARN", "clock: logger vs host", f"ClockCheck failed: {error}", "update the logger OS")
+            )
+        gps = parse_gps_datetime(clean_gps_token(record.values[9]), clean_gps_token(record.values[10]))
+        if gps is None:
+            results.append(
+                Result(
+                    "WARN",
+                    "clock: GPS vs logger",
+                    "the newest record has no GPS fix",
+                    "check the GPS antenna and wait for a fix",
+                )
+            )
+        else:
+            try:
+                offset = (gps - _logger_time(record.time)).total_seconds()
+                results.append(
+                    _offset_result(
+                        "clock: GPS vs logger",
+                        offset,
+                        "GPS time and logger record time",
+                        "sync the logger clock to GPS in its program",
+                    )
+                )
+            except ValueError:
+                results.append(Result("WARN", "clock: GPS vs logger", f"record time {record.time!r} not understood"))
+    finally:
+        client.close()
+    return results
+
+
+def check_data_clock(config, now=None):
+    """Host clock vs the newest row's GPS time, when the ingest daemon is writing right now."""
+    from meso360.ctl.datafiles import newest_observation
+
+    now = now or dt.datetime.now(dt.UTC)
+    observation = newest_observation(config.general.data_dir, now)
+    name = "clock: GPS (newest row) vs host"
+    if observation is None or observation.gps_time is None:
+        return Result("SKIP", name, "no row with a GPS fix in the data files")
+    written_ago = now.timestamp() - os.stat(observation.file).st_mtime
+    if written_ago > FRESH_FILE_SECONDS:
+        return Result("SKIP", name, f"the newest file was last written {written_ago:.0f} s ago (ingest not running?)")
+    offset = (observation.gps_time - now).total_seconds()
+    return _offset_result(
+        name,
+        offset,
+        "newest row GPS time and host UTC clock (includes ingest lag)",
+        "enable NTP (timedatectl set-ntp true) or check the GPS",
+    )
+
+
+def check_tunnel(config):
+    """Key and pinned host key present, key private, when the tunnel is configured."""
+    tunnel = config.tunnel
+    if not tunnel.configured:
+        return [Result("SKIP", "tunnel", "not configured ([tunnel] host is empty)")]
+    results = []
+    key = tunnel.key_file
+    if not key.is_file():
+        results.append(Result("FAIL", "tunnel key", f"{key} missing", "meso360ctl tunnel keygen"))
+    elif key.stat().st_mode & 0o077:
+        results.append(
+            Result(
+                "FAIL",
+                "tunnel key",
+                f"{key} is readable by group/others " f"(mode {stat.S_IMODE(key.stat().st_mode):04o})",
+                f"chmod 600 {key}",
+            )
+        )
+    else:
+        results.append(Result("PASS", "tunnel key", f"{key} present and private"))
+    known = tunnel.known_hosts
+    if not known.is_file() or known.stat().st_size == 0:
+        results.append(
+            Result(
+                "FAIL",
+                "tunnel known_hosts",
+                f"{known} missing or empty",
+                "meso360ctl tunnel trust (then compare the fingerprint with base)",
+            )
+        )
+    else:
+        results.append(Result("PASS", "tunnel known_hosts", f"{known} present"))
+    return results

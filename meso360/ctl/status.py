@@ -1,0 +1,189 @@
+"""meso360ctl status: the health of the units, the tunnel and the data, as text or JSON, with an exit code."""
+
+import datetime as dt
+import json
+import shutil
+
+import click
+
+from meso360.ctl import systemd
+
+STALE_AFTER_SECONDS = 30
+EXIT_HEALTHY = 0
+EXIT_UNHEALTHY = 1
+
+
+def _unit_health(unit, tunnel_configured):
+    """Return (verdict, reason): verdict is ok, unhealthy, not-installed or idle."""
+    if unit.load_state == "not-found":
+        return "not-installed", "unit not installed"
+    if unit.active_state == "failed":
+        return "unhealthy", f"failed ({unit.result or unit.sub_state})"
+    if unit.sub_state == "auto-restart":
+        return "unhealthy", "crashed; systemd is restarting it"
+    if unit.active_state in ("active", "reloading", "activating"):
+        return "ok", ""
+    if unit.unit == systemd.unit_name("tunnel") and not tunnel_configured:
+        return "idle", "tunnel not configured (skipped)"
+    if unit.unit_file_state == "enabled":
+        return "unhealthy", "enabled but not running"
+    return "idle", "not enabled, not running"
+
+
+def _read_tunnel_state(state_dir):
+    try:
+        with open(state_dir / "tunnel.json", encoding="utf-8") as file:
+            state = json.load(file)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as error:
+        return {"state": "unreadable", "detail": str(error)}
+    return state if isinstance(state, dict) else {"state": "unreadable", "detail": "not a JSON object"}
+
+
+def _today(data_dir, now):
+    """Gap summary of today's file (UTC), else the newest file; None when there is none."""
+    from meso360.ctl.datafiles import today_or_newest, utc_today_name
+    from meso360.datafile import daily_files
+    from meso360.gaps import analyze_file
+
+    path, _note = today_or_newest(daily_files(data_dir), utc_today_name(now))
+    if path is None:
+        return None
+    report = analyze_file(path)
+    completeness = report.completeness()
+    return {
+        "file": str(path),
+        "is_today": path.name == utc_today_name(now),
+        "rows": report.rows,
+        "rows_without_fix": report.rows_without_fix,
+        "gap_count": len(report.gaps),
+        "missing_s": report.missing_seconds,
+        "duplicates": report.duplicates,
+        "completeness": completeness.fraction,
+        "completeness_window": [completeness.window_start, completeness.window_end],
+    }
+
+
+def _disk(path):
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    usage = shutil.disk_usage(probe)
+    return {"path": str(path), "free_bytes": usage.free, "total_bytes": usage.total}
+
+
+def collect(config, now=None):
+    """Given a Config, return the status dict (JSON-ready), including `healthy` and `problems`."""
+    from meso360.ctl.datafiles import newest_observation
+
+    now = now or dt.datetime.now(dt.UTC)
+    problems = []
+    status = {"time": now.isoformat(), "vehicle": config.general.vehicle, "config": config.path}
+    try:
+        units = systemd.show_units()
+        status["systemd"] = {"available": True, "detail": ""}
+    except systemd.SystemdUnavailable as error:
+        units = None
+        status["systemd"] = {"available": False, "detail": f"{error}; units reported as unknown"}
+    unit_rows = []
+    for name in systemd.ALL_UNITS:
+        unit = next((u for u in units or () if u.unit == name), None)
+        if unit is None:
+            unit_rows.append({"unit": name, "active_state": "unknown", "health": "unknown", "reason": ""})
+            continue
+        health, reason = _unit_health(unit, config.tunnel.configured)
+        unit_rows.append({**unit.as_dict(), "health": health, "reason": reason})
+        if health == "unhealthy":
+            problems.append(f"{name}: {reason}")
+    status["units"] = unit_rows
+    status["tunnel"] = {"configured": config.tunnel.configured, "state": _read_tunnel_state(config.general.state_dir)}
+
+    observation = newest_observation(config.general.data_dir, now)
+    status["observation"] = observation.as_dict() if observation else None
+    if observation is None:
+        problems.append(f"no observations in {config.general.data_dir}")
+    elif observation.age_seconds > STALE_AFTER_SECONDS:
+        problems.append(f"newest observation is {observation.age_seconds:.0f} s old (> {STALE_AFTER_SECONDS} s)")
+    status["today"] = _today(config.general.data_dir, now)
+    status["disk"] = _disk(config.general.data_dir)
+    status["problems"] = problems
+    status["healthy"] = not problems
+    return status
+
+
+def _value(number, unit, digits=1):
+    return "—" if number is None else f"{number:.{digits}f} {unit}"
+
+
+def format_status(status):
+    """Given the status dict, return the text operators read."""
+    lines = [f"meso360 on {status['vehicle']}   {status['time'][:19]}Z   config {status['config']}", ""]
+    if not status["systemd"]["available"]:
+        lines.append(f"systemd: {status['systemd']['detail']}")
+    for unit in status["units"]:
+        since = f" since {unit['since'][:19]}Z" if unit.get("since") else ""
+        extra = []
+        if unit.get("restarts"):
+            extra.append(f"{unit['restarts']} restarts")
+        if unit.get("watchdog_seconds"):
+            extra.append(f"watchdog {unit['watchdog_seconds']:g} s")
+        state = unit["active_state"] + (f"/{unit['sub_state']}" if unit.get("sub_state") else "")
+        mark = {"unhealthy": "!!", "ok": "ok"}.get(unit["health"], "  ")
+        lines.append(f" {mark} {unit['unit']:<24} {state:<20}{since} {', '.join(extra)}".rstrip())
+        for detail in (unit.get("reason"), unit.get("status_text")):
+            if detail:
+                lines.append(f"{'':28}{detail}")
+    tunnel = status["tunnel"]
+    state = tunnel["state"]
+    if not tunnel["configured"]:
+        lines.append("\ntunnel: not configured ([tunnel] host is empty)")
+    elif state is None:
+        lines.append("\ntunnel: configured; no state reported yet (tunnel.json missing)")
+    else:
+        lines.append(
+            f"\ntunnel: {state.get('state', '?')} since {state.get('since', '?')}, verified {state.get('verified_at')},"
+            f" {state.get('reconnects', 0)} reconnects {state.get('detail') or ''}".rstrip()
+        )
+    obs = status["observation"]
+    if obs is None:
+        lines.append("\nnewest observation: none")
+    else:
+        gps = obs["gps_time"][:19] + "Z" if obs["gps_time"] else "no GPS fix"
+        lines += [
+            f"\nnewest observation: {gps}, {obs['age_seconds']:.0f} s old ({obs['file']})",
+            f"  T {_value(obs['t_fast_c'], '°C')}   Td {_value(obs['dewpoint_c'], '°C')}"
+            f"   p {_value(obs['pressure_hpa'], 'hPa', 2)}"
+            f"   wind {_value(obs['wind_speed_ms'], 'm/s')} from {_value(obs['wind_dir_deg'], '°', 0)}",
+        ]
+    today = status["today"]
+    if today:
+        label = "today" if today["is_today"] else "newest file (none for today)"
+        fraction = "—" if today["completeness"] is None else f"{today['completeness']:.1%}"
+        lines.append(
+            f"{label}: {today['rows']} rows, {fraction} complete, {today['gap_count']} gaps"
+            f" ({today['missing_s']} s missing)"
+        )
+    disk = status["disk"]
+    lines.append(f"disk free: {disk['free_bytes'] / 1e9:.1f} GB of {disk['total_bytes'] / 1e9:.1f} GB ({disk['path']})")
+    lines.append("")
+    lines.append("HEALTHY" if status["healthy"] else "UNHEALTHY: " + "; ".join(status["problems"]))
+    return "\n".join(lines)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON (for scripts).")
+@click.pass_obj
+def status(ctl, as_json):
+    """Show the health of meso360: units, tunnel, newest observation, today's gaps, disk.
+
+    \b
+    Exit codes:
+      0  healthy (units that cannot be queried, e.g. without systemd, count as unknown, not unhealthy)
+      1  unhealthy: a unit failed or is restarting, an enabled unit is not running,
+         or the newest observation is older than 30 s (or there is none)
+      78 configuration invalid
+    """
+    result = collect(ctl.config)
+    click.echo(json.dumps(result, indent=2, default=str) if as_json else format_status(result))
+    raise SystemExit(EXIT_HEALTHY if result["healthy"] else EXIT_UNHEALTHY)
