@@ -17,7 +17,6 @@ def run_checks(config):
         results.append(preflight.check_directory(key, getattr(config.general, key)))
     results += preflight.check_unit_paths(config)
     results += preflight.check_logger(config)
-    results.append(preflight.check_data_clock(config))
     results += preflight.check_tunnel(config)
     return results
 

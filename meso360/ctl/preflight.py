@@ -12,7 +12,6 @@ from pathlib import Path
 DAEMON_USER = "meso360"
 CLOCK_WARN_SECONDS = 2.0
 CLOCK_FAIL_SECONDS = 60.0
-FRESH_FILE_SECONDS = 10.0
 # The hardened ingest unit may write only below its StateDirectory=.
 UNIT_WRITABLE_ROOT = Path("/var/lib/meso360")
 INSTALLED_UNIT_PATHS = (
@@ -103,9 +102,16 @@ def _offset_result(name, offset_seconds, what, fix):
     return Result("PASS", name, text)
 
 
-def _logger_time(text):
-    """Campbell logger time "2025-06-05T17:52:28[.5]" (taken as UTC) -> aware datetime."""
-    return dt.datetime.fromisoformat(text.strip().replace(" ", "T")).replace(tzinfo=dt.UTC)
+def _logger_time(text, truncated_half_second=False):
+    """Campbell logger time "2025-06-05T17:52:28[.5]" (taken as UTC) -> aware datetime.
+
+    With `truncated_half_second`, a time without fraction gets +0.5 s: the clock was read whole seconds
+    truncated, so its mean error is half a second.
+    """
+    when = dt.datetime.fromisoformat(text.strip().replace(" ", "T")).replace(tzinfo=dt.UTC)
+    if truncated_half_second and "." not in text:
+        when += dt.timedelta(seconds=0.5)
+    return when
 
 
 def check_logger(config):
@@ -142,7 +148,7 @@ def check_logger(config):
             sent = time.time()
             logger_text = client.clock_check()
             host_now = dt.datetime.fromtimestamp((sent + time.time()) / 2, dt.UTC)  # middle of the round trip
-            offset = (_logger_time(logger_text) - host_now).total_seconds()
+            offset = (_logger_time(logger_text, truncated_half_second=True) - host_now).total_seconds()
             results.append(
                 _offset_result(
                     "clock: logger vs host",
@@ -181,27 +187,6 @@ def check_logger(config):
     finally:
         client.close()
     return results
-
-
-def check_data_clock(config, now=None):
-    """Host clock vs the newest row's GPS time, when the ingest daemon is writing right now."""
-    from meso360.ctl.datafiles import newest_observation
-
-    now = now or dt.datetime.now(dt.UTC)
-    observation = newest_observation(config.general.data_dir, now)
-    name = "clock: GPS (newest row) vs host"
-    if observation is None or observation.gps_time is None:
-        return Result("SKIP", name, "no row with a GPS fix in the data files")
-    written_ago = now.timestamp() - os.stat(observation.file).st_mtime
-    if written_ago > FRESH_FILE_SECONDS:
-        return Result("SKIP", name, f"the newest file was last written {written_ago:.0f} s ago (ingest not running?)")
-    offset = (observation.gps_time - now).total_seconds()
-    return _offset_result(
-        name,
-        offset,
-        "newest row GPS time and host UTC clock (includes ingest lag)",
-        "enable NTP (timedatectl set-ntp true) or check the GPS",
-    )
 
 
 def check_tunnel(config):

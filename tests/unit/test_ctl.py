@@ -1,0 +1,101 @@
+"""meso360ctl building blocks: systemctl show parsing, unit health, journalctl arguments, file tails."""
+
+import datetime as dt
+
+from meso360.ctl import systemd
+from meso360.ctl.datafiles import complete_size, last_lines, newest_observation, today_or_newest
+from meso360.ctl.status import _unit_health
+from meso360.datafile import OBS_HEADER
+
+SHOW_OUTPUT = """Id=meso360-ingest.service
+LoadState=loaded
+ActiveState=active
+SubState=running
+UnitFileState=enabled
+ActiveEnterTimestamp=@1749145948
+NRestarts=2
+WatchdogUSec=30000000
+StatusText=logger OK, last record 123456 at 17:52:28Z, 0 s lag
+Result=success
+
+Id=meso360-sim.service
+LoadState=not-found
+ActiveState=inactive
+SubState=dead
+UnitFileState=
+ActiveEnterTimestamp=
+NRestarts=0
+WatchdogUSec=0
+StatusText=
+Result=success
+"""
+
+
+def test_systemctl_show_blocks_become_unit_states():
+    ingest, sim = systemd.parse_show_output(SHOW_OUTPUT)
+    assert ingest.unit == "meso360-ingest.service"
+    assert (ingest.active_state, ingest.sub_state, ingest.unit_file_state) == ("active", "running", "enabled")
+    assert ingest.since == "2025-06-05T17:52:28+00:00"
+    assert ingest.restarts == 2
+    assert ingest.watchdog_seconds == 30.0
+    assert ingest.status_text.startswith("logger OK")
+    assert (sim.load_state, sim.since, sim.watchdog_seconds) == ("not-found", None, None)
+
+
+def _unit(**changes):
+    (unit,) = systemd.parse_show_output(SHOW_OUTPUT.split("\n\n")[0])
+    values = unit.as_dict() | changes
+    return systemd.UnitState(**values)
+
+
+def test_unit_health_rules():
+    assert _unit_health(_unit(), True)[0] == "ok"
+    assert _unit_health(_unit(active_state="failed", result="watchdog"), True) == ("unhealthy", "failed (watchdog)")
+    assert _unit_health(_unit(active_state="activating", sub_state="auto-restart"), True)[0] == "unhealthy"
+    assert _unit_health(_unit(active_state="inactive", sub_state="dead"), True)[0] == "unhealthy"
+    disabled = _unit(active_state="inactive", sub_state="dead", unit_file_state="disabled")
+    assert _unit_health(disabled, True)[0] == "idle"
+    tunnel = _unit(unit="meso360-tunnel.service", active_state="inactive", sub_state="dead")
+    assert _unit_health(tunnel, tunnel_configured=False) == ("idle", "tunnel not configured (skipped)")
+    assert _unit_health(tunnel, tunnel_configured=True)[0] == "unhealthy"
+    assert _unit_health(_unit(load_state="not-found"), True)[0] == "not-installed"
+
+
+def test_journalctl_arguments_for_one_or_all_components():
+    assert systemd.journalctl_argv("ingest", follow=True, since="1 hour ago", lines=50, priority="warning") == [
+        "journalctl", "-u", "meso360-ingest.service", "-f", "--since", "1 hour ago", "-n", "50", "-p", "warning",
+    ]  # fmt: skip
+    assert systemd.journalctl_argv() == ["journalctl", "-u", "meso360-*", "-u", "meso360.target"]
+    assert systemd.unit_name("all") == "meso360.target"
+
+
+def test_last_lines_skips_a_torn_last_line_and_reads_across_blocks(tmp_path):
+    path = tmp_path / "20250605.txt"
+    rows = [f"row {number:06d} " + "x" * 200 for number in range(1000)]  # ~200 kB: several 64 kB blocks
+    path.write_text("\n".join(rows) + "\npartial row without newl")
+    assert last_lines(path, 3) == rows[-3:]
+    assert last_lines(path, 700) == rows[-700:]
+    assert last_lines(path, 5000) == rows
+    assert last_lines(path, 0) == []
+    assert complete_size(path) == len(("\n".join(rows) + "\n").encode())
+
+
+def test_newest_observation_reads_the_last_complete_row_of_the_newest_file(tmp_path):
+    (tmp_path / "20250604.txt").write_text(OBS_HEADER + "\n" + "1,2,3,4,5,6,7,8,9,040625,120000,1,2,3,4,5,6\n")
+    (tmp_path / "20250605.txt").write_text(
+        OBS_HEADER + "\n2.5,180,20,50,21.5,10.25,50,900.5,9,050625,120000,1,2,3,4,5,6\n2.5,18"
+    )
+    now = dt.datetime(2025, 6, 5, 12, 0, 42, tzinfo=dt.UTC)
+    observation = newest_observation(tmp_path, now)
+    assert observation.gps_time == dt.datetime(2025, 6, 5, 12, 0, 0, tzinfo=dt.UTC)
+    assert observation.age_seconds == 42
+    assert (observation.t_fast_c, observation.dewpoint_c, observation.pressure_hpa) == (21.5, 10.25, 900.5)
+    assert (observation.wind_speed_ms, observation.wind_dir_deg) == (2.5, 180.0)
+
+
+def test_today_or_newest_falls_back_with_a_note(tmp_path):
+    files = [tmp_path / "20250604.txt", tmp_path / "20250605.txt"]
+    assert today_or_newest(files, "20250604.txt") == (files[0], None)
+    path, note = today_or_newest(files, "20250606.txt")
+    assert path == files[1] and "20250606.txt" in note
+    assert today_or_newest([], "20250606.txt") == (None, None)
