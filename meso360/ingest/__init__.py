@@ -1,0 +1,1 @@
+"""meso360-ingest: the logger-to-files daemon."""

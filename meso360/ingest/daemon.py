@@ -1,0 +1,150 @@
+"""meso360-ingest: collect every logger record exactly once into the daily files (systemd Type=notify daemon)."""
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from meso360 import config as config_module
+from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, ConfigError
+from meso360.ingest.collector import Collector
+from meso360.ingest.runner import TableRunner
+from meso360.ingest.schedule import Backoff
+from meso360.ingest.sequencer import ObsFormat
+from meso360.ingest.support import SupportFormat
+from meso360.logger_api import LoggerClient
+from meso360.logs import setup_logging
+from meso360.notify import Notifier
+
+log = logging.getLogger("meso360.ingest")
+
+WAIT_SLICE_S = 1.0
+SUPPORT_LOG_EVERY_S = 60.0
+
+
+def wait(stop_event, seconds, on_slice):
+    """Wait `seconds` (or until stop_event) in short slices, calling on_slice() after each; return True if stopped."""
+    remaining = seconds
+    while remaining > 0:
+        step = min(remaining, WAIT_SLICE_S)
+        if stop_event.wait(step):
+            return True
+        remaining -= step
+        on_slice()
+    return stop_event.is_set()
+
+
+def directories_problem(general):
+    """Create the data, support and state directories; return a problem text, or None when all are writable."""
+    for directory in (general.data_dir, general.support_dir, general.state_dir):
+        try:
+            Path(directory).mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            return f"cannot create {directory}: {error.strerror or error}"
+        if not os.access(directory, os.W_OK | os.X_OK):
+            return f"{directory} is not writable"
+    return None
+
+
+def make_client(ingest):
+    return LoggerClient(ingest.logger_url, ingest.request_timeout, ingest.username, ingest.password)
+
+
+def run_support(config, stop_event):
+    """Collect the Support table until stop_event; its failures are logged at most once a minute, never fatal."""
+    ingest, general = config.ingest, config.general
+    client = make_client(ingest)
+    collector = Collector(
+        client, ingest.support_table, SupportFormat(general.support_dir), general.state_dir / "support.json"
+    )
+    runner = TableRunner(collector, ingest.poll_interval, log_every_s=SUPPORT_LOG_EVERY_S)
+    try:
+        while not stop_event.is_set():
+            try:
+                delay = runner.step()
+            except Exception:
+                # Support must never stop Obs: log the unexpected error and keep trying.
+                log.exception("Support: unexpected error; Obs collection continues")
+                delay = SUPPORT_LOG_EVERY_S
+            stop_event.wait(delay)
+    finally:
+        collector.close()
+        client.close()
+
+
+def run(config, stop_event, notifier):
+    """Collect until stop_event is set. Unknown errors propagate (systemd restarts the daemon)."""
+    general, ingest = config.general, config.ingest
+    backoff = Backoff()
+    while (problem := directories_problem(general)) is not None:
+        log.error("%s; retrying", problem)
+        notifier.status(f"cannot use the data directories: {problem}")
+        if wait(stop_event, backoff.next_delay(), notifier.watchdog):
+            return
+    log.info(
+        "collecting %s from %s into %s (state in %s)",
+        ingest.obs_table,
+        ingest.logger_url,
+        general.data_dir,
+        general.state_dir,
+    )
+    client = make_client(ingest)
+    collector = Collector(client, ingest.obs_table, ObsFormat(general.data_dir), general.state_dir / "obs.json")
+    runner = TableRunner(collector, ingest.poll_interval)
+    notifier.ready(runner.status())
+    support = None
+    if ingest.support_table:
+        support = threading.Thread(target=run_support, args=(config, stop_event), name="support", daemon=True)
+        support.start()
+    try:
+        while not stop_event.is_set():
+            delay = runner.step()
+            notifier.watchdog()
+            notifier.status(runner.status())
+            wait(stop_event, delay, lambda: (notifier.watchdog(), notifier.status(runner.status())))
+    finally:
+        stop_event.set()
+        collector.close()
+        client.close()
+        if support is not None:
+            support.join(timeout=10)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="meso360-ingest", description=__doc__)
+    parser.add_argument(
+        "--config", help=f"config file (default: ${config_module.ENV_VAR} or {config_module.DEFAULT_PATH})"
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    setup_logging("meso360.ingest", verbose=args.verbose)
+    try:
+        config = config_module.load(args.config)
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("%s", problem)
+        log.error("configuration invalid: not starting")
+        sys.exit(EXIT_CONFIG)
+    stop_event = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop_event.set())
+    notifier = Notifier()
+    try:
+        run(config, stop_event, notifier)
+    except Exception:
+        log.critical("ingest failed with an unexpected error; exiting so systemd restarts it", exc_info=True)
+        notifier.stopping()
+        sys.exit(EXIT_FAILURE)
+    notifier.stopping()
+    log.info("stopped")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""One table's polling loop step: protocol choice, outage and disk-error handling with backoff, and its STATUS line."""
+
+import datetime as dt
+import logging
+import time
+
+from meso360.errors import LoggerError
+from meso360.ingest.collector import thousands
+from meso360.ingest.schedule import Backoff, PhaseLock
+from meso360.logger_api import LoggerAnswerError, NotSupportedError
+
+log = logging.getLogger(__name__)
+
+REMINDER_INTERVAL_S = 300.0
+LEGACY_AFTER_NOT_SUPPORTED = 3
+DATAQUERY_REPROBE_S = 300.0
+
+
+def _clock(when):
+    return when.strftime("%H:%M:%SZ")
+
+
+class RateLimitedLog:
+    """Log through `logger`, at most once per `interval_s` (None: every call)."""
+
+    def __init__(self, interval_s=None):
+        self.interval_s = interval_s
+        self._last = None
+
+    def __call__(self, level, message, *args):
+        now = time.monotonic()
+        if self.interval_s is not None and self._last is not None and now - self._last < self.interval_s:
+            return
+        self._last = now
+        log.log(level, message, *args)
+
+
+class TableRunner:
+    """Drive one Collector: each step() does one poll (or start) and returns the seconds to wait before the next."""
+
+    def __init__(self, collector, interval_s, log_every_s=None):
+        self.collector = collector
+        self.table = collector.table
+        self.interval_s = interval_s
+        self.schedule = PhaseLock(interval_s)
+        self.backoff = Backoff()
+        self.say = RateLimitedLog(log_every_s)
+        self.down_since = None  # UTC datetime while the logger is unreachable
+        self.down_reason = None
+        self.next_reminder = None
+        self.disk_error = None
+        self.answer_problem = None
+        self.not_supported = 0
+        self.reprobe_at = None
+        self.retry_at = None
+
+    def step(self):
+        """Poll once; return the delay (s) until the next step. Unknown errors propagate."""
+        now = time.monotonic()
+        try:
+            if self.collector.legacy and now >= self.reprobe_at:
+                self._reprobe_data_query()
+            if not self.collector.started:
+                self.collector.start()
+            written_before = self.collector.written_total
+            sent_at = time.monotonic()
+            more = self.collector.poll()
+        except NotSupportedError as error:
+            return self._not_supported(error)
+        except LoggerAnswerError as error:
+            self._logger_up()
+            if self.answer_problem is None:
+                self.say(
+                    logging.WARNING,
+                    "%s: unusable answer from the logger (%s): nothing written, asking again",
+                    self.table,
+                    error,
+                )
+            self.answer_problem = str(error)
+            return self.interval_s
+        except LoggerError as error:
+            return self._logger_down(str(error))
+        except OSError as error:
+            return self._disk_failed(error)
+        self.not_supported = 0
+        self.answer_problem = None
+        self._logger_up()
+        self._disk_ok()
+        got_new = self.collector.written_total > written_before
+        self.retry_at = None
+        return max(0.0, self.schedule.next_poll(sent_at, got_new, more, time.monotonic()) - time.monotonic())
+
+    # -- protocol --------------------------------------------------------------------------------------------------
+
+    def _not_supported(self, error):
+        self._logger_up()
+        self.not_supported += 1
+        if self.collector.legacy or self.not_supported < LEGACY_AFTER_NOT_SUPPORTED:
+            return self.interval_s
+        try:
+            self.collector.client.newest_record(self.table, self.collector.fmt.expected_fields)
+        except LoggerError as legacy_error:
+            self.say(
+                logging.WARNING,
+                "%s: DataQuery not answered (%s) and NewestRecord fails too (%s)",
+                self.table,
+                error,
+                legacy_error,
+            )
+            return self.interval_s
+        self.say(
+            logging.WARNING,
+            "%s: the logger has no DataQuery (%s): using the legacy protocol (NewestRecord and "
+            "lastrecords.html); asking for DataQuery again every %d s",
+            self.table,
+            error,
+            DATAQUERY_REPROBE_S,
+        )
+        self.collector.legacy = True
+        self.reprobe_at = time.monotonic() + DATAQUERY_REPROBE_S
+        return 0.0
+
+    def _reprobe_data_query(self):
+        self.reprobe_at = time.monotonic() + DATAQUERY_REPROBE_S
+        try:
+            self.collector.client.data_query(self.table, self.collector.fmt.expected_fields, most_recent=1)
+        except NotSupportedError:
+            return
+        except LoggerAnswerError:
+            return
+        self.say(logging.INFO, "%s: the logger answers DataQuery again: leaving the legacy protocol", self.table)
+        self.collector.legacy = False
+        self.not_supported = 0
+
+    # -- outages and disk errors -----------------------------------------------------------------------------------
+
+    def _logger_down(self, reason):
+        now = dt.datetime.now(dt.UTC)
+        if self.down_since is None:
+            self.down_since, self.next_reminder = now, time.monotonic() + REMINDER_INTERVAL_S
+            self.say(logging.WARNING, "%s: logger unreachable (%s); retrying with backoff", self.table, reason)
+            if self.collector.started:
+                self.collector.note_reconnected()
+        elif time.monotonic() >= self.next_reminder:
+            self.next_reminder = time.monotonic() + REMINDER_INTERVAL_S
+            self.say(
+                logging.WARNING,
+                "%s: logger still unreachable since %s (%s)",
+                self.table,
+                _clock(self.down_since),
+                reason,
+            )
+        self.down_reason = reason
+        delay = self.backoff.next_delay()
+        self.retry_at = time.monotonic() + delay
+        return delay
+
+    def _logger_up(self):
+        if self.down_since is not None:
+            seconds = (dt.datetime.now(dt.UTC) - self.down_since).total_seconds()
+            self.say(
+                logging.INFO,
+                "%s: logger reachable again after %.0f s; collecting what it held meanwhile",
+                self.table,
+                seconds,
+            )
+        self.down_since = None
+        self.down_reason = None
+        if self.disk_error is None:
+            self.backoff.reset()
+
+    def _disk_failed(self, error):
+        text = f"{error.strerror or error}" + (f": {error.filename}" if error.filename else "")
+        if self.disk_error != text:
+            self.say(
+                logging.ERROR,
+                "%s: cannot write (%s); nothing lost: the records stay on the logger and are "
+                "written when writing works again",
+                self.table,
+                text,
+            )
+        self.disk_error = text
+        delay = self.backoff.next_delay()
+        self.retry_at = time.monotonic() + delay
+        return delay
+
+    def _disk_ok(self):
+        if self.disk_error is not None:
+            self.say(logging.INFO, "%s: writing works again", self.table)
+        self.disk_error = None
+        self.backoff.reset()
+
+    # -- STATUS ----------------------------------------------------------------------------------------------------
+
+    def status(self):
+        """Return the one-line human state of this table."""
+        collector = self.collector
+        last = collector.state.last_record if collector.started else None
+        last_text = f"last record {last}" if last is not None and last >= 0 else "no record yet"
+        retry = f"retry in {max(0, round(self.retry_at - time.monotonic()))} s" if self.retry_at else "retrying"
+        if self.down_since is not None:
+            return f"logger unreachable since {_clock(self.down_since)} ({self.down_reason}), {retry}; {last_text}"
+        if self.disk_error is not None:
+            return f"cannot write data ({self.disk_error}), {retry}; {last_text}"
+        prefix = "legacy protocol (no DataQuery), " if collector.legacy else ""
+        if not collector.started:
+            return prefix + "starting: waiting for the logger"
+        progress = collector.backfill_progress()
+        if progress is not None:
+            done, total = progress
+            return f"{prefix}backfilling {thousands(done)} / {thousands(total)} records; {last_text}"
+        problem = f" (last answer unusable: {self.answer_problem})" if self.answer_problem else ""
+        at = collector.last_time_text or ""
+        at_text = f" at {at[11:19]}Z" if len(at) >= 19 else ""
+        lag = max(0, (collector.newest_known or 0) - (last or 0))
+        return f"{prefix}logger OK, {last_text}{at_text}, {lag} s lag{problem}"
