@@ -1,7 +1,7 @@
 """When to poll next: phase-locked to the logger's record arrivals, and exponential backoff while failing."""
 
 PHASE_MARGIN_S = 0.08  # poll this long after a record is expected to have appeared
-PROBE_STEP_S = 0.01  # each cycle, expect the record a little earlier, to keep tracking the true arrival time
+MIN_PROBE_STEP_S = 0.01  # each cycle, expect the record a little earlier, to keep tracking the true arrival time
 EARLY_RETRY_S = 0.1  # a poll found nothing new: the record is a little late, ask again soon
 EARLY_RETRIES = 3
 
@@ -18,6 +18,7 @@ class PhaseLock:
         self.arrival = None  # monotonic time at which a new record last appeared (estimate)
         self.last_empty_at = None
         self.empty_polls = 0
+        self.probe_step_s = interval_s / 4  # large while the phase is unknown, halved at each bracket
 
     def next_poll(self, sent_at, got_new, more, now):
         """Given when the poll was sent, whether it brought new records and more are waiting, return the
@@ -33,9 +34,10 @@ class PhaseLock:
             return sent_at + self.interval_s
         if self.last_empty_at is not None and sent_at - self.last_empty_at < self.interval_s:
             arrival = (self.last_empty_at + sent_at) / 2
+            self.probe_step_s = max(MIN_PROBE_STEP_S, self.probe_step_s / 2)
         elif self.arrival is not None:
             cycles = (sent_at - self.arrival) // self.interval_s
-            arrival = self.arrival + cycles * self.interval_s - PROBE_STEP_S
+            arrival = self.arrival + cycles * self.interval_s - self.probe_step_s
         else:
             arrival = sent_at - PHASE_MARGIN_S
         self.arrival, self.last_empty_at, self.empty_polls = arrival, None, 0
