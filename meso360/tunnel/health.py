@@ -13,15 +13,16 @@ class Keepalive:
     """Send keepalive@openssh.com requests that want a reply, one at a time, from a thread of its own.
 
     paramiko's own set_keepalive never waits for an answer, so it cannot notice a silent server. Here a
-    request is sent `interval` seconds after the previous answer; the session owner asks `missed()` how
-    many intervals have passed without an answer, and closes the transport when too many did.
+    request goes out `interval` seconds after the previous answer; if no answer comes within `misses`
+    intervals, the transport is closed, which also ends any probe or forward request waiting on it.
     """
 
-    def __init__(self, transport, interval_seconds):
+    def __init__(self, transport, interval_seconds, misses):
         self._transport = transport
         self._interval = interval_seconds
+        self._misses = misses
         self._stopped = threading.Event()
-        self.last_answer = time.monotonic()
+        self.dead_reason = None
         self._thread = threading.Thread(target=self._run, name="keepalive", daemon=True)
 
     def start(self):
@@ -30,18 +31,23 @@ class Keepalive:
     def stop(self):
         self._stopped.set()
 
-    def missed(self):
-        """Return how many keepalive intervals passed since the server last answered (0 when healthy)."""
-        silent = time.monotonic() - self.last_answer
-        return max(0, int(silent // self._interval) - 1)
+    def _give_up(self):
+        if self._transport.is_active() and not self._stopped.is_set():
+            self.dead_reason = f"no answer to keepalives for {self._interval * (self._misses + 1):g} s"
+            self._transport.close()
 
     def _run(self):
         while not self._stopped.wait(self._interval):
-            # Blocks until the server answers or the transport closes (OpenSSH answers "failure": fine).
-            self._transport.global_request("keepalive@openssh.com", wait=True)
+            timer = threading.Timer(self._interval * self._misses, self._give_up)
+            timer.daemon = True
+            timer.start()
+            try:
+                # Returns on the server's answer ("failure" from OpenSSH is an answer) or when the transport closes.
+                self._transport.global_request("keepalive@openssh.com", wait=True)
+            finally:
+                timer.cancel()
             if not self._transport.is_active():
                 return
-            self.last_answer = time.monotonic()
 
 
 @dataclasses.dataclass(frozen=True)

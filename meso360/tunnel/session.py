@@ -10,7 +10,7 @@ from meso360.tunnel.health import Keepalive, probe
 
 log = logging.getLogger(__name__)
 
-TICK_SECONDS = 0.5
+TICK_SECONDS = 1.0
 
 
 class Session:
@@ -33,7 +33,7 @@ class Session:
         except TunnelError:
             client.close()
             raise
-        keepalive = Keepalive(transport, tunnel.keepalive_interval)
+        keepalive = Keepalive(transport, tunnel.keepalive_interval, tunnel.keepalive_misses)
         keepalive.start()
         return cls(client, forwarder, keepalive)
 
@@ -46,19 +46,16 @@ class Session:
 def watch(session, tunnel, state, stop_event, notifier, on_verified):
     """Probe and watch `session` until it dies (return the reason) or stop_event is set (return None).
 
-    Probes at once, then every probe_interval; declares the link dead after keepalive_misses
-    unanswered keepalives. Sends WATCHDOG=1 on every healthy tick of this loop.
+    Probes at once, then every probe_interval; the keepalive thread closes the transport after
+    keepalive_misses unanswered keepalives. Sends WATCHDOG=1 on every healthy tick of this loop.
     """
     next_probe = time.monotonic()
     while not stop_event.is_set():
-        if not session.transport.is_active():
-            return "connection closed by the bastion or the network"
-        missed = session.keepalive.missed()
-        if missed >= tunnel.keepalive_misses:
-            return f"no answer to {missed} keepalives in a row ({tunnel.keepalive_interval:g} s apart)"
         if time.monotonic() >= next_probe:
             result = probe(session.transport, tunnel.remote_port, session.forwarder, tunnel.connect_timeout)
             next_probe = time.monotonic() + tunnel.probe_interval
+            if not session.transport.is_active():
+                break
             if result.ok:
                 state.up()
                 on_verified()
@@ -66,7 +63,11 @@ def watch(session, tunnel, state, stop_event, notifier, on_verified):
                 return f"probe failed: {result.detail}"
             else:
                 state.unverified(result.detail)
+        if not session.transport.is_active():
+            break
         state.refresh_status()
         notifier.watchdog()
         stop_event.wait(TICK_SECONDS)
-    return None
+    if stop_event.is_set():
+        return None
+    return session.keepalive.dead_reason or "connection closed by the bastion or the network"

@@ -1,0 +1,208 @@
+"""meso360-tunnel against a real OpenSSH sshd on 127.0.0.1, run as a real process; set up with the real CLI."""
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from sshd_fixture import (  # noqa: F401 - the *_fixture names register pytest fixtures
+    env_fixture,
+    notify_directory_fixture,
+    ssh_keygen,
+    sshd_fixture,
+    vehicle_fixture,
+    wait_for,
+)
+
+from meso360.errors import EXIT_CONFIG
+from meso360.tunnel.cli import tunnel as tunnel_cli
+
+pytestmark = pytest.mark.sshd
+
+
+def run_cli(env, *args, input=None):
+    result = CliRunner().invoke(tunnel_cli, ["--config", str(env.config_path), *args], input=input)
+    return result
+
+
+def keygen_and_authorize(env):
+    """`meso360ctl tunnel keygen`, then put the printed authorized_keys line on the bastion as an admin would."""
+    result = run_cli(env, "keygen", "--owner", "root")
+    assert result.exit_code == 0, result.output
+    line = next(text for text in result.output.splitlines() if text.startswith("restrict,"))
+    env.sshd.authorized_keys.write_text(line + "\n")
+    return line
+
+
+def trust(env):
+    result = run_cli(env, "trust", "--yes")
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def ready_setup(env):
+    keygen_and_authorize(env)
+    trust(env)
+    return env
+
+
+def exchange_through_bastion(remote_port):
+    """Connect to the bastion's forwarded port; return (banner, echo, reply after our half-close)."""
+    with socket.create_connection(("127.0.0.1", remote_port), timeout=10) as conn:
+        conn.settimeout(10)
+        banner = conn.recv(100)
+        conn.sendall(b"hello")
+        echo = b""
+        while len(echo) < 5:
+            echo += conn.recv(100)
+        conn.shutdown(socket.SHUT_WR)
+        tail = b""
+        while chunk := conn.recv(100):
+            tail += chunk
+    return banner, echo, tail
+
+
+def test_forward_reaches_the_vehicle_sshd_with_half_close_and_ready_is_sent_once_verified(env):
+    ready_setup(env)
+    daemon = env.start_daemon()
+
+    state = env.wait_state(lambda s: s["state"] == "up", 20, "tunnel.json says up")
+    assert state["verified_at"] and state["reconnects"] == 0
+    lines = wait_for(lambda: (lines := env.notify.lines()) and "READY=1" in lines and lines, 10, "READY=1")
+    assert any(line.startswith("STATUS=tunnel up: 127.0.0.1:") for line in lines)
+    assert "WATCHDOG=1" in wait_for(env.notify.lines, 5, "watchdog")
+
+    banner, echo, tail = exchange_through_bastion(env.remote_port)
+    assert banner == b"SSH-2.0-test\r\n"
+    assert echo == b"hello"
+    assert tail == b"bye 5"  # our EOF reached the vehicle side, and its reply and EOF came back
+
+    assert daemon.stop() == 0
+    assert "STOPPING=1" in env.notify.lines()
+
+
+def test_tunnel_comes_back_and_is_verified_again_after_the_bastion_restarts(env):
+    ready_setup(env)
+    env.start_daemon()
+    first = env.wait_state(lambda s: s["state"] == "up", 20, "tunnel up")
+
+    env.sshd.kill()
+    down = env.wait_state(lambda s: s["state"] == "down", 15, "tunnel down after the bastion died")
+    assert down["detail"]
+    wait_for(lambda: any(line.startswith("STATUS=tunnel down:") for line in env.notify.lines()), 10, "down status")
+
+    env.sshd.start()
+    again = env.wait_state(
+        lambda s: s["state"] == "up" and s["verified_at"] and s["verified_at"] >= first["verified_at"]
+        and s["reconnects"] >= 1, 30, "tunnel up again")  # fmt: skip
+    assert again["since"] >= down["since"]
+    banner, echo, tail = exchange_through_bastion(env.remote_port)
+    assert (banner, echo, tail) == (b"SSH-2.0-test\r\n", b"hello", b"bye 5")
+    assert env.sshd.log_text().count("Accepted publickey") >= 2
+    assert env.notify.lines().count("READY=1") == 1
+
+
+@pytest.mark.parametrize("case", ["unknown", "changed"])
+def test_unknown_or_changed_host_key_is_refused_before_authenticating(env, tmp_path, case):
+    keygen_and_authorize(env)
+    env.known_hosts.parent.mkdir(parents=True, exist_ok=True)
+    if case == "unknown":
+        env.known_hosts.write_text("")
+    else:
+        impostor = ssh_keygen(tmp_path / "other_host_key")
+        env.known_hosts.write_text(f"[127.0.0.1]:{env.sshd.port} {' '.join(impostor.split()[:2])}\n")
+    real = subprocess.run(
+        ["ssh-keygen", "-lf", f"{env.sshd.host_key}.pub"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    daemon = env.start_daemon()
+
+    state = env.wait_state(lambda s: s["state"] == "down", 20, "connection refused by the host key check")
+    assert real in state["detail"]
+    assert ("HOST KEY CHANGED" in state["detail"]) == (case == "changed")
+    wait_for(lambda: real in daemon.log_text(), 10, "fingerprint in the log")
+    assert "Connection from 127.0.0.1" in env.sshd.log_text()  # it did reach the server …
+    assert "Accepted publickey" not in env.sshd.log_text()  # … and never authenticated
+    assert "READY=1" not in env.notify.lines()
+
+
+def test_private_key_readable_by_others_is_a_config_error(env):
+    keygen_and_authorize(env)
+    trust(env)
+    os.chmod(env.key_file, 0o644)
+    connections_before = env.sshd.log_text().count("Connection from")
+    result = subprocess.run(
+        [sys.executable, "-m", "meso360.tunnel.daemon", "--config", str(env.config_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == EXIT_CONFIG
+    assert "too open" in result.stderr and f"chmod 600 {env.key_file}" in result.stderr
+    assert env.sshd.log_text().count("Connection from") == connections_before  # refused before any contact
+
+
+def test_forward_refused_by_the_bastion_backs_off_and_logs_the_fix_once(env):
+    ready_setup(env)
+    env.sshd.kill()
+    env.sshd.extra_options = ["AllowTcpForwarding local"]
+    env.sshd.start()
+    daemon = env.start_daemon()
+
+    wait_for(lambda: env.sshd.log_text().count("Accepted publickey") >= 3, 30, "three attempts")
+    state = env.state()
+    assert state["state"] == "down" and "refused to listen" in state["detail"]
+    log = daemon.log_text()
+    assert log.count("refused to listen") == 1, log  # one line per state change, not per retry
+    assert "ClientAliveInterval" in log and "ClientAliveCountMax" in log
+    assert "READY=1" not in env.notify.lines()
+
+
+def test_keygen_makes_a_private_key_only_its_owner_can_read(env):
+    line = keygen_and_authorize(env)
+    assert stat.S_IMODE(env.key_file.stat().st_mode) == 0o600
+    public = env.key_file.with_name("tunnel_key.pub")
+    assert stat.S_IMODE(public.stat().st_mode) == 0o644
+    port = env.remote_port
+    assert line == (
+        f'restrict,port-forwarding,permitlisten="localhost:{port}",permitopen="localhost:{port}" '
+        + public.read_text().strip()
+    )
+    assert public.read_text().startswith("ssh-ed25519 ") and public.read_text().strip().endswith(" meso360@MM1")
+    again = run_cli(env, "keygen")
+    assert again.exit_code != 0 and "already exists" in again.output  # never overwrites silently
+
+
+def test_trust_pins_the_servers_key_and_asks_first(env):
+    declined = run_cli(env, "trust", input="n\n")
+    assert declined.exit_code != 0 and not env.known_hosts.exists()
+    fingerprint = subprocess.run(
+        ["ssh-keygen", "-lf", f"{env.sshd.host_key}.pub"], capture_output=True, text=True, check=True
+    ).stdout.split()[1]
+    assert fingerprint in declined.output
+
+    accepted = run_cli(env, "trust", input="y\n")
+    assert accepted.exit_code == 0, accepted.output
+    assert env.known_hosts.read_text() == env.sshd.known_hosts_line()
+
+
+def test_silent_bastion_is_detected_by_keepalives_and_a_stale_listener_is_reported_until_it_goes(env):
+    ready_setup(env)
+    daemon = env.start_daemon()
+    env.wait_state(lambda s: s["state"] == "up", 20, "tunnel up")
+
+    # Freeze the bastion's session: TCP stays open, nothing answers, and it keeps holding remote_port,
+    # as a bastion does with a vehicle that dropped off the network without closing its connection.
+    assert env.sshd.signal_sessions(signal.SIGSTOP) >= 1
+    down = env.wait_state(lambda s: s["state"] == "down", 20, "link declared dead")
+    assert "keepalives" in down["detail"]
+    wait_for(lambda: "refused to listen" in daemon.log_text(), 20, "the stale listener blocks the new forward")
+    assert "ClientAliveInterval" in daemon.log_text()
+
+    # What ClientAliveInterval would do on the bastion: drop the dead session. The tunnel then comes back.
+    env.sshd.signal_sessions(signal.SIGKILL)
+    env.wait_state(lambda s: s["state"] == "up", 30, "tunnel up again once the stale session is gone")
+    assert exchange_through_bastion(env.remote_port) == (b"SSH-2.0-test\r\n", b"hello", b"bye 5")
