@@ -1,0 +1,158 @@
+"""Read-only JSON routes: live history, stored days, status, Prometheus metrics and the health check."""
+
+import json
+import socket
+import time
+
+import bottle
+
+import meso360
+from meso360.tunnel.state import read_state as read_tunnel_state
+from meso360.web import dayhistory
+from meso360.web.responses import json_error
+from meso360.web.sessions import SESSION_COOKIE
+
+
+def _json(document):
+    bottle.response.content_type = "application/json"
+    bottle.response.set_header("Cache-Control", "no-store")
+    return json.dumps(document, separators=(",", ":"))
+
+
+def _encoded(raw, gzipped):
+    """Answer with the gzip body when the client accepts it."""
+    bottle.response.content_type = "application/json"
+    bottle.response.set_header("Cache-Control", "no-store")
+    bottle.response.set_header("Vary", "Accept-Encoding")
+    if "gzip" in bottle.request.get_header("Accept-Encoding", ""):
+        bottle.response.set_header("Content-Encoding", "gzip")
+        return gzipped
+    return raw
+
+
+def newest_point(window, now):
+    """Return the newest point of the window with its age in seconds (host clock), or None."""
+    point = window.newest
+    if point is None:
+        return None
+    document = point.as_dict()
+    document["age_s"] = round(now - point.ts, 1)
+    return document
+
+
+def status_document(services, logged_in):
+    """Return the /api/status dict."""
+    config = services.config
+    now = time.time()
+    tally = services.reader.tally
+    tunnel = {"configured": config.tunnel.configured}
+    tunnel.update(read_tunnel_state(str(config.general.state_dir)) or {})
+    return {
+        "version": meso360.__version__,
+        "vehicle": config.general.vehicle,
+        "host": socket.gethostname(),
+        "units": services.systemd.units(),
+        "systemd": {"available": services.systemd.available, "detail": services.systemd.reason},
+        "newest": newest_point(services.window, now),
+        "today": None if tally is None else tally.summary(now),
+        "resources": services.resources.snapshot(),
+        "tunnel": tunnel,
+        "control": {"enabled": bool(config.web.password_hash), "logged_in": logged_in},
+        "logger_url": config.ingest.logger_url,
+        "data_dir": str(config.general.data_dir),
+        "live": {
+            "points": len(services.window),
+            "last_id": services.window.last_id,
+            "files": [path.name for path in sorted(services.reader.offsets)],
+            "sse_clients": services.sse_clients,
+        },
+    }
+
+
+def metrics_text(services):
+    """Return the Prometheus text exposition of the web daemon's counters and gauges."""
+    reader = services.reader
+    tally = reader.tally
+    summary = tally.summary(time.time()) if tally is not None else {"gaps": 0, "missing_s": 0}
+    newest = newest_point(services.window, time.time())
+    lines = [
+        "# HELP meso360_records_written_total Observation rows read from the daily files since the web daemon started.",
+        "# TYPE meso360_records_written_total counter",
+        f"meso360_records_written_total {reader.rows_read}",
+        "# HELP meso360_gaps_today Gaps of 2 s or more in the newest daily file.",
+        "# TYPE meso360_gaps_today gauge",
+        f"meso360_gaps_today {summary['gaps']}",
+        "# HELP meso360_missing_seconds_today Seconds missing in the gaps of the newest daily file.",
+        "# TYPE meso360_missing_seconds_today gauge",
+        f"meso360_missing_seconds_today {summary['missing_s']}",
+        "# HELP meso360_backfilled_rows_total Rows that arrived more than 5 s after their GPS time.",
+        "# TYPE meso360_backfilled_rows_total counter",
+        f"meso360_backfilled_rows_total {reader.backfilled_rows}",
+        "# HELP meso360_newest_observation_age_seconds Host clock minus the time of the newest row.",
+        "# TYPE meso360_newest_observation_age_seconds gauge",
+        f"meso360_newest_observation_age_seconds {'NaN' if newest is None else newest['age_s']}",
+        "# HELP meso360_unit_active 1 when the systemd unit is active.",
+        "# TYPE meso360_unit_active gauge",
+    ]
+    for unit, active in services.systemd.active_units().items():
+        lines.append(f'meso360_unit_active{{unit="{unit}"}} {int(active)}')
+    lines += [
+        "# HELP meso360_sse_clients Connected live-stream (SSE) clients.",
+        "# TYPE meso360_sse_clients gauge",
+        f"meso360_sse_clients {services.sse_clients}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def healthy(services, max_loop_age_s=30.0):
+    """Return True when the data reader and the daemon loop are alive."""
+    loop_ok = services.loop_heartbeat == 0.0 or time.monotonic() - services.loop_heartbeat < max_loop_age_s
+    return services.reader.alive() and loop_ok and not services.stop_event.is_set()
+
+
+def add_routes(app, services):
+    config = services.config
+    day_history = services.day_history
+
+    @app.get("/api/history")
+    def history():
+        _last_id, raw, gzipped = services.window.history_body()
+        return _encoded(raw, gzipped)
+
+    @app.get("/api/history/<day>")
+    def history_of_day(day):
+        text = bottle.request.query.get("points", str(dayhistory.DEFAULT_POINTS))
+        if not text.isdigit() or not dayhistory.MIN_POINTS <= int(text) <= dayhistory.MAX_POINTS:
+            return json_error(
+                400,
+                f"points must be a whole number from {dayhistory.MIN_POINTS} to "
+                f"{dayhistory.MAX_POINTS}, not {text!r}",
+            )
+        try:
+            raw, gzipped = day_history.body(day, int(text))
+        except FileNotFoundError:
+            return json_error(404, f"no data file for day {day!r} (expected YYYYMMDD; see /api/days)")
+        return _encoded(raw, gzipped)
+
+    @app.get("/api/days")
+    def days():
+        return _json({"days": dayhistory.list_days(config.general.data_dir)})
+
+    @app.get("/api/status")
+    def status():
+        logged_in = services.sessions.get(bottle.request.get_cookie(SESSION_COOKIE)) is not None
+        return _json(status_document(services, logged_in))
+
+    @app.get("/metrics")
+    def metrics():
+        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+        return metrics_text(services)
+
+    @app.get("/healthz")
+    def healthz():
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        bottle.response.set_header("Cache-Control", "no-store")
+        if healthy(services):
+            return "ok\n"
+        bottle.response.status = 503
+        return "unhealthy: data reader or main loop stalled\n"

@@ -1,0 +1,131 @@
+"""The Bottle app: its factory, the services it uses, security headers, JSON errors, pages, statics, downloads."""
+
+import dataclasses
+import json
+import logging
+import re
+import threading
+from pathlib import Path
+
+import bottle
+
+from meso360.web import api, control, streams
+from meso360.web.responses import json_error
+
+log = logging.getLogger(__name__)
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+VIEWS_DIR = PACKAGE_DIR / "views"
+STATIC_DIR = PACKAGE_DIR / "static"
+DATA_FILE_RE = re.compile(r"^(\d{8})(_support)?\.txt$")
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
+_PLACEHOLDER = "meso360: the {page} page is not installed ({path} is missing); the JSON API works: /api/status\n"
+
+
+@dataclasses.dataclass
+class Services:
+    """What the routes use; built once by the daemon (or a test) and shared by all threads."""
+
+    config: object
+    window: object  # LiveWindow
+    reader: object  # DataReader
+    systemd: object  # Systemd
+    resources: object  # Resources
+    sessions: object  # Sessions
+    day_history: object  # DayHistory
+    stop_event: threading.Event
+    sse_clients: int = 0
+    stream_clients: int = 0
+    counter_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    loop_heartbeat: float = 0.0  # monotonic time of the daemon loop's last pass (0: not started)
+
+
+class _SecurityHeaders:
+    """WSGI middleware adding the security headers to every answer, errors included."""
+
+    def __init__(self, app):
+        self.bottle = app
+
+    def __call__(self, environ, start_response):
+        def start_with_headers(status, headers, exc_info=None):
+            present = {name.lower() for name, _value in headers}
+            extra = [(name, value) for name, value in SECURITY_HEADERS if name.lower() not in present]
+            return start_response(status, headers + extra, exc_info)
+
+        return self.bottle(environ, start_with_headers)
+
+
+def _error_handler(error):
+    bottle.response.content_type = "application/json"
+    status = error.status_code
+    if status >= 500:
+        log.error("%s %s: %s", bottle.request.method, bottle.request.path, error.body or error.exception)
+        message = "internal server error"
+    elif status == 404:
+        message = f"not found: {bottle.request.path}"
+    elif status == 405:
+        message = f"method {bottle.request.method} not allowed for {bottle.request.path}"
+    else:
+        message = error.body if isinstance(error.body, str) and error.body else bottle.HTTP_CODES.get(status, "")
+    return json.dumps({"ok": False, "error": message})
+
+
+def _page(name, page):
+    path = VIEWS_DIR / name
+    if not path.is_file():
+        bottle.response.content_type = "text/plain; charset=utf-8"
+        return _PLACEHOLDER.format(page=page, path=path)
+    answer = bottle.static_file(name, root=str(VIEWS_DIR), mimetype="text/html", charset="utf-8")
+    answer.set_header("Cache-Control", "no-cache")
+    return answer
+
+
+def _add_file_routes(app, services):
+    general = services.config.general
+
+    @app.get("/")
+    def control_panel():
+        return _page("control.html", "control panel")
+
+    @app.get("/view")
+    @app.get("/view/")
+    def dashboard():
+        return _page("index.html", "dashboard")
+
+    @app.get("/static/<path:path>")
+    def static(path):
+        answer = bottle.static_file(path, root=str(STATIC_DIR))
+        if answer.status_code == 200:
+            # uPlot is versioned by `make assets`; our own scripts change with an upgrade: revalidate them.
+            cache = "public, max-age=86400" if path.startswith("vendor/") else "no-cache"
+            answer.set_header("Cache-Control", cache)
+        return answer
+
+    @app.get("/data/<name>")
+    def download(name):
+        match = DATA_FILE_RE.match(name)
+        if match is None:
+            return json_error(404, f"no such data file: {name}")
+        directory = general.support_dir if match.group(2) else general.data_dir
+        answer = bottle.static_file(name, root=str(directory), mimetype="text/csv", download=name)
+        if answer.status_code >= 400:
+            return json_error(404, f"no such data file: {name}")
+        answer.set_header("Cache-Control", "no-cache")
+        return answer
+
+
+def create_app(config, services):
+    """Given the Config and the Services, return the WSGI app (the Bottle app is its .bottle attribute)."""
+    app = bottle.Bottle(catchall=True, autojson=False)
+    for status in (400, 401, 403, 404, 405, 413, 500):
+        app.error_handler[status] = _error_handler
+    _add_file_routes(app, services)
+    api.add_routes(app, services)
+    control.add_routes(app, services)
+    streams.add_routes(app, services)
+    return _SecurityHeaders(app)

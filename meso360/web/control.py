@@ -1,0 +1,133 @@
+"""Operator routes: login, logout, session, and control actions executed through systemd."""
+
+import json
+import logging
+import time
+import urllib.parse
+
+import bottle
+
+from meso360.web import auth
+from meso360.web.responses import json_body, json_error
+from meso360.web.sessions import FAILURE_DELAY_S, SESSION_COOKIE, SESSION_SECONDS
+from meso360.web.systemd import ACTIONS, COMPONENTS, ControlFailed
+
+log = logging.getLogger(__name__)
+
+READ_ONLY_MESSAGE = "control is read-only: set a password with `sudo meso360ctl passwd`"
+MAX_BODY_BYTES = 4096
+
+
+def _origin_matches_host():
+    """Return True unless an Origin header names another host than the one the request was sent to.
+
+    Against cross-site requests and DNS rebinding (a foreign page whose name resolves to the vehicle).
+    """
+    origin = bottle.request.get_header("Origin")
+    if not origin:
+        return True
+    host = bottle.request.get_header("Host", "")
+    parsed = urllib.parse.urlsplit(origin)
+    return parsed.scheme in ("http", "https") and parsed.netloc.lower() == host.lower()
+
+
+def _json_request():
+    """Return the JSON object of the request body; raise ValueError with a message for the client."""
+    content_type = bottle.request.get_header("Content-Type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise ValueError("the request body must be JSON with Content-Type: application/json")
+    length = bottle.request.content_length
+    if length > MAX_BODY_BYTES:
+        raise ValueError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        document = json.loads(bottle.request.body.read(MAX_BODY_BYTES + 1) or b"null")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError(f"the request body is not valid JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise ValueError("the request body must be a JSON object")
+    return document
+
+
+def add_routes(app, services):
+    config = services.config
+    sessions = services.sessions
+    password_hash = config.web.password_hash
+
+    def current_session():
+        return sessions.get(bottle.request.get_cookie(SESSION_COOKIE))
+
+    @app.post("/api/login")
+    def login():
+        if not password_hash:
+            return json_error(403, READ_ONLY_MESSAGE)
+        if not _origin_matches_host():
+            return json_error(403, "cross-origin request refused")
+        try:
+            document = _json_request()
+        except ValueError as error:
+            return json_error(400, str(error))
+        password = document.get("password")
+        if not isinstance(password, str) or not password:
+            return json_error(400, 'the body must be {"password": "..."}')
+        if sessions.throttled():
+            return json_error(429, "too many failed logins: wait a minute and try again")
+        if not auth.verify_password(password, password_hash):
+            sessions.failed()
+            log.warning("failed control-panel login from %s", bottle.request.remote_addr)
+            time.sleep(FAILURE_DELAY_S)  # slows down guessing; the failure count limits it
+            return json_error(401, "wrong password")
+        session = sessions.create()
+        log.info("control-panel login from %s", bottle.request.remote_addr)
+        answer = json_body({"ok": True, "csrf_token": session.csrf_token})
+        answer.set_cookie(
+            SESSION_COOKIE, session.token, httponly=True, samesite="Strict", path="/", max_age=SESSION_SECONDS
+        )
+        return answer
+
+    @app.post("/api/logout")
+    def logout():
+        if not _origin_matches_host():
+            return json_error(403, "cross-origin request refused")
+        sessions.drop(bottle.request.get_cookie(SESSION_COOKIE))
+        answer = json_body({"ok": True})
+        answer.set_cookie(SESSION_COOKIE, "", httponly=True, samesite="Strict", path="/", max_age=0)
+        return answer
+
+    @app.get("/api/session")
+    def session_state():
+        session = current_session()
+        document = {"logged_in": session is not None, "control_enabled": bool(password_hash)}
+        if session is not None:
+            document["csrf_token"] = session.csrf_token
+        return json_body(document)
+
+    @app.post("/api/control")
+    def control():
+        if not password_hash:
+            return json_error(403, READ_ONLY_MESSAGE)
+        session = current_session()
+        if session is None:
+            return json_error(401, "not logged in")
+        if not _origin_matches_host():
+            return json_error(403, "cross-origin request refused")
+        if not sessions.csrf_ok(session, bottle.request.get_header("X-CSRF-Token", "")):
+            return json_error(403, "missing or wrong X-CSRF-Token header (reload the page)")
+        try:
+            document = _json_request()
+        except ValueError as error:
+            return json_error(400, str(error))
+        action, component = document.get("action"), document.get("component")
+        if action not in ACTIONS:
+            return json_error(400, f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
+        if action == "restart-all":
+            if component is not None:
+                return json_error(400, "restart-all takes no component")
+        elif component not in COMPONENTS:
+            return json_error(400, f"unknown component {component!r}: one of {', '.join(COMPONENTS)}")
+        try:
+            unit, result = services.systemd.control(action, component)
+        except ControlFailed as error:
+            log.warning("control %s %s from %s failed: %s", action, component or "", bottle.request.remote_addr, error)
+            return json_error(502, str(error))
+        log.info("control: %s %s by operator at %s", action, unit, bottle.request.remote_addr)
+        return json_body({"ok": True, "action": action, "unit": unit, "result": result})

@@ -1,0 +1,164 @@
+"""meso360-web: serve the dashboard, control panel and API with cheroot; sd_notify READY/STATUS/WATCHDOG."""
+
+import argparse
+import http.client
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+
+from cheroot import wsgi
+
+from meso360 import config as config_module
+from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
+from meso360.logs import setup_logging
+from meso360.notify import Notifier
+from meso360.web.app import Services, create_app
+from meso360.web.dayhistory import DayHistory
+from meso360.web.reader import DataReader
+from meso360.web.resources import Resources
+from meso360.web.sessions import Sessions
+from meso360.web.systemd import Systemd
+from meso360.web.window import LiveWindow
+
+log = logging.getLogger("meso360.web")
+
+# Every SSE client holds a worker thread for as long as it is connected (hours): 150 live clients,
+# 16 log/tail streams and the API requests beside them.
+SERVER_THREADS = 200
+SOCKET_TIMEOUT_S = 20  # a client that does not read for this long is dropped
+HEALTH_TIMEOUT_S = 2.0
+LOOP_INTERVAL_S = 5.0
+READER_START_TIMEOUT_S = 60.0
+
+
+def build_services(config, stop_event):
+    """Given the Config, return the Services of a web daemon (the reader is not started yet)."""
+    general = config.general
+    window = LiveWindow(general.vehicle, config.web.history_hours * 3600)
+    return Services(
+        config=config,
+        window=window,
+        reader=DataReader(general.data_dir, window),
+        systemd=Systemd(config.tunnel.configured),
+        resources=Resources(general.data_dir),
+        sessions=Sessions(),
+        day_history=DayHistory(general.data_dir, general.vehicle),
+        stop_event=stop_event,
+    )
+
+
+def check_health(host, port):
+    """GET /healthz on our own socket; return None when it answers 200, else what went wrong."""
+    connection = http.client.HTTPConnection(host, port, timeout=HEALTH_TIMEOUT_S)
+    try:
+        connection.request("GET", "/healthz", headers={"User-Agent": "meso360-web-watchdog"})
+        answer = connection.getresponse()
+        body = answer.read(200).decode(errors="replace").strip()
+        return None if answer.status == 200 else f"/healthz answered {answer.status}: {body}"
+    except (OSError, http.client.HTTPException) as error:
+        return f"/healthz did not answer: {error}"
+    finally:
+        connection.close()
+
+
+def _probe_host(listen_host):
+    if listen_host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if listen_host == "::":
+        return "::1"
+    return listen_host
+
+
+def _status_line(services, listen):
+    newest = services.window.newest
+    age = "no observations yet" if newest is None else f"newest obs {max(0, round(time.time() - newest.ts))} s old"
+    return f"serving on {listen}, {services.sse_clients} SSE clients, {age}"
+
+
+def run(config, stop_event, notifier, port_file=None):
+    """Serve until `stop_event` is set; return the exit code."""
+    services = build_services(config, stop_event)
+    services.reader.start(stop_event)
+    host, port = config.web.listen
+    server = wsgi.Server(
+        (host, port),
+        create_app(config, services),
+        numthreads=SERVER_THREADS,
+        timeout=SOCKET_TIMEOUT_S,
+        server_name="meso360-web",
+        shutdown_timeout=5,
+    )
+    try:
+        server.prepare()  # binds the socket
+    except OSError as error:
+        log.error("cannot listen on %s:%d: %s", host, port, error)
+        return EXIT_FAILURE
+    bound_host, bound_port = server.bind_addr[:2]
+    listen = f"{bound_host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
+    log.info("listening on %s (%d server threads)", listen, SERVER_THREADS)
+    if port_file:
+        temporary = f"{port_file}.tmp"
+        with open(temporary, "w", encoding="ascii") as file:
+            file.write(f"{bound_port}\n")
+        os.replace(temporary, port_file)
+    serving = threading.Thread(target=server.serve, name="http-server", daemon=True)
+    serving.start()
+    services.reader.ready.wait(READER_START_TIMEOUT_S)
+    notifier.ready(_status_line(services, listen))
+    probe = _probe_host(bound_host)
+    interval = min(LOOP_INTERVAL_S, notifier.watchdog_interval_s() or LOOP_INTERVAL_S)
+    failing = None
+    try:
+        while not stop_event.is_set():
+            services.loop_heartbeat = time.monotonic()
+            problem = check_health(probe, bound_port)
+            if problem is None:
+                notifier.watchdog()  # only when the server really answered
+                notifier.status(_status_line(services, listen))
+                if failing:
+                    log.info("health check passes again")
+            elif problem != failing:
+                log.warning("health check failed: %s (no watchdog ping)", problem)
+                notifier.status(f"unhealthy: {problem}")
+            failing = problem
+            if not serving.is_alive():
+                log.error("the HTTP server thread ended")
+                return EXIT_FAILURE
+            stop_event.wait(interval)
+    finally:
+        notifier.stopping()
+        services.window.close()  # wakes every SSE client so its thread is free
+        server.stop()
+        log.info("stopped")
+    return EXIT_OK
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="meso360-web", description=__doc__)
+    parser.add_argument("--config", help="config file (default: $MESO360_CONFIG or /etc/meso360/meso360.conf)")
+    parser.add_argument("--port-file", help="write the bound TCP port to this file once listening (tests, port 0)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
+    args = parser.parse_args(argv)
+    setup_logging("meso360.web", args.verbose)
+    try:
+        config = config_module.load(args.config)
+    except ConfigError as error:
+        for problem in error.problems:
+            log.error("%s", problem)
+        return EXIT_CONFIG
+    stop_event = threading.Event()
+
+    def stop(signum, _frame):
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop_event.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    return run(config, stop_event, Notifier(), args.port_file)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

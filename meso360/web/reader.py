@@ -1,0 +1,163 @@
+"""The data reader thread: tails the two newest daily files from saved offsets into the live window."""
+
+import collections
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from meso360.datafile import daily_files, read_complete_lines
+from meso360.web.points import RowReader, series_values
+from meso360.web.tally import DayTally
+
+log = logging.getLogger(__name__)
+
+POLL_INTERVAL_S = 0.05  # the append -> SSE event latency budget is 150 ms
+RESCAN_INTERVAL_S = 1.0  # how often the directory is listed for a newer daily file
+READ_CHUNK_BYTES = 4 * 1024 * 1024
+BACKFILL_DELAY_S = 5  # a row arriving later than this after its GPS time counts as backfilled
+
+
+class DataReader:
+    """Follow data_dir: the two newest YYYYMMDD.txt files (by name, i.e. by the rows' GPS date).
+
+    Every complete line is read once, from the offset where the last read stopped; a partly written
+    last line waits for its newline. A newer file replaces the oldest of the two, so late rows
+    written to yesterday's file after midnight (backfill) are still read.
+    """
+
+    def __init__(self, data_dir, window, clock=time.time):
+        self.data_dir = Path(data_dir)
+        self.window = window
+        self.clock = clock
+        self.offsets = {}  # path -> byte offset of the next unread line, for the tracked files
+        self.tally = None  # DayTally of the newest file
+        self.rows_read = 0
+        self.backfilled_rows = 0
+        self.heartbeat = time.monotonic()
+        self.ready = threading.Event()
+        self._rows = RowReader()
+        self._last_scan = 0.0
+        self._missing_logged = False
+        self._thread = None
+
+    def start(self, stop_event):
+        """Read the existing rows, then follow the files in a daemon thread until `stop_event` is set."""
+        self._thread = threading.Thread(target=self._run, args=(stop_event,), name="data-reader", daemon=True)
+        self._thread.start()
+
+    def alive(self, max_age_s=5.0):
+        """Return True when the reader thread runs and finished a pass within `max_age_s`."""
+        return (
+            self._thread is not None
+            and self._thread.is_alive()
+            and self.ready.is_set()
+            and time.monotonic() - self.heartbeat < max_age_s
+        )
+
+    def _run(self, stop_event):
+        try:
+            self._catch_up()
+            self.ready.set()
+            while not stop_event.wait(POLL_INTERVAL_S):
+                self.poll()
+        except Exception:
+            log.exception("data reader crashed; /healthz now fails and the watchdog restarts the daemon")
+            raise
+
+    def _catch_up(self):
+        """Read the two newest files whole, keeping only the rows inside the history window."""
+        self._rescan(force=True)
+        kept = collections.deque()
+        newest = None
+        for path in sorted(self.offsets):
+            for ts, fix, row in self._read_new_rows(path, live=False):
+                kept.append((ts, fix, row))
+                if fix and (newest is None or ts > newest):
+                    newest = ts
+                    cutoff = newest - self.window.history_seconds
+                    while kept and kept[0][0] < cutoff:
+                        kept.popleft()
+        while len(kept) > self.window.max_points:
+            kept.popleft()
+        self.window.append([(ts, fix, series_values(row)) for ts, fix, row in kept])
+        log.info("read %d rows from %s; %d in the live window", self.rows_read, self._names(), len(self.window))
+
+    def _names(self):
+        return ", ".join(path.name for path in sorted(self.offsets)) or f"nothing yet in {self.data_dir}"
+
+    def poll(self):
+        """Read what was appended since the last call and add it to the window (one pass of the loop)."""
+        self.heartbeat = time.monotonic()
+        self._rescan()
+        batch = []
+        for path in sorted(self.offsets):
+            batch.extend((ts, fix, series_values(row)) for ts, fix, row in self._read_new_rows(path, live=True))
+        self.window.append(batch)
+
+    def _rescan(self, force=False):
+        now = time.monotonic()
+        if not force and now - self._last_scan < RESCAN_INTERVAL_S:
+            return
+        self._last_scan = now
+        newest_two = daily_files(self.data_dir)[-2:]
+        if not newest_two:
+            if not self._missing_logged:
+                log.warning("no daily data file in %s yet; waiting for ingest", self.data_dir)
+                self._missing_logged = True
+            return
+        self._missing_logged = False
+        for path in list(self.offsets):
+            if path not in newest_two:
+                # Read what the dropped file still holds before letting it go.
+                if not force:
+                    self.window.append(
+                        [(ts, fix, series_values(row)) for ts, fix, row in self._read_new_rows(path, live=True)]
+                    )
+                del self.offsets[path]
+        for path in newest_two:
+            if path not in self.offsets:
+                self.offsets[path] = 0
+                log.info("following %s", path)
+        if self.tally is None or self.tally.report.name != newest_two[-1].name:
+            # A newer file was just added at offset 0, so the tally sees all of its rows.
+            self.tally = DayTally(newest_two[-1])
+
+    def _read_new_rows(self, path, live):
+        """Yield (ts, fix, row) for the complete lines of `path` after its saved offset."""
+        offset = self.offsets.get(path, 0)
+        try:
+            size = os.stat(path).st_size
+        except FileNotFoundError:
+            return
+        if size < offset:
+            log.warning("%s shrank from %d to %d bytes (replaced?); reading it from the start", path, offset, size)
+            offset = 0
+        arrival = self.clock()
+        previous_ts = None
+        count_for_tally = self.tally is not None and self.tally.report.name == path.name
+        while size > offset:
+            lines, new_offset = read_complete_lines(path, offset, READ_CHUNK_BYTES)
+            if new_offset == offset:
+                break  # only a partly written last line
+            offset = new_offset
+            self.offsets[path] = offset
+            for line in lines:
+                parsed = self._rows.parse(line)
+                if parsed is None:
+                    continue
+                gps_ts, row = parsed
+                self.rows_read += 1
+                if count_for_tally:
+                    self.tally.add(gps_ts)
+                if gps_ts is None:
+                    # No fix: timed by arrival; rows read in one burst are spaced 1 s after the previous row.
+                    ts = round(arrival, 3) if previous_ts is None else previous_ts + 1
+                    previous_ts = ts
+                    yield ts, False, row
+                    continue
+                if live and arrival - gps_ts > BACKFILL_DELAY_S:
+                    self.backfilled_rows += 1
+                previous_ts = gps_ts
+                yield gps_ts, True, row

@@ -1,0 +1,134 @@
+"""Server-sent event routes: the live observations, the journal of the meso360 units, and file tails."""
+
+import json
+import logging
+import time
+
+import bottle
+
+from meso360.web import journal, tail
+from meso360.web.responses import json_error
+
+log = logging.getLogger(__name__)
+
+KEEPALIVE_S = 15.0
+MAX_OBS_CLIENTS = 150  # each holds a server thread; see daemon.SERVER_THREADS
+MAX_OTHER_STREAMS = 16  # log and tail streams together
+RETRY_MS = 3000
+
+
+def _sse_headers():
+    bottle.response.content_type = "text/event-stream; charset=utf-8"
+    bottle.response.set_header("Cache-Control", "no-cache")
+    bottle.response.set_header("X-Accel-Buffering", "no")
+
+
+def _resume_id():
+    """Return the Last-Event-ID header (or ?last_id=) as an int, or None."""
+    text = bottle.request.get_header("Last-Event-ID") or bottle.request.query.get("last_id") or ""
+    text = text.strip()
+    return int(text) if text.isdigit() else None
+
+
+def obs_events(services, last_id):
+    """Yield the SSE text for every row after `last_id` (None: from now on), then wait for more.
+
+    Waits on the window's Condition (no polling); a comment line every KEEPALIVE_S keeps proxies and
+    browsers from dropping an idle connection and lets the server notice a client that went away.
+    """
+    window = services.window
+    condition = window.condition
+    with services.counter_lock:
+        services.sse_clients += 1
+    try:
+        yield f"retry: {RETRY_MS}\n\n"
+        sent = window.last_id if last_id is None else last_id
+        keepalive_at = time.monotonic() + KEEPALIVE_S
+        while True:
+            with condition:
+                if window.last_id == sent and not window.closed:
+                    condition.wait(max(0.0, keepalive_at - time.monotonic()))
+                if window.closed:
+                    return
+            points, reset = window.after(sent)
+            chunks = []
+            if reset:
+                # The id is not from this window (older than it, or from a previous server): say so,
+                # then send the whole window so the client has no hole.
+                chunks.append(f"event: reset\ndata: {json.dumps({'last_id': sent, 'first_id': window.first_id()})}\n\n")
+                sent = window.last_id if not points else sent
+            if points:
+                chunks.extend(point.frame for point in points)
+                sent = points[-1].id
+            if chunks:
+                keepalive_at = time.monotonic() + KEEPALIVE_S
+                yield "".join(chunks)
+            elif time.monotonic() >= keepalive_at:
+                keepalive_at = time.monotonic() + KEEPALIVE_S
+                yield ": keep-alive\n\n"
+    finally:
+        with services.counter_lock:
+            services.sse_clients -= 1
+
+
+def _counted(services, events):
+    """Wrap a log/tail event generator so that it counts towards MAX_OTHER_STREAMS while it runs."""
+    try:
+        yield from events
+    finally:
+        with services.counter_lock:
+            services.stream_clients -= 1
+
+
+def _lines_param(default, maximum):
+    text = bottle.request.query.get("lines", str(default))
+    if not text.isdigit():
+        raise ValueError(f"lines must be a whole number from 0 to {maximum}, not {text!r}")
+    return min(int(text), maximum)
+
+
+def add_routes(app, services):
+    config = services.config
+
+    def take_stream_slot():
+        with services.counter_lock:
+            if services.stream_clients >= MAX_OTHER_STREAMS:
+                return False
+            services.stream_clients += 1
+            return True
+
+    @app.get("/api/stream")
+    def stream():
+        if services.sse_clients >= MAX_OBS_CLIENTS:
+            return json_error(503, f"too many live clients (limit {MAX_OBS_CLIENTS}); try again later")
+        _sse_headers()
+        return obs_events(services, _resume_id())
+
+    @app.get("/api/log/stream")
+    def log_stream():
+        try:
+            lines = _lines_param(200, 1000)
+        except ValueError as error:
+            return json_error(400, str(error))
+        if not take_stream_slot():
+            return json_error(503, f"too many log/tail streams (limit {MAX_OTHER_STREAMS})")
+        _sse_headers()
+        cursor = bottle.request.get_header("Last-Event-ID") or None
+        return _counted(services, journal.log_events(lines, cursor, services.stop_event, KEEPALIVE_S))
+
+    @app.get("/api/tail/stream")
+    def tail_stream():
+        source = bottle.request.query.get("source", "obs")
+        if source not in tail.SOURCES:
+            return json_error(400, f"unknown tail source: {source!r} (obs or support)")
+        try:
+            lines = _lines_param(120, 500)
+        except ValueError as error:
+            return json_error(400, str(error))
+        if not take_stream_slot():
+            return json_error(503, f"too many log/tail streams (limit {MAX_OTHER_STREAMS})")
+        directory = config.general.data_dir if source == "obs" else config.general.support_dir
+        _sse_headers()
+        resume = bottle.request.get_header("Last-Event-ID") or None
+        events = tail.tail_events(source, directory, lines, resume, services.stop_event, KEEPALIVE_S)
+        return _counted(services, events)

@@ -1,0 +1,119 @@
+"""Tail the newest obs or support file as SSE: the last lines (read backwards from the end), then new lines."""
+
+import json
+import os
+import re
+import time
+
+from meso360.datafile import read_complete_lines
+
+SOURCES = {"obs": re.compile(r"^\d{8}\.txt$"), "support": re.compile(r"^\d{8}_support\.txt$")}
+POLL_INTERVAL_S = 0.5
+BLOCK_BYTES = 16384
+
+
+def newest_file(directory, source):
+    """Return the path of the newest daily file of `source` in `directory`, or None."""
+    try:
+        names = sorted(name for name in os.listdir(directory) if SOURCES[source].match(name))
+    except OSError:
+        return None
+    return os.path.join(directory, names[-1]) if names else None
+
+
+def last_lines(path, count):
+    """Return (the last `count` complete lines of `path`, the offset after them), reading blocks from the end."""
+    with open(path, "rb") as file:
+        end = file.seek(0, os.SEEK_END)
+        data = b""
+        position = end
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(BLOCK_BYTES, position)
+            position -= step
+            file.seek(position)
+            data = file.read(step) + data
+    cut = data.rfind(b"\n")
+    if cut < 0:
+        return [], position  # not even one complete line yet
+    complete_end = position + cut + 1
+    lines = data[: cut + 1].decode("utf-8", errors="replace").splitlines()
+    if position > 0:
+        lines = lines[1:]  # the first line of the block may be cut
+    return ([] if count == 0 else lines[-count:]), complete_end
+
+
+def _frame(source, name, offset, line):
+    data = json.dumps({"source": source, "file": name, "line": line})
+    return f"id: {name}:{offset}\nevent: line\ndata: {data}\n\n"
+
+
+def _info(source, text):
+    return f"event: line\ndata: {json.dumps({'source': source, 'file': None, 'line': text})}\n\n"
+
+
+def _resume_point(resume, directory):
+    """Given a Last-Event-ID "<name>:<offset>", return (path, offset) if that file still exists, else None."""
+    if not resume or ":" not in resume:
+        return None
+    name, _, offset = resume.rpartition(":")
+    path = os.path.join(str(directory), name)
+    if not offset.isdigit() or "/" in name or not os.path.isfile(path):
+        return None
+    return path, int(offset)
+
+
+def tail_events(source, directory, count, resume, stop_event, keepalive_s):
+    """Yield SSE frames: the last `count` lines of the newest file (or from the resume point), then new lines.
+
+    A newer daily file is followed from its start. The file is never read whole: the first lines come
+    from its end, then read_complete_lines reads from the saved offset (a partial last line waits).
+    """
+    directory = str(directory)
+    yield "retry: 3000\n\n"
+    path, offset = None, 0
+    resumed = _resume_point(resume, directory)
+    if resumed:
+        path, offset = resumed
+    waiting_said = False
+    keepalive_at = time.monotonic() + keepalive_s
+    while not stop_event.is_set():
+        newest = newest_file(directory, source)
+        out = []
+        if newest is None:
+            if not waiting_said:
+                out.append(_info(source, f"waiting for the first {source} file in {directory}"))
+                waiting_said = True
+        elif path is None:
+            lines, offset = last_lines(newest, count)
+            path = newest
+            name = os.path.basename(path)
+            out.extend(_frame(source, name, offset, line) for line in lines)
+        else:
+            if newest != path:
+                out.extend(_new_lines(source, path, offset)[0])  # the rest of the older file first
+                path, offset = newest, 0
+            frames, offset = _new_lines(source, path, offset)
+            out.extend(frames)
+        if out:
+            keepalive_at = time.monotonic() + keepalive_s
+            yield "".join(out)
+        elif time.monotonic() >= keepalive_at:
+            keepalive_at = time.monotonic() + keepalive_s
+            yield ": keep-alive\n\n"
+        stop_event.wait(POLL_INTERVAL_S)
+
+
+def _new_lines(source, path, offset):
+    name = os.path.basename(path)
+    try:
+        if os.path.getsize(path) < offset:
+            offset = 0  # replaced by a shorter file
+        lines, new_offset = read_complete_lines(path, offset, 1024 * 1024)
+    except OSError as error:
+        return [_info(source, f"cannot read {path}: {error}")], offset
+    frames = []
+    position = offset
+    for line in lines:
+        position += len(line.encode("utf-8", errors="replace")) + 1
+        frames.append(_frame(source, name, position, line))
+    return frames, new_offset
