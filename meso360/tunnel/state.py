@@ -99,8 +99,9 @@ class TunnelState:
     def status_text(self):
         """Return the one-line STATUS, e.g. "tunnel up: bastion:2222 → :22, verified 12 s ago, 0 reconnects"."""
         if self.state == "up":
-            ago = int(time.time() - self.verified_at)
-            return f"tunnel up: {self.route}, verified {ago} s ago, {self.reconnects} reconnects"
+            checked = f"verified {time.time() - self.verified_at:.0f} s ago" if self.verified_at else "not verified"
+            note = "" if self.detail == "verified" else f" ({self.detail})"
+            return f"tunnel up: {self.route}, {checked}, {self.reconnects} reconnects{note}"
         if self.state == "down":
             retry = max(0, round(self.retry_at - time.monotonic())) if self.retry_at else 0
             return f"tunnel down: {self.detail}, retry in {retry} s ({self.reconnects} reconnects)"
