@@ -65,8 +65,14 @@ def run(config, stop_event, notifier):
     state = TunnelState(tunnel, config.general.state_dir, notifier)
     backoff = Backoff(tunnel.retry_max_delay)
     attempts = 0
-    log.info("keeping %s@%s:%s port %s forwarded to local port %s", tunnel.user, tunnel.host, tunnel.port,
-             tunnel.remote_port, tunnel.local_port)  # fmt: skip
+    log.info(
+        "keeping %s@%s:%s port %s forwarded to local port %s",
+        tunnel.user,
+        tunnel.host,
+        tunnel.port,
+        tunnel.remote_port,
+        tunnel.local_port,
+    )
     while not stop_event.is_set():
         state.reconnects = max(0, attempts)
         attempts += 1

@@ -307,8 +307,9 @@ class TunnelSetup:
             return None
 
     def wait_state(self, predicate, timeout_seconds, message):
-        return wait_for(lambda: (state := self.state()) is not None and predicate(state) and state, timeout_seconds,
-                        message)  # fmt: skip
+        return wait_for(
+            lambda: (state := self.state()) is not None and predicate(state) and state, timeout_seconds, message
+        )
 
     def start_daemon(self):
         daemon = TunnelDaemon(self.config_path, self.directory, self.notify).start()

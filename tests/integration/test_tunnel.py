@@ -97,8 +97,13 @@ def test_tunnel_comes_back_and_is_verified_again_after_the_bastion_restarts(env)
 
     env.sshd.start()
     again = env.wait_state(
-        lambda s: s["state"] == "up" and s["verified_at"] and s["verified_at"] >= first["verified_at"]
-        and s["reconnects"] >= 1, 30, "tunnel up again")  # fmt: skip
+        lambda s: s["state"] == "up"
+        and s["verified_at"]
+        and s["verified_at"] >= first["verified_at"]
+        and s["reconnects"] >= 1,
+        30,
+        "tunnel up again",
+    )
     assert again["since"] >= down["since"]
     banner, echo, tail = exchange_through_bastion(env.remote_port)
     assert (banner, echo, tail) == (b"SSH-2.0-test\r\n", b"hello", b"bye 5")
