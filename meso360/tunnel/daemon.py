@@ -82,7 +82,8 @@ def run(config, stop_event, notifier):
             session = Session.open(tunnel, pkey, host_keys)
         except TunnelError as error:
             delay = backoff.next_delay()
-            state.down(str(error), delay)
+            # A refused host key may be an impersonation attempt: make it stand out in `journalctl -p err`.
+            state.down(str(error), delay, logging.ERROR if isinstance(error, ssh.HostKeyRefused) else logging.WARNING)
             _wait_with_watchdog(delay, stop_event, notifier, state)
             continue
         state.connecting("forward requested, verifying")

@@ -128,8 +128,9 @@ def connect(tunnel, pkey, host_keys):
     except paramiko.BadHostKeyException as error:
         client.close()
         raise HostKeyRefused(
-            f"HOST KEY CHANGED for {error.hostname}: the server offered {error.key.get_name()}"
-            f" {fingerprint(error.key)} but {tunnel.known_hosts} pins {fingerprint(error.expected_key)};"
+            f"HOST KEY CHANGED for {known_hosts_name(tunnel.host, tunnel.port)}: the server offered"
+            f" {error.key.get_name()} {fingerprint(error.key)} but {tunnel.known_hosts}"
+            f" pins {fingerprint(error.expected_key)};"
             " refusing to connect (possible impersonation; if the bastion's key really changed, record the new"
             " one with: meso360ctl tunnel trust)"
         ) from error

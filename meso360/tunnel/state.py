@@ -74,11 +74,13 @@ class TunnelState:
         self._change("up", detail)
         self._send_ready()
 
-    def down(self, detail, retry_in_seconds):
+    def down(self, detail, retry_in_seconds, level=logging.WARNING):
         """A connection attempt failed or the session died; the next attempt is in retry_in_seconds."""
         self.retry_at = time.monotonic() + retry_in_seconds
         if detail != self._logged_down:
-            log.warning("tunnel down: %s; retrying with backoff (up to %.0f s)", detail, self._tunnel.retry_max_delay)
+            log.log(
+                level, "tunnel down: %s; retrying with backoff (up to %.0f s)", detail, self._tunnel.retry_max_delay
+            )
             self._logged_down = detail
         else:
             log.debug("still down: %s; retry in %.1f s", detail, retry_in_seconds)
