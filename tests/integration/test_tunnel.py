@@ -20,6 +20,7 @@ from sshd_fixture import (  # noqa: F401 - the *_fixture names register pytest f
 
 from meso360.errors import EXIT_CONFIG
 from meso360.tunnel.cli import tunnel as tunnel_cli
+from meso360.tunnel.forward import MAX_CONNECTIONS
 
 pytestmark = pytest.mark.sshd
 
@@ -211,3 +212,29 @@ def test_silent_bastion_is_detected_by_keepalives_and_a_stale_listener_is_report
     env.sshd.signal_sessions(signal.SIGKILL)
     env.wait_state(lambda s: s["state"] == "up", 30, "tunnel up again once the stale session is gone")
     assert exchange_through_bastion(env.remote_port) == (b"SSH-2.0-test\r\n", b"hello", b"bye 5")
+
+
+def test_connections_beyond_the_limit_are_refused_and_a_freed_slot_is_reused(env):
+    ready_setup(env)
+    env.write_config(probe_interval=600)  # only the first probe: no probe takes a slot during the test
+    env.start_daemon()
+    env.wait_state(lambda s: s["state"] == "up", 20, "tunnel up")
+
+    connections = []
+    try:
+        for _ in range(MAX_CONNECTIONS):
+            conn = socket.create_connection(("127.0.0.1", env.remote_port), timeout=10)
+            connections.append(conn)
+            assert conn.recv(100) == b"SSH-2.0-test\r\n"
+        with socket.create_connection(("127.0.0.1", env.remote_port), timeout=10) as extra:
+            assert extra.recv(100) == b""  # closed by the tunnel without reaching the vehicle
+        connections.pop().close()
+
+        def banner_again():
+            with socket.create_connection(("127.0.0.1", env.remote_port), timeout=10) as conn:
+                return conn.recv(100) == b"SSH-2.0-test\r\n"
+
+        wait_for(banner_again, 10, "a connection gets through once a slot is free")
+    finally:
+        for conn in connections:
+            conn.close()
