@@ -1,0 +1,382 @@
+// control.js — the control panel (/): server heartbeat, operator login, systemd components with their actions,
+// quick links and downloads, system/position/resources/tunnel cards, the live tail and the latest observation.
+
+import { HttpError, el, fetchJSON, fmt, fmtAgo, fmtCoord, fmtDuration, getTempUnit, isNum, queryNumber, setText, toEpochSeconds, utcDateTime } from './common.js';
+import { LiveFeed } from './livefeed.js';
+import { ObsBuffer } from './obs.js';
+import { Sidebar } from './sidebar.js';
+import { LiveTail } from './tail.js';
+
+const $ = (id) => document.getElementById(id);
+const STATUS_POLL_MS = 2000;
+const RECENT_START_S = 30;
+const CONFIRMS = {
+  'restart-all': 'Restart all enabled components?',
+  'stop:ingest': 'Stop ingest? Observations stop being collected until it is started again.',
+  'disable:ingest': 'Disable ingest? It will not start at the next boot.',
+  'stop:web': 'Stop the web server? This page stops working; start it again with `sudo meso360ctl start web`.',
+  'disable:web': 'Disable the web server? It will not start at the next boot.',
+};
+
+/** Given a unit of /api/status and the server's clock (epoch s), return {dot, label} for its row. */
+export function componentState(unit, nowS) {
+  const active = typeof unit.active === 'boolean' ? (unit.active ? 'active' : 'inactive') : String(unit.active || 'unknown');
+  if (unit.configured === false) return { dot: 'unconfigured', label: 'not configured' };
+  if (active === 'not-found') return { dot: 'unconfigured', label: 'not installed' };
+  if (active === 'failed') return { dot: 'failed', label: 'failed' };
+  if (active === 'activating' || active === 'reloading' || active === 'deactivating') return { dot: 'recent', label: `${active} (${unit.sub || ''})` };
+  if (active === 'active') {
+    const since = toEpochSeconds(unit.since);
+    if (isNum(since) && isNum(nowS) && nowS - since < RECENT_START_S) return { dot: 'recent', label: 'running (just started)' };
+    return { dot: 'running', label: 'running' };
+  }
+  if (unit.enabled === false) return { dot: 'disabled', label: 'disabled' };
+  if (active === 'inactive') return { dot: 'stopped', label: 'stopped' };
+  return { dot: 'disabled', label: active };
+}
+
+function kvRows(container, rows) {
+  container.replaceChildren(
+    ...rows.map(([label, value, cls]) =>
+      el('div', { class: 'kv' }, el('span', { class: 'label', text: label }), value instanceof Node ? value : el('span', { class: `value ${cls || ''}`.trim(), text: value })),
+    ),
+  );
+}
+
+class ControlPanel {
+  constructor() {
+    this.failures = 0;
+    this.status = null;
+    this.session = { logged_in: false, control_enabled: false };
+    this.csrf = null;
+    this.busy = false;
+    this.staleSeconds = queryNumber('stale_s', 30);
+    this.buffer = new ObsBuffer(7200);
+    this.sidebar = new Sidebar($('obs-sidebar'), { compact: true, idPrefix: 'obs' });
+    this.sidebar.setUnit(getTempUnit());
+    this.tail = new LiveTail($('tail'));
+    this.feed = new LiveFeed({
+      staleSeconds: this.staleSeconds,
+      onHistory: (points, body) => {
+        this.setVehicle(body.vehicle);
+        this.buffer.reset(points, body.last_id);
+        this.sidebar.history(this.buffer.points);
+        this.renderPosition();
+      },
+      onPoint: (p) => {
+        if (!this.buffer.add(p)) return;
+        this.sidebar.point(p, this.buffer.points);
+        this.renderPosition();
+      },
+      onState: ({ state, message }) => {
+        $('obs-dot').className = `dot dot-${state}`;
+        $('obs-dot').title = message || state;
+      },
+    });
+  }
+
+  start() {
+    this.bind();
+    this.refreshSession();
+    this.poll();
+    this.loadDays();
+    this.feed.start();
+    this.selectTab('log');
+    setInterval(() => {
+      this.renderSystem();
+      this.sidebar.renderStatus();
+    }, 1000);
+  }
+
+  bind() {
+    $('login-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.login();
+    });
+    $('logout-btn').addEventListener('click', () => this.logout());
+    $('restart-all').addEventListener('click', () => this.act('restart-all', null));
+    for (const tab of document.querySelectorAll('.tab')) tab.addEventListener('click', () => this.selectTab(tab.dataset.source));
+    $('download-day').addEventListener('change', () => this.renderDownload());
+  }
+
+  setVehicle(name) {
+    if (!name || name === this.vehicle) return;
+    this.vehicle = name;
+    setText($('vehicle'), name);
+    document.title = `${name} · meso360 control panel`;
+  }
+
+  /** Server clock now (epoch s): the newest record time plus its age as the server saw it, advanced locally. */
+  serverNow() {
+    const ref = this.clockRef;
+    if (ref) return ref.serverS + (performance.now() - ref.atMs) / 1000;
+    return Date.now() / 1000;
+  }
+
+  flash(text, ok) {
+    const node = $('flash');
+    setText(node, text);
+    node.className = `flash ${ok ? 'ok' : 'err'}`;
+    clearTimeout(this.flashTimer);
+    this.flashTimer = setTimeout(() => node.classList.add('hidden'), ok ? 6000 : 15000);
+  }
+
+  // ---- heartbeat and status --------------------------------------------------------------------------------
+  async poll() {
+    try {
+      const status = await fetchJSON('/api/status', { timeoutMs: 5000 });
+      this.failures = 0;
+      this.status = status;
+      if (status.newest && isNum(status.newest.ts) && isNum(status.newest.age_s)) {
+        this.clockRef = { serverS: status.newest.ts + status.newest.age_s, atMs: performance.now() };
+      }
+      this.setVehicle(status.vehicle);
+      this.sidebar.setServerStatus(status);
+      if (status.control && !!status.control.logged_in !== !!this.session.logged_in) this.refreshSession();
+      this.render();
+    } catch {
+      this.failures += 1;
+    }
+    const connected = this.failures < 2;
+    $('heartbeat-dot').className = `dot ${connected ? 'dot-live' : 'dot-off'}`;
+    setText($('heartbeat-text'), connected ? (this.status ? 'server connected' : 'connecting to server...') : 'server disconnected');
+    $('heartbeat-text').className = connected ? 'c-ok' : 'c-bad';
+    setTimeout(() => this.poll(), STATUS_POLL_MS);
+  }
+
+  render() {
+    this.renderSessionBox();
+    this.renderComponents();
+    this.renderSystem();
+    this.renderPosition();
+    this.renderResources();
+    this.renderTunnel();
+    const logger = this.status && this.status.logger_url;
+    $('link-logger').classList.toggle('hidden', !logger);
+    if (logger && /^https?:\/\//.test(logger)) $('link-logger').href = logger;
+  }
+
+  canControl() {
+    return this.session.control_enabled && this.session.logged_in && !!this.csrf;
+  }
+
+  // ---- session ---------------------------------------------------------------------------------------------
+  async refreshSession() {
+    try {
+      const s = await fetchJSON('/api/session');
+      this.session = s;
+      this.sessionLoaded = true;
+      this.csrf = s.csrf_token || null;
+    } catch {
+      // the heartbeat shows the server is unreachable
+    }
+    this.renderSessionBox();
+    this.renderComponents();
+  }
+
+  renderSessionBox() {
+    const enabled = this.status ? !!(this.status.control && this.status.control.enabled) : !!this.session.control_enabled;
+    const loggedIn = !!this.session.logged_in;
+    $('readonly-note').classList.toggle('hidden', enabled || (!this.status && !this.sessionLoaded));
+    $('login-form').classList.toggle('hidden', !enabled || loggedIn);
+    $('logged-in').classList.toggle('hidden', !enabled || !loggedIn);
+    $('restart-all').disabled = !this.canControl() || this.busy;
+    $('restart-all').title = this.canControl() ? '' : enabled ? 'log in to control the components' : 'control is read-only';
+  }
+
+  async login() {
+    const password = $('password').value;
+    $('login-btn').disabled = true;
+    try {
+      const answer = await fetchJSON('/api/login', { method: 'POST', body: { password } });
+      this.csrf = answer.csrf_token;
+      this.session = { ...this.session, logged_in: true, control_enabled: true };
+      $('password').value = '';
+      this.flash('Logged in.', true);
+    } catch (error) {
+      this.flash(`Login failed: ${error.message}`, false);
+    } finally {
+      $('login-btn').disabled = false;
+    }
+    await this.refreshSession();
+  }
+
+  async logout() {
+    try {
+      await fetchJSON('/api/logout', { method: 'POST', body: {}, headers: this.csrf ? { 'X-CSRF-Token': this.csrf } : {} });
+    } catch {
+      // the session ends on the server anyway when it expires
+    }
+    this.csrf = null;
+    this.session = { ...this.session, logged_in: false };
+    await this.refreshSession();
+  }
+
+  // ---- components and actions ------------------------------------------------------------------------------
+  renderComponents() {
+    const units = (this.status && this.status.units) || [];
+    const systemd = this.status && this.status.systemd;
+    const note = $('systemd-note');
+    note.classList.toggle('hidden', !systemd || systemd.available !== false);
+    if (systemd && systemd.available === false) setText(note, `systemd is not reachable: ${systemd.detail || 'unknown reason'}`);
+    const now = this.serverNow();
+    const rows = units.map((unit) => this.componentRow(unit, now));
+    $('components').replaceChildren(...rows);
+  }
+
+  componentRow(unit, now) {
+    const { dot, label } = componentState(unit, now);
+    const since = toEpochSeconds(unit.since);
+    const meta = [];
+    if (unit.name) meta.push(unit.name);
+    if (isNum(unit.restarts) && unit.restarts > 0) meta.push(`restarts: ${unit.restarts}`);
+    if (unit.enabled === false && dot !== 'disabled') meta.push('not started at boot');
+    if (unit.status_text) meta.push(unit.status_text);
+    const stateText = isNum(since) && dot !== 'unconfigured' ? `${label}  ${fmtDuration(now - since)}` : label;
+    const row = el(
+      'div',
+      { class: 'component', id: `component-${unit.component}` },
+      el('span', { class: `dot dot-${dot}`, title: label }),
+      el('span', { class: 'name', text: unit.component }),
+      el('span', { class: 'state', text: stateText }),
+      el('div', { class: 'meta', text: meta.join(' · ') }),
+    );
+    if (dot === 'unconfigured' || !this.session.control_enabled) return row;
+    const active = unit.active === true || ['active', 'activating', 'reloading'].includes(unit.active);
+    const buttons = [];
+    const button = (action, text, cls = '') => {
+      const b = el('button', { type: 'button', class: `btn small ${cls}`.trim(), text, 'data-action': action, 'data-component': unit.component });
+      b.disabled = !this.canControl() || this.busy;
+      b.addEventListener('click', () => this.act(action, unit.component));
+      buttons.push(b);
+    };
+    if (active) button('stop', 'Stop', 'btn-danger');
+    else button('start', 'Start');
+    button('restart', 'Restart');
+    if (unit.enabled === false) button('enable', 'Enable');
+    else button('disable', 'Disable', 'btn-danger');
+    row.append(el('div', { class: 'actions' }, ...buttons));
+    return row;
+  }
+
+  async act(action, component) {
+    const question = CONFIRMS[component ? `${action}:${component}` : action];
+    if (question && !window.confirm(question)) return;
+    if (!this.canControl()) {
+      this.flash('Log in with the operator password to control the components.', false);
+      return;
+    }
+    this.busy = true;
+    this.renderSessionBox();
+    this.renderComponents();
+    const what = component ? `${action} ${component}` : action;
+    try {
+      const body = component ? { action, component } : { action };
+      const answer = await fetchJSON('/api/control', { method: 'POST', body, headers: { 'X-CSRF-Token': this.csrf }, timeoutMs: 40000 });
+      this.flash(`${what}: ${answer.result || answer.status || 'done'}`, true);
+    } catch (error) {
+      if (error instanceof HttpError && (error.status === 401 || error.status === 403)) {
+        await this.refreshSession();
+      }
+      this.flash(`${what} failed: ${error.message}`, false);
+    } finally {
+      this.busy = false;
+      this.renderSessionBox();
+      this.renderComponents();
+    }
+  }
+
+  // ---- cards -----------------------------------------------------------------------------------------------
+  renderSystem() {
+    const s = this.status || {};
+    const url = el('a', { href: `${location.protocol}//${location.host}/`, text: `${location.protocol}//${location.host}` });
+    kvRows($('system-card'), [
+      ['URL', url],
+      ['UTC', `${utcDateTime(Date.now() / 1000)} UTC`],
+      ['Vehicle', s.vehicle || '--'],
+      ['Host', s.host || '--'],
+      ['Version', s.version || '--'],
+      ['Data dir', s.data_dir || '--'],
+    ]);
+  }
+
+  renderPosition() {
+    const latest = this.buffer.latest() || (this.status && this.status.newest) || null;
+    const lat = latest ? latest.lat : null;
+    const lon = latest ? latest.lon : null;
+    let map = '—';
+    if (isNum(lat) && isNum(lon)) {
+      const href = `https://www.openstreetmap.org/?mlat=${lat.toFixed(5)}&mlon=${lon.toFixed(5)}#map=14/${lat.toFixed(5)}/${lon.toFixed(5)}`;
+      map = el('a', { id: 'map-link', href, target: '_blank', rel: 'noopener noreferrer', text: 'open map' });
+    }
+    const fix = latest ? (latest.fix === false ? 'no fix' : 'fix') : '--';
+    kvRows($('position-card'), [
+      ['Lat', fmtCoord(lat, 5, true)],
+      ['Lon', fmtCoord(lon, 5, false)],
+      ['Alt', fmt(latest && latest.alt, 1, 'm')],
+      ['GPS', fix, fix === 'fix' ? 'c-ok' : 'c-warn'],
+      ['Map', map],
+    ]);
+  }
+
+  renderResources() {
+    const r = (this.status && this.status.resources) || {};
+    kvRows($('resources-card'), [
+      ['CPU', fmt(r.cpu_pct, 1, '%')],
+      ['Mem', `${fmt(r.mem_pct, 1, '%')}${isNum(r.rss_mb) ? ` (web ${r.rss_mb.toFixed(0)} MB)` : ''}`],
+      ['Disk', `${fmt(r.disk_pct, 1, '%')}${isNum(r.disk_free_gb) ? ` (${r.disk_free_gb.toFixed(1)} GB free)` : ''}`, isNum(r.disk_pct) && r.disk_pct > 90 ? 'c-bad' : ''],
+    ]);
+  }
+
+  renderTunnel() {
+    const t = (this.status && this.status.tunnel) || {};
+    if (!t.configured) {
+      kvRows($('tunnel-card'), [['State', 'not configured', 'c-muted']]);
+      return;
+    }
+    const now = this.serverNow();
+    const since = toEpochSeconds(t.since);
+    const verified = toEpochSeconds(t.verified_at);
+    const state = t.state || 'unknown';
+    const cls = /^(up|connected|verified|ok)/i.test(state) ? 'c-ok' : /(down|fail|error)/i.test(state) ? 'c-bad' : 'c-warn';
+    kvRows($('tunnel-card'), [
+      ['State', state, cls],
+      ['Since', isNum(since) ? fmtAgo(now - since) : '--'],
+      ['Verified', isNum(verified) ? fmtAgo(now - verified) : 'never'],
+      ['Reconnects', isNum(t.reconnects) ? String(t.reconnects) : '--'],
+      ['Detail', t.detail || '--'],
+    ]);
+  }
+
+  async loadDays() {
+    try {
+      const { days } = await fetchJSON('/api/days');
+      const select = $('download-day');
+      const current = select.value;
+      select.replaceChildren(...(days || []).map((d) => new Option(`${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6, 8)}`, d)));
+      if (current && (days || []).includes(current)) select.value = current;
+      this.renderDownload();
+    } catch {
+      setTimeout(() => this.loadDays(), 10000);
+    }
+  }
+
+  renderDownload() {
+    const day = $('download-day').value;
+    const link = $('download-link');
+    link.classList.toggle('hidden', !day);
+    if (day) {
+      link.href = `/data/${day}.txt`;
+      link.setAttribute('download', `${day}.txt`);
+    }
+  }
+
+  selectTab(source) {
+    for (const tab of document.querySelectorAll('.tab')) tab.classList.toggle('active', tab.dataset.source === source);
+    this.tail.show(source);
+  }
+}
+
+const panel = new ControlPanel();
+window.meso360 = panel; // for the browser tests and for curious operators in the console
+panel.start();

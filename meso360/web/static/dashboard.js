@@ -1,0 +1,214 @@
+// dashboard.js — the /view page: live charts and sidebar from the history preload + SSE stream, pause/live,
+// zoom reset, a day picker for any stored day, the °C/°F choice, and the connection state in the header.
+
+import { fetchJSON, getTempUnit, isMobile, isNum, queryNumber, setTempUnit, setText, utcHMS } from './common.js';
+import { ChartSet } from './charts.js';
+import { LiveFeed } from './livefeed.js';
+import { ObsBuffer, gapThresholdFor, pointsFromColumns } from './obs.js';
+import { Sidebar } from './sidebar.js';
+
+const $ = (id) => document.getElementById(id);
+const STATUS_POLL_MS = 10000;
+
+function dayLabel(day) {
+  return `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
+}
+
+class Dashboard {
+  constructor() {
+    this.mobile = isMobile();
+    document.documentElement.classList.toggle('is-mobile', this.mobile);
+    this.maxPoints = this.mobile ? 1800 : 7200;
+    this.viewSec = this.mobile ? 300 : 1800;
+    this.staleSeconds = queryNumber('stale_s', 30);
+    this.unit = getTempUnit();
+    this.buffer = new ObsBuffer(this.maxPoints);
+    this.dayView = null;
+    this.drawPending = false;
+    this.connState = 'connecting';
+
+    this.sidebar = new Sidebar($('sidebar'), { idPrefix: 'obs' });
+    this.charts = new ChartSet($('charts'), {
+      mobile: this.mobile, unit: this.unit, viewSec: this.viewSec,
+      onZoom: (zoomed) => $('reset-zoom').classList.toggle('hidden', !zoomed),
+    });
+    this.sidebar.setUnit(this.unit);
+    this.bindControls();
+    this.showUnit();
+
+    this.feed = new LiveFeed({
+      staleSeconds: this.staleSeconds,
+      onHistory: (points, body) => this.onHistory(points, body),
+      onPoint: (p) => this.onPoint(p),
+      onState: (s) => this.onState(s),
+    });
+  }
+
+  start() {
+    this.feed.start();
+    this.pollStatus();
+    this.loadDays();
+    setInterval(() => {
+      this.sidebar.renderStatus();
+      this.paintLastUpdate();
+    }, 1000);
+  }
+
+  bindControls() {
+    $('pause-btn').addEventListener('click', () => {
+      const live = !this.charts.live;
+      this.charts.setLive(live);
+      setText($('pause-btn'), live ? 'Pause' : 'Live');
+      $('pause-btn').classList.toggle('paused', !live);
+      if (live) this.scheduleDraw();
+    });
+    $('reset-zoom').addEventListener('click', () => this.charts.resetZoom());
+    $('unit-c').addEventListener('click', () => this.setUnit('C'));
+    $('unit-f').addEventListener('click', () => this.setUnit('F'));
+    $('day-select').addEventListener('change', (e) => {
+      if (e.target.value) this.showDay(e.target.value);
+      else this.backToLive();
+    });
+    $('day-select').addEventListener('focus', () => this.loadDays());
+    $('live-btn').addEventListener('click', () => this.backToLive());
+  }
+
+  setUnit(unit) {
+    this.unit = unit;
+    setTempUnit(unit);
+    this.charts.setUnit(unit);
+    this.sidebar.setUnit(unit);
+    this.showUnit();
+  }
+
+  showUnit() {
+    for (const [id, u] of [['unit-c', 'C'], ['unit-f', 'F']]) {
+      $(id).classList.toggle('active', this.unit === u);
+      $(id).setAttribute('aria-pressed', String(this.unit === u));
+    }
+  }
+
+  setVehicle(name) {
+    if (!name || name === this.vehicle) return;
+    this.vehicle = name;
+    setText($('vehicle'), name);
+    document.title = `${name} · NSSL Mobile Mesonet`;
+  }
+
+  onHistory(points, body) {
+    this.setVehicle(body.vehicle);
+    this.buffer.reset(points, body.last_id);
+    this.sidebar.history(this.buffer.points);
+    this.paintLastUpdate();
+    this.scheduleDraw();
+  }
+
+  onPoint(p) {
+    if (!this.buffer.add(p)) return;
+    this.sidebar.point(p, this.buffer.points);
+    this.paintLastUpdate();
+    this.scheduleDraw();
+  }
+
+  onState({ state, message }) {
+    this.connState = state;
+    const dot = $('conn-dot');
+    dot.className = `dot dot-${state}`;
+    dot.title = state;
+    setText($('status-msg'), message);
+    $('status-msg').classList.toggle('hidden', !message || state === 'live');
+    $('status-msg').classList.toggle('c-bad', state === 'off');
+    $('status-msg').classList.toggle('c-warn', state === 'stale');
+    this.paintLastUpdate();
+  }
+
+  paintLastUpdate() {
+    const last = this.buffer.latest();
+    setText($('last-update'), last ? `${utcHMS(last.ts)} UTC` : '--:--:-- UTC');
+    $('last-update').classList.toggle('c-warn', this.connState === 'stale');
+  }
+
+  liveFloor() {
+    const first = this.buffer.points.length ? this.buffer.points[0].ts : null;
+    const ops = this.sidebar.opsDay ? this.sidebar.opsDay.start : null;
+    return isNum(ops) && isNum(first) ? Math.max(ops, first) : first;
+  }
+
+  scheduleDraw() {
+    if (this.drawPending || this.dayView) return;
+    this.drawPending = true;
+    requestAnimationFrame(() => {
+      this.drawPending = false;
+      if (this.dayView) return;
+      const last = this.buffer.latest();
+      this.charts.setPoints(this.buffer.points, { gapSec: 2, floor: this.liveFloor(), ceil: last ? last.ts : null });
+    });
+  }
+
+  async pollStatus() {
+    try {
+      const status = await fetchJSON('/api/status', { timeoutMs: 8000 });
+      this.setVehicle(status.vehicle);
+      this.sidebar.setServerStatus(status);
+    } catch {
+      // the stream state already tells the operator; the status is an extra
+    }
+    setTimeout(() => this.pollStatus(), STATUS_POLL_MS);
+  }
+
+  async loadDays() {
+    try {
+      const { days } = await fetchJSON('/api/days');
+      const select = $('day-select');
+      const current = select.value;
+      const options = [new Option('Live', '')];
+      for (const day of days || []) options.push(new Option(dayLabel(day), day));
+      select.replaceChildren(...options);
+      select.value = current;
+    } catch {
+      // keep the list we have
+    }
+  }
+
+  async showDay(day) {
+    const banner = $('day-banner');
+    setText(banner, `Loading ${dayLabel(day)}…`);
+    banner.classList.remove('hidden');
+    try {
+      const body = await fetchJSON(`/api/history/${encodeURIComponent(day)}?points=${this.mobile ? 1000 : 2000}`, { timeoutMs: 30000 });
+      if ($('day-select').value !== day) return; // the operator moved on meanwhile
+      const points = pointsFromColumns(body.points).sort((a, b) => a.ts - b.ts);
+      this.dayView = { day, points };
+      this.charts.mode = 'day';
+      this.charts.zoomed = null;
+      this.charts.setPoints(points, { gapSec: gapThresholdFor(points), force: true });
+      const total = isNum(body.total_rows) ? body.total_rows : points.length;
+      setText(banner, `Viewing ${dayLabel(day)} (UTC) · ${points.length} of ${total} rows drawn · the sidebar stays live`);
+      $('live-btn').classList.remove('hidden');
+      $('pause-btn').classList.add('hidden');
+      $('reset-zoom').classList.add('hidden');
+    } catch (error) {
+      setText(banner, `Could not load ${dayLabel(day)}: ${error.message}`);
+      if (!this.dayView) $('day-select').value = '';
+    }
+  }
+
+  backToLive() {
+    this.dayView = null;
+    $('day-select').value = '';
+    $('day-banner').classList.add('hidden');
+    $('live-btn').classList.add('hidden');
+    $('pause-btn').classList.remove('hidden');
+    setText($('pause-btn'), 'Pause');
+    $('pause-btn').classList.remove('paused');
+    this.charts.mode = 'live';
+    this.charts.live = true;
+    this.charts.zoomed = null;
+    this.charts.onZoom(false);
+    this.scheduleDraw();
+  }
+}
+
+const dashboard = new Dashboard();
+window.meso360 = dashboard; // for the browser tests and for curious operators in the console
+dashboard.start();

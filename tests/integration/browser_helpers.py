@@ -1,0 +1,89 @@
+"""Headless Chromium for the browser tests: Playwright driving the Debian `chromium` (never a downloaded build)."""
+
+import contextlib
+import os
+import shutil
+import time
+from pathlib import Path
+
+CHROMIUM = os.environ.get("MESO360_CHROMIUM", "/usr/bin/chromium")
+# Playwright adds --headless itself and launches with a new, empty temporary profile (user-data-dir).
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+MOBILE_VIEWPORT = {"width": 390, "height": 844}
+MOBILE_USER_AGENT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Mobile/15E148"
+)
+ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+def chromium_available():
+    """Return the reason the browser tests cannot run here, or None when Playwright and chromium are present."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "Playwright for Python is not installed (make venv)"
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        return f"{CHROMIUM} not found (apt-get install chromium)"
+    return None
+
+
+@contextlib.contextmanager
+def chromium_browser():
+    """Yield a headless Playwright Browser on the Debian chromium (a new empty profile); close it on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=list(CHROMIUM_FLAGS), headless=True, timeout=60000)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class PageErrors:
+    """Collects uncaught page errors, console errors and requests to anything but loopback."""
+
+    def __init__(self, page, base_url):
+        self.errors = []
+        self.foreign_requests = []
+        page.on("pageerror", lambda error: self.errors.append(f"pageerror: {error}"))
+        page.on("console", lambda msg: self._console(msg))
+        page.on("request", lambda request: self._request(request, base_url))
+
+    def _console(self, msg):
+        if msg.type == "error" and "favicon.ico" not in msg.text and "404" not in msg.text:
+            self.errors.append(f"console: {msg.text}")
+
+    def _request(self, request, base_url):
+        url = request.url
+        if not (url.startswith(base_url) or url.startswith("data:") or url.startswith("blob:")):
+            self.foreign_requests.append(url)
+
+
+def wait_until(condition, timeout_s, message, interval_s=0.1):
+    """Poll `condition()` until it returns a truthy value and return it; raise AssertionError after timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {timeout_s} s: {message}")
+        time.sleep(interval_s)
+
+
+def screenshot(page, name):
+    """Save a full-page screenshot as test-artifacts/<name>.png and return its path."""
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    path = ARTIFACTS_DIR / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
