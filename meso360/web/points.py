@@ -32,23 +32,29 @@ def number_or_none(text):
     return value if math.isfinite(value) else None
 
 
-class Point:
-    """One observation: its id in this server, its time, GPS fix and the ten series values (None = missing)."""
+def _token(value):
+    """JSON text of one value (None -> null, bool -> true/false)."""
+    return json.dumps(value)
 
-    __slots__ = ("id", "ts", "fix", "values", "frame")
+
+class Point:
+    """One observation as sent: its SSE frame and its JSON cells for the columnar history, encoded once.
+
+    Nothing else is kept per point: a full window is 7200+ points and the daemon should stay small.
+    """
+
+    __slots__ = ("id", "ts", "frame", "cells")
 
     def __init__(self, point_id, ts, fix, values):
         self.id = point_id
         self.ts = ts
-        self.fix = fix
-        self.values = values
-        # The SSE frame is encoded once and written to every client.
-        self.frame = f"id: {point_id}\nevent: obs\ndata: {json.dumps(self.as_dict(), separators=(',', ':'))}\n\n"
+        document = {"id": point_id, "ts": ts, "fix": fix}
+        document.update(zip(SERIES_KEYS, values, strict=True))
+        self.frame = f"id: {point_id}\nevent: obs\ndata: {json.dumps(document, separators=(',', ':'))}\n\n"
+        self.cells = ",".join(_token(value) for value in document.values())
 
     def as_dict(self):
-        point = {"id": self.id, "ts": self.ts, "fix": self.fix}
-        point.update(zip(SERIES_KEYS, self.values, strict=True))
-        return point
+        return json.loads(self.frame.split("data: ", 1)[1])
 
 
 class RowReader:
@@ -63,7 +69,10 @@ class RowReader:
 
     def gps_seconds(self, row):
         """Given the 17 columns of a row, return its GPS time as epoch seconds, or None without a valid fix."""
-        date_text, time_text = row[GPS_DATE_COLUMN], row[GPS_TIME_COLUMN]
+        return self.gps_seconds_of(row[GPS_DATE_COLUMN], row[GPS_TIME_COLUMN])
+
+    def gps_seconds_of(self, date_text, time_text):
+        """Given DDMMYY and HHMMSS cells, return epoch seconds, or None when not a valid time."""
         midnight = self._midnights.get(date_text, -1)
         if midnight == -1:
             when = parse_gps_datetime(date_text, "000000")
@@ -73,7 +82,8 @@ class RowReader:
             self._midnights[date_text] = midnight
         if midnight is None or len(time_text) != 6 or not time_text.isdigit():
             return None
-        hours, minutes, seconds = int(time_text[:2]), int(time_text[2:4]), int(time_text[4:])
+        hours, rest = divmod(int(time_text), 10000)
+        minutes, seconds = divmod(rest, 100)
         if hours > 23 or minutes > 59 or seconds > 59:
             return None
         return midnight + hours * 3600 + minutes * 60 + seconds
@@ -91,9 +101,7 @@ def series_values(row):
     return [number_or_none(row[index]) for index in SERIES_INDEXES]
 
 
-def columnar(points):
-    """Given Points, return the API's columnar dict {"id": [...], "ts": [...], "fix": [...], "t": [...], ...}."""
-    columns = {"id": [p.id for p in points], "ts": [p.ts for p in points], "fix": [p.fix for p in points]}
-    for index, key in enumerate(SERIES_KEYS):
-        columns[key] = [p.values[index] for p in points]
-    return columns
+def columnar_json(points):
+    """Given Points, return the columnar JSON text {"id": [...], "ts": [...], "fix": [...], "t": [...], ...}."""
+    columns = zip(*(point.cells.split(",") for point in points), strict=True) if points else [()] * len(POINT_KEYS)
+    return "{" + ",".join(f'"{key}":[{",".join(cells)}]' for key, cells in zip(POINT_KEYS, columns, strict=True)) + "}"

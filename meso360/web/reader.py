@@ -1,6 +1,7 @@
 """The data reader thread: tails the two newest daily files from saved offsets into the live window."""
 
 import collections
+import gc
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ log = logging.getLogger(__name__)
 
 POLL_INTERVAL_S = 0.05  # the append -> SSE event latency budget is 150 ms
 RESCAN_INTERVAL_S = 1.0  # how often the directory is listed for a newer daily file
-READ_CHUNK_BYTES = 4 * 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
 BACKFILL_DELAY_S = 5  # a row arriving later than this after its GPS time counts as backfilled
 
 
@@ -73,7 +74,9 @@ class DataReader:
         newest = None
         for path in sorted(self.offsets):
             for ts, fix, row in self._read_new_rows(path, live=False):
-                kept.append((ts, fix, row))
+                # Only the line's text is kept until the window is known: a list of 17 cells per row
+                # for two days of rows would double the daemon's memory for good.
+                kept.append((ts, fix, ",".join(row)))
                 if fix and (newest is None or ts > newest):
                     newest = ts
                     cutoff = newest - self.window.history_seconds
@@ -81,7 +84,9 @@ class DataReader:
                         kept.popleft()
         while len(kept) > self.window.max_points:
             kept.popleft()
-        self.window.append([(ts, fix, series_values(row)) for ts, fix, row in kept])
+        self.window.append([(ts, fix, series_values(line.split(","))) for ts, fix, line in kept])
+        kept.clear()
+        gc.collect()  # give the memory of the catch-up back before serving
         log.info("read %d rows from %s; %d in the live window", self.rows_read, self._names(), len(self.window))
 
     def _names(self):
