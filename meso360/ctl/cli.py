@@ -17,7 +17,7 @@ from meso360.errors import EXIT_CONFIG, ConfigError, Meso360Error
 # They are imported only when invoked, so their dependencies (paramiko...) do not slow every command.
 _LAZY_COMMANDS = {
     "tunnel": ("meso360.tunnel.cli", "tunnel", "Reverse tunnel set-up: make its key, pin the bastion host key."),
-    "passwd": ("meso360.web.passwd", "passwd", "Set the operator password for the web control panel."),
+    "passwd": ("meso360.web.passwd_cli", "passwd", "Set the operator password for the web control panel."),
 }
 
 

@@ -1,0 +1,95 @@
+"""`meso360ctl passwd`: set (or clear) the operator password of the web control panel in the config file."""
+
+import os
+import re
+import tempfile
+
+import click
+
+from meso360 import config as config_module
+from meso360.errors import ConfigError
+from meso360.web.auth import hash_password
+
+MIN_LENGTH = 8
+_SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]")
+_KEY_RE = re.compile(r"^\s*password_hash\s*[=:]")
+
+
+def set_password_hash(text, password_hash):
+    """Given the config file text, return it with web.password_hash set; every other line is kept as it was."""
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    new_line = f"password_hash = {password_hash}\n"
+    section = None
+    web_header = None
+    for index, line in enumerate(lines):
+        match = _SECTION_RE.match(line)
+        if match:
+            section = match.group(1).strip()
+            if section == "web" and web_header is None:
+                web_header = index
+            continue
+        if section == "web" and _KEY_RE.match(line):
+            lines[index] = new_line
+            return "".join(lines)
+    if web_header is None:
+        separator = "\n" if lines and lines[-1].strip() else ""
+        return "".join(lines) + f"{separator}[web]\n{new_line}"
+    lines.insert(web_header + 1, new_line)
+    return "".join(lines)
+
+
+def write_config_text(path, text):
+    """Replace the file at `path` atomically with `text`, keeping its mode and owner."""
+    status = os.stat(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, temporary = tempfile.mkstemp(prefix=".meso360.conf.", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.chmod(temporary, status.st_mode & 0o7777)
+        if os.geteuid() == 0:
+            os.chown(temporary, status.st_uid, status.st_gid)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+@click.command("passwd")
+@click.option("--clear", is_flag=True, help="Remove the password: the control panel becomes read-only.")
+@click.option("--config", "config_option", metavar="PATH", hidden=True, help="Config file (as meso360ctl --config).")
+@click.pass_context
+def passwd(ctx, clear, config_option):
+    """Set the operator password for the web control panel (stored as a salted scrypt hash).
+
+    Needs write access to the config file (root: sudo meso360ctl passwd). Restart meso360-web
+    afterwards: sudo systemctl restart meso360-web
+    """
+    path = config_option or getattr(ctx.obj, "config_path", None) or config_module.resolve_path()
+    try:
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    except OSError as error:
+        raise click.ClickException(f"cannot read {path}: {error}") from error
+    if not os.access(path, os.W_OK) or not os.access(os.path.dirname(os.path.abspath(path)), os.W_OK):
+        raise click.ClickException(f"cannot write {path}: run it as root (sudo meso360ctl passwd)")
+    if clear:
+        new_hash = ""
+    else:
+        password = click.prompt("New operator password", hide_input=True, confirmation_prompt="Repeat it")
+        if len(password) < MIN_LENGTH:
+            raise click.ClickException(f"the password must have at least {MIN_LENGTH} characters")
+        new_hash = hash_password(password)
+    new_text = set_password_hash(text, new_hash)
+    try:
+        config_module.parse(new_text, path)
+    except ConfigError as error:
+        raise click.ClickException(f"{path} would not be valid; not changed:\n" + "\n".join(error.problems)) from None
+    write_config_text(path, new_text)
+    state = "removed: the control panel is read-only" if clear else "set"
+    click.echo(f"Operator password {state} in {path}.")
+    click.echo("Restart the web daemon to apply it: sudo systemctl restart meso360-web")
