@@ -155,7 +155,11 @@ class Systemd:
             raise ControlFailed("systemctl not found: this system is not run by systemd")
         try:
             done = subprocess.run(
-                [systemctl, "--no-ask-password", *command], capture_output=True, text=True, timeout=CONTROL_TIMEOUT_S, check=False
+                [systemctl, "--no-ask-password", *command],
+                capture_output=True,
+                text=True,
+                timeout=CONTROL_TIMEOUT_S,
+                check=False,
             )
         except subprocess.TimeoutExpired:
             raise ControlFailed(f"systemctl {' '.join(command)} did not finish within {CONTROL_TIMEOUT_S} s") from None
