@@ -39,6 +39,29 @@ class Backoff:
         self._attempt = 0
 
 
+class _CloseOnStop:
+    """Close the current SSH transport as soon as stop is requested, so no SSH wait delays SIGTERM."""
+
+    def __init__(self, stop_event):
+        self._client = None
+        self._lock = threading.Lock()
+        self._stop_event = stop_event
+        threading.Thread(target=self._close_when_stopped, name="close-on-stop", daemon=True).start()
+
+    def track(self, client):
+        with self._lock:
+            self._client = client
+        if self._stop_event.is_set():
+            self._close_when_stopped()
+
+    def _close_when_stopped(self):
+        self._stop_event.wait()
+        with self._lock:
+            transport = self._client.get_transport() if self._client else None
+        if transport is not None:
+            transport.close()  # not client.close(): connect() may still be using the client
+
+
 def _wait_with_watchdog(seconds, stop_event, notifier, state):
     """Wait out a backoff delay while telling systemd the loop is alive; return early on stop."""
     deadline = time.monotonic() + seconds
@@ -64,6 +87,7 @@ def run(config, stop_event, notifier):
     host_keys = ssh.load_known_hosts(tunnel.known_hosts)
     state = TunnelState(tunnel, config.general.state_dir, notifier)
     backoff = Backoff(tunnel.retry_max_delay)
+    closer = _CloseOnStop(stop_event)
     attempts = 0
     log.info(
         "keeping %s@%s:%s port %s forwarded to local port %s",
@@ -74,13 +98,17 @@ def run(config, stop_event, notifier):
         tunnel.local_port,
     )
     while not stop_event.is_set():
-        state.reconnects = max(0, attempts)
+        state.reconnects = attempts  # attempts after the first one
         attempts += 1
         state.connecting(f"connecting to {tunnel.host}:{tunnel.port}")
         notifier.watchdog()
+        client = ssh.new_client(tunnel, host_keys)
+        closer.track(client)
         try:
-            session = Session.open(tunnel, pkey, host_keys)
+            session = Session.open(client, tunnel, pkey)
         except TunnelError as error:
+            if stop_event.is_set():
+                break  # the failure is our own closing of the transport
             delay = backoff.next_delay()
             # A refused host key may be an impersonation attempt: make it stand out in `journalctl -p err`.
             state.down(str(error), delay, logging.ERROR if isinstance(error, ssh.HostKeyRefused) else logging.WARNING)

@@ -23,9 +23,9 @@ class Session:
         self.keepalive = keepalive
 
     @classmethod
-    def open(cls, tunnel, pkey, host_keys):
-        """Connect to the bastion and request the forward. Return a Session. Raise TunnelError on failure."""
-        client = ssh.connect(tunnel, pkey, host_keys)
+    def open(cls, client, tunnel, pkey):
+        """Connect `client` (ssh.new_client) and request the forward. Return a Session. Raise TunnelError."""
+        ssh.connect(client, tunnel, pkey)
         transport = client.get_transport()
         forwarder = Forwarder(tunnel.local_port, tunnel.connect_timeout)
         try:

@@ -99,16 +99,21 @@ class _RefuseUnknownHost(paramiko.MissingHostKeyPolicy):
         )
 
 
-def connect(tunnel, pkey, host_keys):
-    """Open an authenticated SSH connection to the bastion described by `tunnel` (TunnelConfig).
-
-    Return the paramiko SSHClient. Raise HostKeyRefused or TunnelError (with a short cause) on failure.
-    """
+def new_client(tunnel, host_keys):
+    """Return an unconnected paramiko SSHClient that trusts only `host_keys` (never adds a key)."""
     client = paramiko.SSHClient()
     for name, keys in host_keys.items():
         for key_type, key in keys.items():
             client.get_host_keys().add(name, key_type, key)
     client.set_missing_host_key_policy(_RefuseUnknownHost(tunnel.known_hosts))
+    return client
+
+
+def connect(client, tunnel, pkey):
+    """Connect `client` (see new_client) to the bastion of `tunnel` (TunnelConfig) and authenticate with pkey.
+
+    Raise HostKeyRefused or TunnelError (with a short cause) on failure; the client is then closed.
+    """
     timeout = tunnel.connect_timeout
     try:
         client.connect(
@@ -146,6 +151,9 @@ def connect(tunnel, pkey, host_keys):
     except paramiko.SSHException as error:
         client.close()
         raise TunnelError(f"SSH error with {tunnel.host}:{tunnel.port}: {error}") from error
+    except EOFError as error:  # paramiko's transport thread re-raises it when the server hangs up early
+        client.close()
+        raise TunnelError(f"{tunnel.host}:{tunnel.port} closed the connection during the SSH handshake") from error
     except OSError as error:
         client.close()
         raise TunnelError(f"cannot connect to {tunnel.host}:{tunnel.port}: {_os_error_text(error)}") from error

@@ -6,6 +6,7 @@ import socket
 import stat
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -238,3 +239,19 @@ def test_connections_beyond_the_limit_are_refused_and_a_freed_slot_is_reused(env
     finally:
         for conn in connections:
             conn.close()
+
+
+def test_sigterm_is_answered_at_once_while_the_server_keeps_silent(env):
+    ready_setup(env)
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts TCP, never says a word
+    try:
+        env.write_config(port=silent.getsockname()[1], connect_timeout=120)
+        daemon = env.start_daemon()
+        silent.settimeout(30)
+        conn, _ = silent.accept()  # the daemon now waits for the SSH banner (up to 120 s)
+        with conn:
+            started = time.monotonic()
+            assert daemon.stop() == 0
+            assert time.monotonic() - started < 30  # far below the 120 s the banner wait could take
+    finally:
+        silent.close()
