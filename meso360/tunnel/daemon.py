@@ -129,7 +129,9 @@ def run(config, stop_event, notifier):
 
 
 def _parse_args(argv):
-    parser = argparse.ArgumentParser(prog="meso360-tunnel", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="meso360-tunnel", description="Keep [tunnel] remote_port on the bastion forwarded to this vehicle's sshd."
+    )
     parser.add_argument(
         "--config", help=f"config file (default: ${config_module.ENV_VAR} or /etc/meso360/meso360.conf)"
     )

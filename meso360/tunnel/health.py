@@ -57,7 +57,6 @@ class ProbeResult:
     ok: bool
     detail: str
     reconnect: bool = False
-    prohibited: bool = False
 
 
 def probe(transport, remote_port, forwarder, timeout_seconds):
@@ -77,7 +76,6 @@ def probe(transport, remote_port, forwarder, timeout_seconds):
                 False,
                 f"the bastion does not allow the probe connection to localhost:{remote_port}"
                 f' (add permitopen="localhost:{remote_port}" to the port-forwarding authorized_keys line)',
-                prohibited=True,
             )
         return ProbeResult(False, f"the bastion cannot connect to its localhost:{remote_port}", reconnect=True)
     except (paramiko.SSHException, OSError) as error:
