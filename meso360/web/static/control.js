@@ -2,6 +2,7 @@
 // quick links and downloads, system/position/resources/tunnel cards, the live tail and the latest observation.
 
 import { HttpError, el, fetchJSON, fmt, fmtAgo, fmtCoord, fmtDuration, getTempUnit, isNum, queryNumber, setText, toEpochSeconds, utcDateTime } from './common.js';
+import { componentState } from './components.js';
 import { LiveFeed } from './livefeed.js';
 import { ObsBuffer } from './obs.js';
 import { Sidebar } from './sidebar.js';
@@ -9,7 +10,6 @@ import { LiveTail } from './tail.js';
 
 const $ = (id) => document.getElementById(id);
 const STATUS_POLL_MS = 2000;
-const RECENT_START_S = 30;
 const CONFIRMS = {
   'restart-all': 'Restart all enabled components?',
   'stop:ingest': 'Stop ingest? Observations stop being collected until it is started again.',
@@ -17,23 +17,6 @@ const CONFIRMS = {
   'stop:web': 'Stop the web server? This page stops working; start it again with `sudo meso360ctl start web`.',
   'disable:web': 'Disable the web server? It will not start at the next boot.',
 };
-
-/** Given a unit of /api/status and the server's clock (epoch s), return {dot, label} for its row. */
-export function componentState(unit, nowS) {
-  const active = typeof unit.active === 'boolean' ? (unit.active ? 'active' : 'inactive') : String(unit.active || 'unknown');
-  if (unit.configured === false) return { dot: 'unconfigured', label: 'not configured' };
-  if (active === 'not-found') return { dot: 'unconfigured', label: 'not installed' };
-  if (active === 'failed') return { dot: 'failed', label: 'failed' };
-  if (active === 'activating' || active === 'reloading' || active === 'deactivating') return { dot: 'recent', label: `${active} (${unit.sub || ''})` };
-  if (active === 'active') {
-    const since = toEpochSeconds(unit.since);
-    if (isNum(since) && isNum(nowS) && nowS - since < RECENT_START_S) return { dot: 'recent', label: 'running (just started)' };
-    return { dot: 'running', label: 'running' };
-  }
-  if (unit.enabled === false) return { dot: 'disabled', label: 'disabled' };
-  if (active === 'inactive') return { dot: 'stopped', label: 'stopped' };
-  return { dot: 'disabled', label: active };
-}
 
 function kvRows(container, rows) {
   container.replaceChildren(
@@ -322,7 +305,7 @@ class ControlPanel {
   renderResources() {
     const r = (this.status && this.status.resources) || {};
     kvRows($('resources-card'), [
-      ['CPU', fmt(r.cpu_pct, 1, '%')],
+      ['CPU', `${fmt(r.cpu_pct, 1, '%')}${isNum(r.cores) ? ` (${r.cores} cores)` : ''}`],
       ['Mem', `${fmt(r.mem_pct, 1, '%')}${isNum(r.rss_mb) ? ` (web ${r.rss_mb.toFixed(0)} MB)` : ''}`],
       ['Disk', `${fmt(r.disk_pct, 1, '%')}${isNum(r.disk_free_gb) ? ` (${r.disk_free_gb.toFixed(1)} GB free)` : ''}`, isNum(r.disk_pct) && r.disk_pct > 90 ? 'c-bad' : ''],
     ]);

@@ -127,16 +127,19 @@ export function averages(points, windowS = AVG_WIN_S) {
   return avg;
 }
 
-/** Percent of seconds with a real observation in the last 10 min of data time (or since the first point). */
+/** Percent of seconds with a real observation in the last 10 min of data time (from its first row). */
 export function completeness(points, windowS = COMPLETENESS_WIN_S) {
   if (!points.length) return null;
   const latest = points[points.length - 1].ts;
   const cutoff = latest - windowS + 1;
   const seconds = new Set();
+  let first = latest;
   for (let i = points.length - 1; i >= 0 && points[i].ts >= cutoff; i--) {
     if (isReal(points[i])) seconds.add(Math.floor(points[i].ts));
+    first = points[i].ts;
   }
-  const expected = Math.max(1, Math.round(latest - Math.max(cutoff, points[0].ts) + 1));
+  // counted from the first row in the window, so a page opened 2 min after start-up is not "20 % complete"
+  const expected = Math.max(1, Math.round(latest - first + 1));
   return Math.min(100, (100 * seconds.size) / expected);
 }
 
