@@ -14,6 +14,8 @@ class Notifier:
             if self._address.startswith("@"):
                 self._address = "\0" + self._address[1:]
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Never block the daemon's loop on a full notify queue (systemd busy, or a test not reading).
+            self._socket.setblocking(False)
         self.last_status = ""
 
     @property
@@ -26,8 +28,9 @@ class Notifier:
         try:
             self._socket.sendto(message.encode(), self._address)
         except OSError:
-            # systemd went away (shutdown) or the socket is gone: nothing useful to do.
-            pass
+            # systemd went away (shutdown), the socket is gone or its queue is full: a lost
+            # notification is harmless, the next loop iteration sends a fresh one.
+            return
 
     def ready(self, status=None):
         self._send("READY=1" + (f"\nSTATUS={status}" if status else ""))
