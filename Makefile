@@ -83,9 +83,15 @@ deb: $(STAMPS)/apt assets ## build dist/meso360_<version>_all.deb (dpkg-buildpac
 	deb=$$(ls "$$build"/meso360_*_all.deb); cp "$$deb" dist/; echo ">> dist/$$(basename $$deb)"; \
 	echo ">> lintian"; lintian --fail-on error,warning --info "$$build"/meso360_*.changes
 
+# Needs root, systemd-nspawn and the Debian mirror (base root cached in /var/cache/meso360-e2e).
+.PHONY: e2e
+e2e: deb ## end-to-end test of the .deb in a booted Debian 12 container (systemd-nspawn)
+	MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb scripts/e2e.sh
+
 .PHONY: bench
 bench: venv ## measure latency, throughput, CPU and memory (numbers for the issue notes)
 	$(BIN)/python scripts/bench_ingest.py
+	$(BIN)/python scripts/bench_web.py
 
 .PHONY: clean
 clean: ## remove the venv, build output and caches

@@ -1,0 +1,397 @@
+#!/bin/bash
+# End-to-end test of the meso360 Debian package in a booted systemd (make e2e; root).
+#
+# Installs the .deb with apt into a Debian 12 root made by debootstrap (cached in $CACHE/base,
+# built when absent, copied per run), boots it with systemd-nspawn --private-network (nothing
+# but loopback is reachable once booted) and checks the units' systemd contract: notify/STATUS,
+# restart after a crash, watchdog, exit 78 without a restart loop, journal priorities,
+# meso360ctl, upgrade, remove and purge. Prints PASS/FAIL per check; exits 1 on any FAIL.
+#
+# Environment: MESO360_E2E_DEB   the .deb to test (default: run `make deb` and use its output)
+#              MESO360_E2E_CACHE base root and apt download cache (default /var/cache/meso360-e2e)
+#              MESO360_E2E_KEEP=1 keep the work directory (root, console and install logs)
+set -euo pipefail
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+CACHE=${MESO360_E2E_CACHE:-/var/cache/meso360-e2e}
+MIRROR=http://deb.debian.org/debian
+SIM_URL=http://127.0.0.1:8081
+BASE_MARK=.meso360-e2e-base-complete
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8
+
+WORK=$(mktemp -d /var/tmp/meso360-e2e.XXXXXX)
+ROOT=$WORK/root
+NSPAWN_PID=
+INIT_PID=
+SUMMARY=()
+FAILURES=0
+T_START=$SECONDS
+
+# --- reporting ----------------------------------------------------------------------------------
+
+log() { printf '>> [%3ds] %s\n' $((SECONDS - T_START)) "$*" >&2; }
+pass() { SUMMARY+=("PASS     $1"); printf 'PASS  %s\n' "$1"; }
+fail() {
+	SUMMARY+=("FAIL     $1${2:+  ($2)}")
+	FAILURES=$((FAILURES + 1))
+	printf 'FAIL  %s%s\n' "$1" "${2:+  ($2)}"
+}
+skip() { SUMMARY+=("SKIPPED  $1"); printf 'SKIPPED  %s\n' "$1"; }
+
+# check NAME COMMAND...: PASS when COMMAND succeeds; FAIL with the end of its output otherwise.
+check() {
+	local name=$1 output
+	shift
+	if output=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(tail -n 4 <<<"$output" | tr '\n' ' ')"; fi
+}
+
+# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds; return 1 after the deadline.
+wait_for() {
+	local limit=$1 what=$2 deadline=$((SECONDS + $1))
+	shift 2
+	until "$@" >/dev/null 2>&1; do
+		if ((SECONDS >= deadline)); then
+			log "timed out after ${limit}s waiting for: $what"
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+summary() {
+	echo
+	echo "==== meso360 e2e summary ($((SECONDS - T_START)) s) ===="
+	printf '%s\n' "${SUMMARY[@]}"
+	if ((FAILURES)); then echo "==== $FAILURES check(s) FAILED ===="; else echo "==== all checks passed ===="; fi
+}
+
+# --- the container ------------------------------------------------------------------------------
+
+# ct COMMAND...: run COMMAND inside the booted container (all its namespaces), clean environment.
+ct() { nsenter -t "$INIT_PID" -a env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LC_ALL=C.UTF-8 "$@"; }
+prop() { ct systemctl show -P "$2" "$1"; }
+
+stop_container() {
+	[ -n "$NSPAWN_PID" ] || return 0
+	if kill -0 "$NSPAWN_PID" 2>/dev/null; then
+		kill -TERM "$NSPAWN_PID" # systemd-nspawn asks the container's systemd to power off
+		wait_for 30 "container power-off" sh -c "! kill -0 $NSPAWN_PID" ||
+			{ kill -KILL "$NSPAWN_PID" 2>/dev/null || true; [ -z "$INIT_PID" ] || kill -KILL "$INIT_PID" 2>/dev/null || true; }
+	fi
+	wait "$NSPAWN_PID" 2>/dev/null || true
+	NSPAWN_PID=
+}
+
+cleanup() {
+	local status=$?
+	stop_container
+	if [ "${MESO360_E2E_KEEP:-}" = 1 ]; then log "kept $WORK"; else rm -rf "$WORK"; fi
+	exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# Debian 12 minbase + systemd, built once per machine (flock: one builder), copied per run.
+prepare_root() {
+	mkdir -p "$CACHE"
+	exec 9>"$CACHE/lock"
+	flock 9
+	if [ ! -e "$CACHE/base/$BASE_MARK" ]; then
+		log "building the base root with debootstrap (cached in $CACHE/base)"
+		rm -rf "$CACHE/base" "$CACHE/base.tmp"
+		debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus bookworm "$CACHE/base.tmp" "$MIRROR" \
+			>"$WORK/debootstrap.log" 2>&1 || { tail -n 20 "$WORK/debootstrap.log"; exit 1; }
+		touch "$CACHE/base.tmp/$BASE_MARK"
+		mv "$CACHE/base.tmp" "$CACHE/base"
+	fi
+	cp -a "$CACHE/base" "$ROOT"
+	flock -u 9
+	exec 9>&-
+}
+
+# apt install of the .deb, not booted, with the host's network: dependencies come from Debian.
+install_package() {
+	mkdir -p "$CACHE/apt-archives/partial"
+	cp "$DEB" "$UPGRADE_DEB" "$ROOT/root/"
+	systemd-nspawn -q -D "$ROOT" --register=no --keep-unit --pipe \
+		--bind="$CACHE/apt-archives:/var/cache/apt/archives" -E DEBIAN_FRONTEND=noninteractive \
+		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends /root/$(basename "$DEB")" \
+		>"$WORK/install.log" 2>&1 </dev/null
+}
+
+find_init() { INIT_PID=$(pgrep -P "$NSPAWN_PID" | head -n 1) && [ -n "$INIT_PID" ]; }
+system_up() {
+	local state
+	state=$(ct systemctl is-system-running 2>/dev/null) || true
+	[ "$state" = running ] || [ "$state" = degraded ]
+}
+
+boot() {
+	systemd-nspawn -q -D "$ROOT" --boot --private-network --register=no --keep-unit --console=read-only \
+		>"$WORK/console.log" 2>&1 </dev/null &
+	NSPAWN_PID=$!
+	wait_for 30 "the container's init process" find_init || return 1
+	wait_for 120 "systemctl is-system-running: running or degraded" system_up
+}
+
+# --- the package under test ---------------------------------------------------------------------
+
+# A second .deb: the same files with a bumped version and a changed packaged config, so the
+# upgrade meets a conffile changed on both sides (dpkg must keep the admin's version).
+make_upgrade_deb() {
+	local dir=$WORK/upgrade version
+	dpkg-deb -R "$DEB" "$dir"
+	version="$(dpkg-deb -f "$DEB" Version)+e2e1"
+	sed -i "s/^Version: .*/Version: $version/" "$dir/DEBIAN/control"
+	printf '# packaged config of %s\n' "$version" >>"$dir/etc/meso360/meso360.conf"
+	UPGRADE_DEB=$WORK/meso360_${version}_all.deb
+	dpkg-deb -b -Zxz "$dir" "$UPGRADE_DEB" >/dev/null
+	UPGRADE_VERSION=$version
+}
+
+# --- checks -------------------------------------------------------------------------------------
+
+today_file() { echo "/var/lib/meso360/data/$(date -u +%Y%m%d).txt"; }
+data_rows() { ct sh -c 'cat /var/lib/meso360/data/*.txt 2>/dev/null | grep -vc "^sfc_wspd," || true'; }
+rows_at_least() { (($(data_rows) >= $1)); }
+unit_is() { [ "$(prop "$1" ActiveState)" = "$2" ]; }
+nrestarts_is() { [ "$(prop "$1" NRestarts)" = "$2" ] && unit_is "$1" active; }
+status_text_matches() { prop "$1" StatusText | grep -Eqi "$2"; }
+continuity() { ct python3 /root/continuity.py "$@"; }
+# wait until ingest wrote N more rows, then compare the files with the simulator's records.
+progress_then_continuity() {
+	local target=$(($(data_rows) + $1))
+	wait_for 30 "$1 more rows" rows_at_least "$target" && continuity "${@:2}"
+}
+rows_digest() { ct sh -c "cat /var/lib/meso360/data/*.txt | grep -v '^sfc_wspd,' | head -n $1 | md5sum"; }
+seconds_of() { # a systemd time span ("30s", "1min 30s") in whole seconds
+	ct systemd-analyze timespan "$1" | sed -n 's/^ *μs: *\([0-9]*\).*/\1/p' | awk '{print int($1 / 1000000)}'
+}
+security_score() { ct systemd-analyze security --no-pager "$1" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'; }
+score_ok() { awk -v score="$1" 'BEGIN { exit !(score != "" && score <= 2.5) }'; }
+set_conf() { # set_conf KEY VALUE: uncomment/replace KEY in the installed config, as an admin would
+	ct sed -i -E "s|^#?$1 = .*|$1 = $2|" /etc/meso360/meso360.conf
+}
+stays_failed() { # stays_failed UNIT SECONDS: still failed, never restarted, for SECONDS
+	local until=$((SECONDS + $2))
+	while ((SECONDS < until)); do
+		unit_is "$1" failed || return 1
+		sleep 0.5
+	done
+	[ "$(prop "$1" NRestarts)" = 0 ]
+}
+
+check_package_state() {
+	check "package: meso360 installed by apt with its Debian dependencies" \
+		ct dpkg-query -W -f '${Status}\n' meso360 python3-requests python3-systemd python3-paramiko
+	check "package: system user meso360 (sysusers.d), member of systemd-journal" \
+		eval "ct id -nG meso360 | grep -qw systemd-journal"
+	check "package: /etc/meso360/meso360.conf is a conffile, 0640 root:meso360" \
+		eval "[ \"\$(ct stat -c '%a %U:%G' /etc/meso360/meso360.conf)\" = '640 root:meso360' ] &&
+			ct dpkg-query -W -f '\${Conffiles}' meso360 | grep -q /etc/meso360/meso360.conf"
+	check "package: meso360.target and services enabled, meso360-sim not" eval "
+		ct systemctl is-enabled meso360.target meso360-ingest.service meso360-tunnel.service &&
+		[ \"\$(ct systemctl is-enabled meso360-sim.service)\" = disabled ]"
+	check "package: avahi announces http port 8080" \
+		ct grep -q '<port>8080</port>' /etc/avahi/services/meso360.service
+	check "units: systemd-analyze verify is clean" eval '
+		out=$(ct sh -c "systemd-analyze verify --man=no /lib/systemd/system/meso360*" 2>&1); echo "$out"; [ -z "$out" ]'
+	local unit score
+	for unit in $(ct sh -c 'cd /lib/systemd/system && ls meso360*.service'); do
+		score=$(security_score "$unit")
+		SCORES+=("$unit $score")
+		check "units: systemd-analyze security $unit exposure ${score:-?} <= 2.5" score_ok "$score"
+	done
+}
+
+check_boot_state() {
+	check "boot: meso360.target active" unit_is meso360.target active
+	check "boot: ingest active with the default config (vehicle logger, unreachable here)" \
+		unit_is meso360-ingest.service active
+	check "boot: ingest STATUS is set: $(prop meso360-ingest.service StatusText)" \
+		test -n "$(prop meso360-ingest.service StatusText)"
+	local unit
+	for unit in $(ct sh -c 'cd /etc/systemd/system/meso360.target.wants && ls' | grep -v -e meso360-ingest -e meso360-tunnel); do
+		check "boot: $unit active" unit_is "$unit" active
+	done
+	check "boot: tunnel skipped cleanly by ExecCondition (no [tunnel] host)" eval "
+		[ \"\$(ct systemctl show -P Result meso360-tunnel.service)\" = exec-condition ] &&
+		[ \"\$(ct systemctl show -P ActiveState meso360-tunnel.service)\" = inactive ]"
+	check "boot: simulator not started (not enabled)" unit_is meso360-sim.service inactive
+}
+
+check_simulator_switch() {
+	set_conf logger_url "$SIM_URL"
+	ct systemctl enable --quiet --now meso360-sim.service
+	ct systemctl restart meso360.target
+	check "sim: meso360-sim active (Type=notify READY), STATUS: $(prop meso360-sim.service StatusText)" \
+		unit_is meso360-sim.service active
+	check "ingest: active after the one-line switch to the simulator" unit_is meso360-ingest.service active
+	check "ingest: rows reach today's data file $(today_file)" wait_for 30 "rows in today's file" \
+		ct sh -c "[ \$(wc -l < $(today_file)) -ge 6 ]"
+	check "ingest: data file owned by meso360, not world-readable" \
+		eval "[ \"\$(ct stat -c '%U %A' $(today_file))\" = 'meso360 -rw-r-----' ]"
+	check "ingest: STATUS mentions the logger/records: $(prop meso360-ingest.service StatusText)" \
+		status_text_matches meso360-ingest.service 'record|logger'
+	check "ingest: every simulator record written once, in order" continuity
+}
+
+check_crash_restart() {
+	local pid restarts
+	pid=$(prop meso360-ingest.service MainPID)
+	restarts=$(prop meso360-ingest.service NRestarts)
+	ct sh -c "kill -KILL $pid"
+	check "kill -9: systemd restarts ingest (NRestarts $restarts -> $((restarts + 1)))" \
+		wait_for 30 "ingest restarted" nrestarts_is meso360-ingest.service $((restarts + 1))
+	check "kill -9: no record lost or duplicated across the restart" progress_then_continuity 5
+}
+
+check_watchdog() {
+	local pid restarts watchdog restart_delay since elapsed
+	pid=$(prop meso360-ingest.service MainPID)
+	restarts=$(prop meso360-ingest.service NRestarts)
+	watchdog=$(seconds_of "$(prop meso360-ingest.service WatchdogUSec)")
+	restart_delay=$(seconds_of "$(prop meso360-ingest.service RestartUSec)")
+	since=$(date +%s)
+	ct sh -c "kill -STOP $pid"
+	if wait_for $((watchdog + restart_delay + 15)) "watchdog restart" nrestarts_is meso360-ingest.service $((restarts + 1)); then
+		elapsed=$(($(date +%s) - since))
+		check "kill -STOP: watchdog restarts ingest in ${elapsed}s (WatchdogSec ${watchdog} + RestartSec ${restart_delay})" \
+			test "$elapsed" -le $((watchdog + restart_delay + 5))
+	else
+		fail "kill -STOP: watchdog restarts ingest" "not restarted within $((watchdog + restart_delay + 15))s"
+	fi
+	check "kill -STOP: journal says 'Watchdog timeout'" eval "
+		ct journalctl --no-pager -u meso360-ingest --since @$since | grep -q 'Watchdog timeout'"
+	check "kill -STOP: no record lost or duplicated across the restart" progress_then_continuity 5
+}
+
+check_meso360ctl() {
+	if ! ct sh -c 'command -v meso360ctl' >/dev/null; then
+		skip "meso360ctl not available: status exit codes and gaps NOT TESTED"
+		return
+	fi
+	check "meso360ctl status: exit 0 when healthy" wait_for 20 "meso360ctl status exit 0" ct meso360ctl status
+	ct systemctl stop meso360-ingest.service
+	check "meso360ctl status: exit 1 with ingest stopped" eval 'ct meso360ctl status; [ $? -eq 1 ]'
+	ct systemctl start meso360-ingest.service
+	check "meso360ctl status: exit 0 again after start" wait_for 20 "meso360ctl status exit 0" ct meso360ctl status
+	check "meso360ctl gaps: today's file reported" ct meso360ctl gaps
+}
+
+check_config_error() {
+	local since
+	ct cp -p /etc/meso360/meso360.conf /root/meso360.conf.good
+	set_conf poll_interval fast
+	since=$(date +%s)
+	ct systemctl restart meso360-ingest.service 2>/dev/null || true
+	check "config error: ingest fails with exit status 78, Result=exit-code" eval "
+		[ \"\$(ct systemctl show -P ActiveState meso360-ingest.service)\" = failed ] &&
+		[ \"\$(ct systemctl show -P Result meso360-ingest.service)\" = exit-code ] &&
+		[ \"\$(ct systemctl show -P ExecMainStatus meso360-ingest.service)\" = 78 ]"
+	# A restart would come after RestartSec (3 s): watch twice that long that none comes.
+	check "config error: no restart loop (NRestarts 0, still failed after 2 x RestartSec)" \
+		stays_failed meso360-ingest.service $((2 * $(seconds_of "$(prop meso360-ingest.service RestartUSec)")))
+	check "config error: the journal names the bad key (poll_interval), at priority err" eval "
+		ct journalctl --no-pager -o cat -u meso360-ingest -p err --since @$since | grep -q poll_interval"
+	check "journal: -p warning filters out the info messages" eval "
+		all=\$(ct journalctl --no-pager -o cat -u meso360-ingest | wc -l)
+		info=\$(ct journalctl --no-pager -o cat -u meso360-ingest -p info..info | wc -l)
+		warn=\$(ct journalctl --no-pager -o cat -u meso360-ingest -p warning | wc -l)
+		echo \"all \$all info \$info warning-or-worse \$warn\"; [ \$info -gt 0 ] && [ \$warn -gt 0 ] && [ \$warn -lt \$all ]"
+	ct cp -p /root/meso360.conf.good /etc/meso360/meso360.conf
+	ct systemctl reset-failed meso360-ingest.service
+	ct systemctl start meso360-ingest.service || true
+	check "config error: ingest active again after the config is fixed" unit_is meso360-ingest.service active
+	check "config error: no record lost over the config outage" progress_then_continuity 5
+}
+
+check_upgrade() {
+	local pid conf_sum rows rows_sum
+	pid=$(prop meso360-ingest.service MainPID)
+	conf_sum=$(ct md5sum /etc/meso360/meso360.conf)
+	rows=$(data_rows)
+	rows_sum=$(rows_digest "$rows")
+	check "upgrade: apt installs $UPGRADE_VERSION (offline: dependencies already there)" \
+		ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef \
+		-o Dpkg::Options::=--force-confold "/root/$(basename "$UPGRADE_DEB")"
+	check "upgrade: version is $UPGRADE_VERSION" \
+		eval "[ \"\$(ct dpkg-query -W -f '\${Version}' meso360)\" = '$UPGRADE_VERSION' ]"
+	check "upgrade: the edited conffile is kept (new one as .dpkg-dist), still 0640 root:meso360" eval "
+		[ \"\$(ct md5sum /etc/meso360/meso360.conf)\" = '$conf_sum' ] && ct test -e /etc/meso360/meso360.conf.dpkg-dist &&
+		[ \"\$(ct stat -c '%a %U:%G' /etc/meso360/meso360.conf)\" = '640 root:meso360' ]"
+	check "upgrade: ingest restarted (new MainPID) and active" eval "
+		[ \"\$(ct systemctl show -P MainPID meso360-ingest.service)\" != '$pid' ] &&
+		[ \"\$(ct systemctl show -P ActiveState meso360-ingest.service)\" = active ]"
+	check "upgrade: the enabled simulator is running" unit_is meso360-sim.service active
+	check "upgrade: the $rows rows written before are unchanged" eval '[ "$(rows_digest "$rows")" = "$rows_sum" ]'
+	# The simulator was restarted too: a new logger sequence, which ingest must collect from its start.
+	check "upgrade: the restarted simulator's new sequence collected from its first record, once each" \
+		progress_then_continuity 5 --new-sequence
+}
+
+check_remove_purge() {
+	local data_sum
+	ct env DEBIAN_FRONTEND=noninteractive apt-get remove -y -q meso360 >/dev/null
+	check "remove: daemons stopped" eval "
+		for unit in meso360-ingest.service meso360-sim.service; do
+			[ \"\$(ct systemctl show -P ActiveState \$unit)\" = inactive ] || exit 1; done"
+	check "remove: config kept" ct test -e /etc/meso360/meso360.conf
+	data_sum=$(ct sh -c 'cd /var/lib/meso360 && cat data/* support/* 2>/dev/null | md5sum')
+	ct env DEBIAN_FRONTEND=noninteractive dpkg --purge meso360 >/dev/null
+	check "purge: /etc/meso360 and /var/lib/meso360/state removed" \
+		ct sh -c '! test -e /etc/meso360 && ! test -e /var/lib/meso360/state'
+	check "purge: collected data and support files kept, unchanged" eval "
+		[ \"\$(ct sh -c 'cd /var/lib/meso360 && cat data/* support/* 2>/dev/null | md5sum')\" = '$data_sum' ] &&
+		[ \$(ct sh -c 'ls /var/lib/meso360/data | wc -l') -ge 1 ]"
+}
+
+# --- main ---------------------------------------------------------------------------------------
+
+main() {
+	[ "$(id -u)" = 0 ] || { echo "scripts/e2e.sh: needs root (debootstrap, systemd-nspawn)" >&2; exit 2; }
+	if [ -n "${MESO360_E2E_DEB:-}" ]; then
+		DEB=$(realpath "$MESO360_E2E_DEB")
+	else
+		log "building the package (make deb)"
+		make -C "$REPO" --no-print-directory deb >&2
+		DEB=$REPO/dist/meso360_$(dpkg-parsechangelog -l "$REPO/debian/changelog" -SVersion)_all.deb
+	fi
+	log "package under test: $DEB"
+	make_upgrade_deb
+	log "preparing the container root"
+	prepare_root
+	log "installing the package with apt (network: host, not booted)"
+	if install_package; then pass "install: apt-get install ./$(basename "$DEB") into Debian 12"; else
+		tail -n 30 "$WORK/install.log"
+		fail "install: apt-get install ./$(basename "$DEB")" "see the log above"
+		return 1
+	fi
+	cp "$REPO/tests/system/continuity.py" "$ROOT/root/continuity.py"
+	log "booting the container (systemd-nspawn --boot --private-network)"
+	if ! boot; then
+		tail -n 30 "$WORK/console.log"
+		fail "boot: systemd reaches running/degraded" "see the console above"
+		return 1
+	fi
+	pass "boot: systemd is $(ct systemctl is-system-running || true)"
+	SCORES=()
+	log "package state";               check_package_state
+	log "state after boot";            check_boot_state
+	log "switch ingest to the simulator"; check_simulator_switch
+	log "kill -9 ingest";              check_crash_restart
+	log "kill -STOP ingest (watchdog)"; check_watchdog
+	log "meso360ctl";                  check_meso360ctl
+	log "broken config";               check_config_error
+	log "upgrade";                     check_upgrade
+	log "remove and purge";            check_remove_purge
+	echo
+	echo "systemd-analyze security (overall exposure):"
+	printf '  %s\n' "${SCORES[@]}"
+}
+
+status=0
+main || status=$?
+stop_container
+summary
+if ((status == 0 && FAILURES == 0)); then exit 0; else exit 1; fi
