@@ -24,6 +24,7 @@ STOP_TIMEOUT_S = 10.0
 PROGRAMS = [
     ("sim", ["-m", "meso360.sim.cli", "--port", str(SIM_PORT), "--rate", "1", "--prefill", "600"], SIM_PORT),
     ("ingest", ["-m", "meso360.ingest.daemon", "--config", str(DEMO / "meso360.conf")], None),
+    ("web", ["-m", "meso360.web.daemon", "--config", str(DEMO / "meso360.conf")], WEB_PORT),
 ]
 
 CONFIG = f"""# Written by `make demo` (scripts/demo.py): the simulator on loopback, everything under ./demo-data.

@@ -1,0 +1,252 @@
+"""Benchmark meso360-web: 100 SSE clients on a full live window, status latency, history and day downsampling.
+
+Runs the real daemon on 127.0.0.1 (port 0) over files in a temporary directory; prints a table, asserts nothing.
+    .venv/bin/python scripts/bench_web.py [--seconds 60] [--clients 100]
+"""
+
+import argparse
+import datetime as dt
+import os
+import re
+import selectors
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+TEST_ROWS = [line.rstrip("\n").split(",") for line in open(ROOT / "test_data/test.txt").readlines()[1:]]
+HEADER = open(ROOT / "test_data/test.txt").readline()
+
+
+def row_at(index, when):
+    row = list(TEST_ROWS[index % len(TEST_ROWS)])
+    row[9], row[10] = when.strftime("%d%m%y"), when.strftime("%H%M%S")
+    return ",".join(row) + "\n"
+
+
+def write_rows(path, start, count):
+    with open(path, "a", encoding="utf-8") as file:
+        if file.tell() == 0:
+            file.write(HEADER)
+        file.writelines(row_at(i, start + dt.timedelta(seconds=i)) for i in range(count))
+
+
+def start_daemon(directory):
+    config = directory / "web.conf"
+    config.write_text(
+        f"[meso360]\ndata_dir = {directory}/data\nsupport_dir = {directory}/support\nstate_dir = {directory}/state\n"
+        "[web]\nlisten = 127.0.0.1:0\nhistory_hours = 2\n"
+    )
+    port_file = directory / "port"
+    env = dict(os.environ, MALLOC_ARENA_MAX="2")  # as in meso360-web.service
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meso360.web.daemon", "--config", str(config), "--port-file", str(port_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(directory / "web.log", "wb"),
+        env=env,
+    )
+    deadline = time.monotonic() + 60
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"meso360-web did not start: {(directory / 'web.log').read_text()}")
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{int(port_file.read_text())}"
+    while requests.get(url + "/healthz", timeout=5).status_code != 200:
+        time.sleep(0.05)
+    return process, url
+
+
+def process_cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_rss_mb(pid):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class SSEClients:
+    """`count` raw-socket SSE clients served by one selector thread; records when each id arrived."""
+
+    def __init__(self, url, count):
+        host, port = url.removeprefix("http://").split(":")
+        self.selector = selectors.DefaultSelector()
+        self.received = [dict() for _ in range(count)]
+        self.buffers = [b""] * count
+        for index in range(count):
+            sock = socket.create_connection((host, int(port)))
+            sock.sendall(
+                f"GET /api/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
+            )
+            sock.setblocking(False)
+            self.selector.register(sock, selectors.EVENT_READ, index)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            for key, _ in self.selector.select(0.2):
+                data = key.fileobj.recv(65536)
+                now = time.time()
+                index = key.data
+                buffer = self.buffers[index] + data
+                *frames, buffer = buffer.split(b"\n\n")
+                self.buffers[index] = buffer
+                for frame in frames:
+                    for line in frame.split(b"\n"):
+                        if line.startswith(b"id: "):
+                            self.received[index][int(line[4:])] = now
+
+    def close(self):
+        self.stop.set()
+        self.thread.join()
+        for key in list(self.selector.get_map().values()):
+            key.fileobj.close()
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float("nan")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--clients", type=int, default=100)
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-web-") as temporary:
+        directory = Path(temporary)
+        for name in ("data", "support", "state"):
+            (directory / name).mkdir()
+        now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+        start = now - dt.timedelta(seconds=7300)
+        today = directory / "data" / f"{now:%Y%m%d}.txt"
+        # The live window full (2 h at 1 Hz), rows up to now (split over two files across midnight).
+        if start.date() != now.date():
+            midnight = dt.datetime(now.year, now.month, now.day, tzinfo=dt.UTC)
+            write_rows(directory / "data" / f"{start:%Y%m%d}.txt", start, int((midnight - start).total_seconds()))
+            write_rows(today, midnight, int((now - midnight).total_seconds()))
+        else:
+            write_rows(today, start, 7300)
+        day = dt.datetime(2025, 11, 5, tzinfo=dt.UTC)
+        write_rows(directory / "data" / "20251105.txt", day, 86400)
+        process, url = start_daemon(directory)
+        try:
+            results += run_bench(url, process.pid, today, args, now)
+        finally:
+            process.terminate()
+            process.wait(10)
+    print()
+    print(f"{'measure':58} {'result':>16}  target")
+    print("-" * 90)
+    for name, value, target in results:
+        print(f"{name:58} {value:>16}  {target}")
+
+
+def run_bench(url, pid, today, args, start_time):
+    results = []
+    session = requests.Session()
+    window_points = len(session.get(url + "/api/history", timeout=10).json()["points"]["id"])
+    clients = SSEClients(url, args.clients)
+    time.sleep(1.0)  # let every client connect (the rows counted below are appended after this)
+    metrics = session.get(url + "/metrics", timeout=10).text
+    connected = re.search(r"^meso360_sse_clients (\d+)", metrics, re.MULTILINE).group(1)
+    appended = {}  # row index -> append wall time
+    status_times = []
+    cpu_before, wall_before = process_cpu_seconds(pid), time.monotonic()
+    stop = threading.Event()
+
+    def poll_status():
+        while not stop.is_set():
+            began = time.perf_counter()
+            session.get(url + "/api/status", timeout=10).raise_for_status()
+            status_times.append(time.perf_counter() - began)
+            stop.wait(0.25)
+
+    # CPU is measured over the first 2/3 with only the SSE clients; /api/status is polled in the last third.
+    status_thread = threading.Thread(target=poll_status, daemon=True)
+    cpu_phase = max(1, args.seconds * 2 // 3)
+    cpu_pct = None
+    when = start_time
+    for index in range(args.seconds):
+        if index == cpu_phase:
+            cpu_pct = 100.0 * (process_cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
+            status_thread.start()
+        when += dt.timedelta(seconds=1)
+        line = row_at(index, when)
+        with open(today, "a", encoding="utf-8") as file:
+            file.write(line)
+            file.flush()
+            appended[index] = time.time()
+        time.sleep(1.0)
+    stop.set()
+    status_thread.join()
+    rss = process_rss_mb(pid)
+    time.sleep(0.5)
+    clients.close()
+    complete = sum(1 for received in clients.received if len(received) == args.seconds)
+    latencies = []
+    for received in clients.received:
+        for offset, (_event_id, arrived) in enumerate(sorted(received.items())):
+            if offset in appended:
+                latencies.append(arrived - appended[offset])
+    results += [
+        ("live window (points)", f"{window_points}", "7200"),
+        ("SSE clients connected", connected, f"{args.clients}"),
+        (f"clients that got all {args.seconds} rows", f"{complete}/{args.clients}", "all"),
+        ("append -> SSE event latency median (ms)", f"{1000 * statistics.median(latencies):.1f}", ""),
+        ("append -> SSE event latency p95 (ms)", f"{1000 * percentile(latencies, 0.95):.1f}", "<= 150"),
+        (f"web CPU, {args.clients} SSE clients, 1 row/s (% of a core)", f"{cpu_pct:.2f}", "<= 1.5"),
+        ("web RSS (MB)", f"{rss:.1f}", "<= 40"),
+        ("/api/status latency p50 (ms)", f"{1000 * statistics.median(status_times):.1f}", ""),
+        ("/api/status latency p95 (ms)", f"{1000 * percentile(status_times, 0.95):.1f}", "<= 20"),
+    ]
+    # Live-window history: warm (body reused) and cold (first request after more than 30 new rows).
+    warm = []
+    for _ in range(30):
+        began = time.perf_counter()
+        answer = session.get(url + "/api/history", headers={"Accept-Encoding": "gzip"}, stream=True, timeout=10)
+        body = answer.raw.read()
+        warm.append(time.perf_counter() - began)
+    with open(today, "a", encoding="utf-8") as file:
+        file.writelines(row_at(i, start_time + dt.timedelta(seconds=args.seconds + 1 + i)) for i in range(40))
+    time.sleep(0.5)
+    began = time.perf_counter()
+    session.get(url + "/api/history", headers={"Accept-Encoding": "gzip"}, timeout=10)
+    cold = time.perf_counter() - began
+    results += [
+        ("2 h history, gzip, body reused: median (ms)", f"{1000 * statistics.median(warm):.1f}", "<= 5"),
+        ("2 h history, gzip, re-encoded (cold) (ms)", f"{1000 * cold:.1f}", "(<= 5)"),
+        ("2 h history size on the wire (kB)", f"{len(body) / 1000:.0f}", "<= 150"),
+    ]
+    began = time.perf_counter()
+    document = session.get(url + "/api/history/20251105?points=2000", timeout=60).json()
+    first = time.perf_counter() - began
+    began = time.perf_counter()
+    session.get(url + "/api/history/20251105?points=2000", timeout=60)
+    again = time.perf_counter() - began
+    results += [
+        (
+            f"full day ({document['total_rows']} rows) -> {len(document['points']['ts'])} points, first (ms)",
+            f"{1000 * first:.0f}",
+            "<= 300",
+        ),
+        ("full day, unchanged file again (cached) (ms)", f"{1000 * again:.1f}", ""),
+    ]
+    return results
+
+
+if __name__ == "__main__":
+    main()
