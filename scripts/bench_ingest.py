@@ -84,7 +84,10 @@ def bench_steady(directory, seconds):
     def watch_production():
         number = requests.get(control + "/state", timeout=5).json()["newest_record"] + 1
         while not stop_event.is_set():
-            answer = requests.get(control + "/wait", params={"record": number, "timeout": 5}, timeout=10).json()
+            try:
+                answer = requests.get(control + "/wait", params={"record": number, "timeout": 5}, timeout=10).json()
+            except requests.RequestException:
+                return  # the simulator was stopped at the end of the run
             if answer["reached"]:
                 produced[number] = time.time()
                 number += 1
@@ -168,6 +171,9 @@ def bench_backfill(directory, records_back=3600, prefill=3700):
         stop(daemon)
     finally:
         stop(sim)
+    rows = sum(len(p.read_text().splitlines()) - 1 for p in (directory / "data").glob("*.txt"))
+    if caught_up is None or rows != records_back:
+        raise SystemExit(f"backfill incomplete: {rows} rows written, {records_back} expected")
     return {"backfill_records": records_back, "backfill_s": caught_up, "backfill_rate": records_back / caught_up}
 
 

@@ -369,7 +369,8 @@ class Collector:
             self.written_total += len(lines)
             if self.catchup is not None:
                 self.catchup["recovered"] += len(lines)
-            state_store.save(self.state_path, self.state)
+            # Same file as the saved state: an older state coming back after a power cut is reconciled at start.
+            state_store.save(self.state_path, self.state, sync_directory=False)
 
     def close(self):
         self.appender.close()

@@ -23,6 +23,9 @@ log = logging.getLogger("meso360.ingest")
 
 WAIT_SLICE_S = 1.0
 SUPPORT_LOG_EVERY_S = 60.0
+# Support rows are not shown live: polling them every few seconds (since-record, so nothing is missed) keeps
+# the daemon's CPU use low; Obs keeps the phase-locked poll_interval.
+SUPPORT_POLL_INTERVAL_S = 5.0
 
 
 def wait(stop_event, seconds, on_slice):
@@ -60,7 +63,8 @@ def run_support(config, stop_event):
     collector = Collector(
         client, ingest.support_table, SupportFormat(general.support_dir), general.state_dir / "support.json"
     )
-    runner = TableRunner(collector, ingest.poll_interval, log_every_s=SUPPORT_LOG_EVERY_S)
+    interval = max(ingest.poll_interval, SUPPORT_POLL_INTERVAL_S)
+    runner = TableRunner(collector, interval, log_every_s=SUPPORT_LOG_EVERY_S)
     try:
         while not stop_event.is_set():
             try:

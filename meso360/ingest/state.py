@@ -44,8 +44,11 @@ def load(path):
         return None
 
 
-def save(path, state):
+def save(path, state, sync_directory=True):
     """Write `state` to `path` atomically and durably: temp file, fsync, rename, fsync the directory.
+
+    sync_directory=False skips the directory fsync: after a power cut the previous state may come back, which the
+    start-up reconciliation handles as long as it names the same file (callers sync at every file switch).
 
     Raise OSError if the state directory is not writable (disk full, read-only).
     """
@@ -61,6 +64,8 @@ def save(path, state):
     finally:
         os.close(fd)
     os.replace(temporary, path)
+    if not sync_directory:
+        return
     directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(directory)

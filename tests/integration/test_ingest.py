@@ -292,3 +292,20 @@ def test_config_error_exits_78_listing_every_problem(tmp_path):
     log = daemon.log()
     for key in ("meso360.data_dir", "ingest.logger_url", "ingest.poll_interval"):
         assert key in log
+
+
+def test_lost_state_resumes_after_the_last_row_on_disk(simulator, tmp_path):
+    sim = simulator(rate=20)
+    config = write_config(tmp_path, sim.url, support_table="")
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    wait_written(tmp_path, 30)
+    assert daemon.stop() == 0
+    (tmp_path / "state" / "obs.json").unlink()
+    newest = sim.wait_for_record(sim.state()["newest_record"] + 40)
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    try:
+        wait_written(tmp_path, newest)
+    finally:
+        daemon.stop()
+    assert_obs_complete(sim, tmp_path / "data", newest)
+    assert "no state: the last row of" in daemon.log()
