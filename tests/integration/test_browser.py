@@ -138,7 +138,7 @@ def page_on(browser, stack):
     """Factory: page_on(path, mobile=False) opens a page of the web daemon; checks errors and network at the end."""
     contexts = []
 
-    def open_page(path, mobile=False, url=None):
+    def open_page(path, mobile=False, url=None, before=None):
         base_url = url or stack["web"].url
         if mobile:
             context = browser.new_context(
@@ -155,6 +155,8 @@ def page_on(browser, stack):
         errors = PageErrors(page, base_url)
         page.meso360_errors = errors  # a test that provokes an error response clears the expected console lines
         contexts.append((context, errors))
+        if before is not None:
+            before(context)
         page.goto(base_url + path)
         return page
 
@@ -260,6 +262,28 @@ def test_dashboard_draws_every_live_row_and_names_the_vehicle(page_on):
     screenshot(page, "dashboard-desktop")
 
 
+def test_failed_history_fetch_is_retried_and_queued_rows_are_kept(page_on):
+    # The browser answers the first two /api/history requests with a 503 itself (a route): a failing server
+    # cannot be produced on demand; the stream and the third request go to the real web daemon.
+    failures = []
+
+    def fail_twice(route):
+        if len(failures) < 2:
+            failures.append(route.request.url)
+            route.fulfill(status=503, content_type="application/json", body='{"ok": false, "error": "busy"}')
+        else:
+            route.continue_()
+
+    page = page_on("/view", before=lambda context: context.route("**/api/history", fail_twice))
+    wait_until(lambda: "history unavailable" in page.inner_text("#status-msg"), 10, "retry announced")
+    wait_until(lambda: point_count(page) > 0, 20, "history loaded on a later try")
+    assert len(failures) == 2
+    page.meso360_errors.errors.clear()  # the two 503 answers were provoked
+    ids = page.evaluate("window.meso360.buffer.points.map(p => p.id)")
+    assert len(set(ids)) == len(ids), "a row queued during the retries was added twice"
+    assert not page.is_visible("#status-msg")
+
+
 def test_dashboard_on_a_phone_uses_the_mobile_layout(page_on):
     page = page_on("/view", mobile=True)
     page.wait_for_selector("#conn-dot.dot-live")
@@ -339,6 +363,34 @@ def test_control_panel_without_password_is_read_only(page_on, stack):
     page.wait_for_selector("#component-ingest")
     assert page.locator("#components button").count() == 0
     assert not page.is_visible("#login-form")
+
+
+def test_drag_zooms_wheel_pans_and_double_click_resets(page_on):
+    page = page_on("/view")
+    page.wait_for_selector("#conn-dot.dot-live")
+    # 20 s of today's rows (the stored 2024 day must not count: it is another ops day)
+    live_span = "(c => c.ceil > Date.now() / 1000 - 3600 ? c.ceil - c.floor : 0)(window.meso360.charts)"
+    wait_until(lambda: page.evaluate(live_span) >= 20, 40, "20 s of live rows to zoom into")
+    window = "window.meso360.charts.window()"
+    full = page.evaluate(window)
+    box = page.locator(".chart-temp .u-over").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+    page.wait_for_selector("#reset-zoom", state="visible")
+    zoomed = page.evaluate(window)
+    assert zoomed[1] - zoomed[0] < full[1] - full[0]
+    assert all(page.evaluate(f"window.meso360.charts.charts.map(c => c.u.scales.x.min === {zoomed[0]})"))
+    page.mouse.move(box["x"] + box["width"] / 2, y)
+    page.mouse.wheel(-200, 0)  # horizontal scroll left = earlier
+    wait_until(lambda: page.evaluate(window)[0] < zoomed[0], 5, "window panned earlier")
+    panned = page.evaluate(window)
+    assert panned[0] >= full[0] - 1e-6, "panned past the start of the data"
+    page.dblclick(".chart-temp .u-over")
+    page.wait_for_selector("#reset-zoom", state="hidden")
+    assert page.evaluate("window.meso360.charts.zoomed") is None
 
 
 def test_status_dot_goes_stale_when_rows_stop_and_live_when_they_return(page_on, stack):
