@@ -65,7 +65,7 @@ unit: venv ## unit and integration tests (real simulator, sshd, browser on loopb
 	$(BIN)/pytest -q
 
 .PHONY: test
-test: lint unit ## set up everything and run every test
+test: lint unit e2e ## set up everything and run every test (e2e: the .deb in a booted container)
 	@echo ">> all tests passed"
 
 # Built from a temporary copy of the tracked and new (not ignored) files, so the checkout
