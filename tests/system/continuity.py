@@ -56,7 +56,8 @@ def main(new_sequence=False):
     if new_sequence and start != 0:
         return {"ok": False, "problem": f"the new sequence starts at record {records[start]['no']}, not its oldest"}
     window = expected[start : start + len(rows)]
-    summary = {"earlier_rows": earlier, "rows": len(rows), "first_record": records[start]["no"], "newest_record": newest}
+    summary = {"earlier_rows": earlier, "rows": len(rows), "first_record": records[start]["no"]}
+    summary["newest_record"] = newest
     if rows != window:
         index = first_difference(rows, window)
         duplicated = rows[index] in rows[:index] if index < len(rows) else False
