@@ -9,59 +9,21 @@ import os
 import re
 import threading
 
-from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMNS, daily_files, read_complete_lines
-from meso360.web.points import SERIES_INDEXES, SERIES_KEYS, RowReader, number_or_none
+from meso360.datafile import daily_files
+from meso360.web import dayparse
+from meso360.web.points import SERIES_KEYS, RowReader
 
 DAY_RE = re.compile(r"^\d{8}$")
 DEFAULT_POINTS = 2000
 MAX_POINTS = 20000
 MIN_POINTS = 10
 CACHE_ENTRIES = 8
-_FIELD_COUNT = len(OBS_COLUMNS)
-_NAN = float("nan")
+CHUNK_BYTES = 1 << 16  # about 600 rows: the cells of a chunk stay in the CPU cache while its columns are parsed
 
 
 def list_days(data_dir):
     """Return the YYYYMMDD of every daily file in `data_dir`, newest first."""
     return [path.name[:8] for path in reversed(daily_files(data_dir))]
-
-
-def _column_floats(texts):
-    """Given the cells of one column, return floats with nan for anything missing, non-finite or garbage."""
-    try:
-        values = list(map(float, texts))  # C speed; a day is 86 400 values per series
-    except ValueError:
-        values = [number_or_none(text) for text in texts]
-        return [_NAN if value is None else value for value in values]
-    if math.inf in values or -math.inf in values:
-        values = [value if math.isfinite(value) else _NAN for value in values]
-    return values
-
-
-def _seconds_column(dates, times, rows):
-    """Given the gps_date and gps_time cells, return epoch seconds (None without a valid fix)."""
-    midnights = {date: rows.gps_seconds_of(date, "000000") for date in set(dates)}
-    try:
-        clock = list(map(int, times))
-    except ValueError:
-        return [rows.gps_seconds_of(date, time) for date, time in zip(dates, times, strict=True)]
-    return [
-        None
-        if midnights[date] is None or len(text) != 6 or value >= 240000 or value % 100 > 59 or value // 100 % 100 > 59
-        else midnights[date] + value // 10000 * 3600 + value // 100 % 100 * 60 + value % 100
-        for date, text, value in zip(dates, times, clock, strict=True)
-    ]
-
-
-def _chunk_columns(lines):
-    """Given data file lines (with newlines), return the 17 columns (lists of cells) of the well-formed ones."""
-    tokens = "".join(lines).replace("\r", "").replace("\n", ",").split(",")
-    if len(tokens) == len(lines) * _FIELD_COUNT + 1 and all(line.endswith("\n") for line in lines):
-        return [tokens[column:-1:_FIELD_COUNT] for column in range(_FIELD_COUNT)]
-    # Some line is malformed (or the header): split line by line and keep the good ones.
-    good = [fields for fields in (line.rstrip("\r\n").split(",") for line in lines) if len(fields) == _FIELD_COUNT]
-    good = [fields for fields in good if fields[0] != OBS_COLUMNS[0]]
-    return [list(column) for column in zip(*good, strict=True)] if good else [[] for _ in range(_FIELD_COUNT)]
 
 
 class ParsedDay:
@@ -77,25 +39,25 @@ class ParsedDay:
     def extend(self):
         """Parse the complete lines appended since the last call, in chunks of about 1 MB, column-wise."""
         while True:
-            lines, offset = read_complete_lines(self.path, self.offset, 1 << 20)
+            text, offset = dayparse.read_text(self.path, self.offset, CHUNK_BYTES)
             if offset == self.offset:
                 return
             self.offset = offset
-            lines = [line + "\n" for line in lines if not line.startswith(OBS_COLUMNS[0] + ",")]
-            if not lines:
-                continue
-            columns = _chunk_columns(lines)
-            stamps = _seconds_column(columns[GPS_DATE_COLUMN], columns[GPS_TIME_COLUMN], self._rows)
-            self.seconds.extend(-1 if second is None else second for second in stamps)
-            for key, column in zip(SERIES_KEYS, SERIES_INDEXES, strict=True):
-                self.series[key].extend(_column_floats(columns[column]))
+            seconds, series = dayparse.parse_chunk(text, self._rows)
+            if None in seconds:
+                seconds = [-1 if second is None else second for second in seconds]
+            self.seconds.extend(seconds)
+            for key, values in zip(SERIES_KEYS, series, strict=True):
+                self.series[key].extend(values)
 
     def columns(self):
         """Return (ts list, fix list, {key: float array}) in time order; rows without fix 1 s after the previous."""
         seconds = self.seconds.tolist()
-        fixes = [second >= 0 for second in seconds]
-        keep = range(len(seconds))
-        if not all(fixes):
+        if -1 not in self.seconds:
+            fixes = [True] * len(seconds)
+            keep = None
+        else:
+            fixes = [second >= 0 for second in seconds]
             keep, previous = [], None
             for index, second in enumerate(seconds):
                 if second < 0:
@@ -105,8 +67,8 @@ class ParsedDay:
                 previous = second
                 keep.append(index)
         series = self.series
-        if len(keep) != len(seconds) or any(a > b for a, b in zip(seconds, seconds[1:], strict=False)):
-            order = sorted(keep, key=seconds.__getitem__)  # stable: file order within a second
+        if (keep is not None and len(keep) != len(seconds)) or seconds != sorted(seconds):
+            order = sorted(range(len(seconds)) if keep is None else keep, key=seconds.__getitem__)  # stable
             seconds = [seconds[i] for i in order]
             fixes = [fixes[i] for i in order]
             series = {key: array.array("d", (values[i] for i in order)) for key, values in series.items()}
@@ -120,15 +82,27 @@ def read_day(path):
     return parsed.columns()
 
 
-def _bucket_extremes(values, start, end):
-    """Return (first, second) extremes of values[start:end] in time order, or (None, None) when all nan."""
-    part = [value for value in values[start:end] if value == value]
-    if not part:
+def _extremes(part):
+    """Return (first, second): the minimum and maximum of `part` in time order, or (None, None) when all nan."""
+    numbers = [value for value in part if value == value]
+    if not numbers:
         return None, None
-    low, high = min(part), max(part)
-    window = values[start:end]
-    low_at, high_at = window.index(low), window.index(high)
-    return (low, high) if low_at <= high_at else (high, low)
+    low, high = min(numbers), max(numbers)
+    return (low, high) if part.index(low) <= part.index(high) else (high, low)
+
+
+def _series_extremes(values, slices):
+    """Given one series and the bucket slices, return each bucket's minimum and maximum in time order."""
+    parts = list(map(values.__getitem__, slices))
+    if not math.isfinite(sum(map(sum, parts))):  # a nan somewhere (stored values are never infinite)
+        return [value for part in parts for value in _extremes(part)]
+    lows, highs = list(map(min, parts)), list(map(max, parts))
+    low_first = map(int.__le__, map(list.index, parts, lows), map(list.index, parts, highs))
+    return [
+        value
+        for low, high, first in zip(lows, highs, low_first, strict=True)
+        for value in ((low, high) if first else (high, low))
+    ]
 
 
 def downsample(stamps, fixes, series, max_points):
@@ -139,24 +113,17 @@ def downsample(stamps, fixes, series, max_points):
         for key, values in series.items():
             columns[key] = [value if value == value else None for value in values]
         return columns
-    buckets = max_points // 2
-    size = math.ceil(total / buckets)
-    columns = {"id": [], "ts": [], "fix": []}
-    for key in series:
-        columns[key] = []
-    for start in range(0, total, size):
-        end = min(start + size, total)
-        last = end - 1
-        rows = (start, last) if last > start else (start,)
-        for row in rows:
-            columns["id"].append(row)
-            columns["ts"].append(stamps[row])
-            columns["fix"].append(fixes[row])
-        for key, values in series.items():
-            first, second = _bucket_extremes(values, start, end)
-            columns[key].append(first)
-            if len(rows) == 2:
-                columns[key].append(second)
+    size = math.ceil(total / (max_points // 2))
+    slices = [slice(start, start + size) for start in range(0, total, size)]
+    rows = [row for part in slices for row in (part.start, min(part.stop, total) - 1)]
+    single_last = rows[-2] == rows[-1]
+    if single_last:
+        rows.pop()  # a bucket of one row gives one point
+    columns = {"id": rows, "ts": [stamps[row] for row in rows], "fix": [fixes[row] for row in rows]}
+    for key, values in series.items():
+        columns[key] = _series_extremes(values.tolist() if isinstance(values, array.array) else list(values), slices)
+        if single_last:
+            columns[key].pop()
     return columns
 
 

@@ -8,9 +8,9 @@ import pytest
 from meso360 import config as config_module
 from meso360 import gaps
 from meso360.web import auth
-from meso360.web.dayhistory import downsample
+from meso360.web.dayhistory import ParsedDay, downsample
 from meso360.web.passwd_cli import set_password_hash
-from meso360.web.points import RowReader, number_or_none
+from meso360.web.points import SERIES_KEYS, RowReader, number_or_none, series_values
 from meso360.web.tally import DayTally
 from meso360.web.window import LiveWindow
 
@@ -108,3 +108,34 @@ def test_passwd_sets_the_hash_and_keeps_every_other_line(text):
     kept = [line for line in text.splitlines() if not line.startswith("password_hash =")]
     assert others[: len(kept)] == kept
     assert new.count("\npassword_hash =") + new.startswith("password_hash =") == 1
+
+
+def _careful_reference(path):
+    """Cell-by-cell parse of a daily file: the rules the bulk parser must give the same answer as."""
+    rows, stamps, series = RowReader(), [], []
+    for line in open(path, encoding="utf-8"):
+        parsed = rows.parse(line)
+        if parsed is not None:
+            stamps.append(parsed[0])
+            series.append([math.nan if value is None else value for value in series_values(parsed[1])])
+    return stamps, series
+
+
+def test_bulk_day_parser_equals_the_careful_parser_on_garbage_headers_and_missing_fixes(tmp_path):
+    lines = open(TEST_FILE).read().splitlines()
+    out = lines[:3000]
+    broken = [list(line.split(",")) for line in lines[3000:3020]]
+    broken[0][4], broken[1][7], broken[2][11], broken[3][5] = "nan", "NAN", "inf", "garbage"
+    broken[4][9] = broken[4][10] = "nan"
+    broken[5][10], broken[6][12], broken[7][0] = "246060", "", "-1e400"
+    out += [",".join(fields) for fields in broken] + [lines[0], "1,2,3", ""] + lines[3020:4000]
+    path = tmp_path / "20250605.txt"
+    path.write_text("\r\n".join(out) + "\r\n")
+    parsed = ParsedDay(path)
+    parsed.extend()
+    stamps, series = _careful_reference(path)
+    assert [None if second < 0 else second for second in parsed.seconds] == stamps
+    assert len(stamps) == 3999 and stamps.count(None) == 2  # the nan row and the 24:60:60 row
+    for index, key in enumerate(SERIES_KEYS):
+        got, want = list(parsed.series[key]), [row[index] for row in series]
+        assert [value if value == value else None for value in got] == [v if v == v else None for v in want], key

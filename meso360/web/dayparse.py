@@ -1,0 +1,106 @@
+"""Parse the text of a daily file into columns fast: GPS seconds and the chart series as floats.
+
+A full day is 86 400 rows; parsing it cell by cell in Python takes most of a second, so the common
+case (well-formed lines, valid GPS times, numeric cells) takes bulk paths that stay in C: one
+`str.split` per chunk, columns sliced with a stride, each distinct cell text converted once.
+Anything unusual (a header, a malformed line, a missing fix, garbage in a cell) falls back to the
+careful path for that chunk or column only.
+"""
+
+import math
+from itertools import repeat
+from operator import floordiv, mod
+
+from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMNS
+from meso360.web.points import SERIES_INDEXES, number_or_none
+
+FIELD_COUNT = len(OBS_COLUMNS)
+_HEADER_START = OBS_COLUMNS[0] + ","
+_NAN = float("nan")
+
+
+def read_text(path, offset, max_bytes):
+    """Given a file and a byte offset, return (text of the complete lines read, offset after them).
+
+    At most `max_bytes` are read; a last line without its newline is left for the next call.
+    Raise FileNotFoundError when the file does not exist.
+    """
+    with open(path, "rb") as file:
+        file.seek(offset)
+        data = file.read(max_bytes)
+    end = data.rfind(b"\n")
+    if end < 0:
+        return "", offset
+    return data[: end + 1].decode("utf-8", errors="replace"), offset + end + 1
+
+
+def _tokens(text):
+    """Given complete lines, return their cells as one flat list (17 per row), plus a trailing ''.
+
+    Malformed lines (not 17 cells) and header lines are dropped.
+    """
+    if "\r" in text:
+        text = text.replace("\r", "")
+    if text.startswith(_HEADER_START):
+        text = text[text.index("\n") + 1 :]
+    if "\n" + _HEADER_START not in text:
+        tokens = text.replace("\n", ",").split(",")
+        if len(tokens) == text.count("\n") * FIELD_COUNT + 1:
+            return tokens
+    good = [line for line in text.splitlines() if line.count(",") == FIELD_COUNT - 1]
+    good = [line for line in good if not line.startswith(_HEADER_START)]
+    return ",".join(good).split(",") + [""] if good else [""]
+
+
+def _seconds(dates, times, rows):
+    """Given the gps_date and gps_time cells, return epoch seconds, None where there is no valid fix."""
+    midnights = {date: rows.gps_seconds_of(date, "000000") for date in set(dates)}
+    if None not in midnights.values() and set(map(len, times)) <= {6} and "".join(times).isdigit():
+        try:
+            clock = list(map(int, times))  # HHMMSS as a number
+        except ValueError:
+            clock = None  # a non-ASCII digit: the careful path decides
+        if (
+            clock
+            and max(clock) < 240000
+            and max(map(mod, clock, repeat(100))) < 60
+            and max(map(mod, map(floordiv, clock, repeat(100)), repeat(100))) < 60
+        ):
+            seconds = [value - value // 10000 * 6400 - value // 100 % 100 * 40 for value in clock]
+            if len(midnights) == 1:
+                midnight = next(iter(midnights.values()))
+                return [midnight + second for second in seconds]
+            return [midnights[date] + second for date, second in zip(dates, seconds, strict=True)]
+    return [rows.gps_seconds_of(date, time) for date, time in zip(dates, times, strict=True)]
+
+
+def _float_table(texts):
+    """Given cells, return {distinct cell text: float}, nan for anything missing, non-finite or garbage."""
+    distinct = dict.fromkeys(texts)  # real columns repeat a lot: each text is converted once
+    try:
+        table = dict(zip(distinct, map(float, distinct), strict=True))
+    except ValueError:
+        table = {text: number_or_none(text) for text in distinct}
+        return {text: _NAN if value is None else value for text, value in table.items()}
+    if not math.isfinite(sum(table.values())):  # a nan or an inf somewhere (or a huge overflowing sum)
+        table = {text: value if math.isfinite(value) else _NAN for text, value in table.items()}
+    return table
+
+
+def parse_chunk(text, rows):
+    """Given complete lines of a daily file, return (seconds, series) of its well-formed rows in file order.
+
+    seconds: epoch seconds per row, None without a valid GPS fix. series: one iterable of floats per
+    SERIES key (nan = missing), in SERIES order. `rows` is a points.RowReader (its date cache is reused).
+    """
+    tokens = _tokens(text)
+    if len(tokens) == 1:
+        return [], [() for _ in SERIES_INDEXES]
+    dates = tokens[GPS_DATE_COLUMN:-1:FIELD_COUNT]
+    times = tokens[GPS_TIME_COLUMN:-1:FIELD_COUNT]
+    seconds = _seconds(dates, times, rows)
+    series = []
+    for column in SERIES_INDEXES:
+        texts = tokens[column:-1:FIELD_COUNT]
+        series.append(map(_float_table(texts).__getitem__, texts))
+    return seconds, series
