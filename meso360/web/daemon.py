@@ -25,9 +25,12 @@ from meso360.web.window import LiveWindow
 
 log = logging.getLogger("meso360.web")
 
-# Every SSE client holds a worker thread for as long as it is connected (hours): 150 live clients,
-# 16 log/tail streams and the API requests beside them.
-SERVER_THREADS = 200
+# Every SSE client holds a worker thread for as long as it is connected (hours): streams.MAX_OBS_CLIENTS
+# live clients, streams.MAX_OTHER_STREAMS log/tail streams and 20 threads for the API requests beside them.
+# Each idle thread costs RSS (its stack pages, its glibc bookkeeping): no more than the load needs.
+SERVER_THREADS = 128
+# Worker threads run shallow Python code (requests, generators); the 8 MiB default stack is mostly unused.
+THREAD_STACK_BYTES = 512 * 1024
 SOCKET_TIMEOUT_S = 20  # a client that does not read for this long is dropped
 HEALTH_TIMEOUT_S = 2.0
 LOOP_INTERVAL_S = 5.0
@@ -80,6 +83,7 @@ def _status_line(services, listen):
 
 def run(config, stop_event, notifier, port_file=None):
     """Serve until `stop_event` is set; return the exit code."""
+    threading.stack_size(THREAD_STACK_BYTES)  # for the threads started below (reader, server workers)
     services = build_services(config, stop_event)
     services.reader.start(stop_event)
     host, port = config.web.listen

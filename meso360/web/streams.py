@@ -12,8 +12,8 @@ from meso360.web.responses import json_error
 log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 15.0
-MAX_OBS_CLIENTS = 150  # each holds a server thread; see daemon.SERVER_THREADS
-MAX_OTHER_STREAMS = 16  # log and tail streams together
+MAX_OBS_CLIENTS = 100  # each holds a server thread; beyond it 503; see daemon.SERVER_THREADS
+MAX_OTHER_STREAMS = 8  # log and tail streams together
 RETRY_MS = 3000
 
 
