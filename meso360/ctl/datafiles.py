@@ -12,12 +12,15 @@ _TAIL_BLOCK_BYTES = 65536
 _SUPPORT_FILE_RE = re.compile(r"^\d{8}_support\.txt$")
 
 
-def last_lines(path, count):
-    """Return the last `count` complete lines of `path` (without newlines), reading from the end backwards."""
+def last_lines(path, count, end=None):
+    """Return the last `count` complete lines of `path` before byte `end` (default: the end of the file).
+
+    Reads from the end backwards; lines come without newlines.
+    """
     if count <= 0:
         return []
     with open(path, "rb") as file:
-        end = file.seek(0, os.SEEK_END)
+        end = file.seek(0, os.SEEK_END) if end is None else end
         data = b""
         position = end
         while position > 0 and data.count(b"\n") <= count:

@@ -60,10 +60,12 @@ def tail(ctl, kind, count, follow_file):
         raise click.ClickException(f"no {kind} files in {where}")
     if note:
         click.echo(f"note: {note}", err=True)
-    for line in last_lines(path, count):
+    # Where following starts is fixed before printing: a row appended meanwhile is printed once, by follow.
+    offset = complete_size(path)
+    for line in last_lines(path, count, end=offset):
         click.echo(line)
     if follow_file:
         try:
-            follow(config, kind, path, complete_size(path))
+            follow(config, kind, path, offset)
         except KeyboardInterrupt:
             pass
