@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from web_helpers import start_web
+from web_helpers import read_events, start_web
 
 from meso360.web.auth import hash_password
 
@@ -56,28 +56,6 @@ def wait_for(condition, timeout=20.0, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {message}")
         time.sleep(0.05)  # polling a condition with a deadline
-
-
-def read_events(response, count, timeout=30.0, event_type="obs"):
-    """Read SSE frames from a streaming response until `count` events of `event_type`; return their dicts."""
-    events, current = [], {}
-    deadline = time.monotonic() + timeout
-    if not hasattr(response, "sse_lines"):
-        # One line iterator per response: iter_lines buffers, so a second one would lose lines.
-        response.sse_lines = response.iter_lines(chunk_size=1, decode_unicode=True)
-    for line in response.sse_lines:
-        if line == "":
-            if current.get("event") == event_type:
-                events.append(json.loads(current["data"]) | {"_id": current.get("id")})
-                if len(events) >= count:
-                    return events
-            current = {}
-        elif not line.startswith(":"):
-            name, _, value = line.partition(": ")
-            current[name] = value
-        if time.monotonic() > deadline:
-            break
-    raise AssertionError(f"got {len(events)} of {count} {event_type} events")
 
 
 @pytest.fixture

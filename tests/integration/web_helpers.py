@@ -8,6 +8,7 @@
 """
 
 import configparser
+import json
 import os
 import subprocess
 import sys
@@ -103,3 +104,25 @@ def start_web(tmp_path, config_text="", env=None, wait_healthy=True):
                 raise AssertionError(f"meso360-web not healthy within {START_TIMEOUT_S} s: {web.log()}")
             time.sleep(0.05)  # polling /healthz with a deadline
     return web
+
+
+def read_events(response, count, timeout=30.0, event_type="obs"):
+    """Read SSE frames from a streaming response until `count` events of `event_type`; return their dicts."""
+    events, current = [], {}
+    deadline = time.monotonic() + timeout
+    if not hasattr(response, "sse_lines"):
+        # One line iterator per response: iter_lines buffers, so a second one would lose lines.
+        response.sse_lines = response.iter_lines(chunk_size=1, decode_unicode=True)
+    for line in response.sse_lines:
+        if line == "":
+            if current.get("event") == event_type:
+                events.append(json.loads(current["data"]) | {"_id": current.get("id")})
+                if len(events) >= count:
+                    return events
+            current = {}
+        elif not line.startswith(":"):
+            name, _, value = line.partition(": ")
+            current[name] = value
+        if time.monotonic() > deadline:
+            break
+    raise AssertionError(f"got {len(events)} of {count} {event_type} events")
