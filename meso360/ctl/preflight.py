@@ -114,79 +114,81 @@ def _logger_time(text, truncated_half_second=False):
     return when
 
 
-def check_logger(config):
-    """DataQuery of the newest Obs record (19 fields), ClockCheck, and the logger clock against GPS."""
-    from meso360.datafile import clean_gps_token, parse_gps_datetime
+def _newest_record(client, ingest, field_count):
+    """Return (newest good Obs record or None, Result): DataQuery, else the legacy NewestRecord page."""
     from meso360.errors import LoggerError
+    from meso360.logger_api import NotSupportedError
+
+    name = "logger DataQuery"
+    fix_reach = f"check the cable/network to the logger and [ingest] logger_url ({ingest.logger_url})"
+    try:
+        page = client.data_query(ingest.obs_table, field_count, most_recent=1)
+    except NotSupportedError as error:
+        try:
+            record = client.newest_record(ingest.obs_table, field_count)
+        except LoggerError:
+            return None, Result("FAIL", name, f"{ingest.logger_url}: {error}", fix_reach)
+        return record, Result(
+            "WARN",
+            name,
+            f"not supported ({error}); the legacy NewestRecord page answers (record {record.no}): ingest falls "
+            "back to it and can backfill only the last few records after an outage",
+            "update the logger OS to one with the DataQuery web API",
+        )
+    except LoggerError as error:
+        return None, Result("FAIL", name, f"{ingest.logger_url}: {error}", fix_reach)
+    good = [record for record in page.records if record.problem is None]
+    if not good:
+        problem = page.records[0].problem if page.records else "no records in the table"
+        return None, Result("FAIL", name, f"table {ingest.obs_table}: {problem}", "check the logger program")
+    record = good[-1]
+    message = f"{ingest.logger_url} table {ingest.obs_table}: {field_count} fields, newest record {record.no}"
+    message += f" at {record.time}"
+    return record, Result("PASS", name, message)
+
+
+def check_logger(config):
+    """The newest Obs record (DataQuery, 19 fields), the logger clock vs host, and GPS vs the logger clock."""
     from meso360.logger_api import OBS_FIELD_COUNT, LoggerClient
 
     ingest = config.ingest
-    fix_reach = f"check the cable/network to the logger and [ingest] logger_url ({ingest.logger_url})"
     client = LoggerClient(ingest.logger_url, ingest.request_timeout, ingest.username, ingest.password)
-    results = []
     try:
-        try:
-            page = client.data_query(ingest.obs_table, OBS_FIELD_COUNT, most_recent=1)
-        except LoggerError as error:
-            return [Result("FAIL", "logger DataQuery", f"{ingest.logger_url}: {error}", fix_reach)]
-        good = [record for record in page.records if record.problem is None]
-        if not good:
-            problem = page.records[0].problem if page.records else "no records in the table"
-            return [
-                Result("FAIL", "logger DataQuery", f"table {ingest.obs_table}: {problem}", "check the logger program")
-            ]
-        record = good[-1]
-        results.append(
-            Result(
-                "PASS",
-                "logger DataQuery",
-                f"{ingest.logger_url} table {ingest.obs_table}: {OBS_FIELD_COUNT} "
-                f"fields, newest record {record.no} at {record.time}",
-            )
-        )
-        try:
-            sent = time.time()
-            logger_text = client.clock_check()
-            host_now = dt.datetime.fromtimestamp((sent + time.time()) / 2, dt.UTC)  # middle of the round trip
-            offset = (_logger_time(logger_text, truncated_half_second=True) - host_now).total_seconds()
-            results.append(
-                _offset_result(
-                    "clock: logger vs host",
-                    offset,
-                    "logger clock and host UTC clock",
-                    "set the logger clock to UTC (LoggerNet/Device Configurator) or fix host NTP",
-                )
-            )
-        except (LoggerError, ValueError) as error:
-            results.append(
-                Result("WARN", "clock: logger vs host", f"ClockCheck failed: {error}", "update the logger OS")
-            )
-        gps = parse_gps_datetime(clean_gps_token(record.values[9]), clean_gps_token(record.values[10]))
-        if gps is None:
-            results.append(
-                Result(
-                    "WARN",
-                    "clock: GPS vs logger",
-                    "the newest record has no GPS fix",
-                    "check the GPS antenna and wait for a fix",
-                )
-            )
-        else:
-            try:
-                offset = (gps - _logger_time(record.time)).total_seconds()
-                results.append(
-                    _offset_result(
-                        "clock: GPS vs logger",
-                        offset,
-                        "GPS time and logger record time",
-                        "sync the logger clock to GPS in its program",
-                    )
-                )
-            except ValueError:
-                results.append(Result("WARN", "clock: GPS vs logger", f"record time {record.time!r} not understood"))
+        record, result = _newest_record(client, ingest, OBS_FIELD_COUNT)
+        if record is None:
+            return [result]
+        return [result, _logger_vs_host(client), _gps_vs_logger(record)]
     finally:
         client.close()
-    return results
+
+
+def _logger_vs_host(client):
+    from meso360.errors import LoggerError
+
+    name = "clock: logger vs host"
+    try:
+        sent = time.time()
+        logger_text = client.clock_check()
+        host_now = dt.datetime.fromtimestamp((sent + time.time()) / 2, dt.UTC)  # middle of the round trip
+        offset = (_logger_time(logger_text, truncated_half_second=True) - host_now).total_seconds()
+    except (LoggerError, ValueError) as error:
+        return Result("WARN", name, f"ClockCheck failed: {error}", "update the logger OS")
+    fix = "set the logger clock to UTC (LoggerNet/Device Configurator) or fix host NTP (timedatectl)"
+    return _offset_result(name, offset, "logger clock and host UTC clock", fix)
+
+
+def _gps_vs_logger(record):
+    from meso360.datafile import clean_gps_token, parse_gps_datetime
+
+    name = "clock: GPS vs logger"
+    gps = parse_gps_datetime(clean_gps_token(record.values[9]), clean_gps_token(record.values[10]))
+    if gps is None:
+        return Result("WARN", name, "the newest record has no GPS fix", "check the GPS antenna and wait for a fix")
+    try:
+        offset = (gps - _logger_time(record.time)).total_seconds()
+    except ValueError:
+        return Result("WARN", name, f"record time {record.time!r} not understood")
+    return _offset_result(name, offset, "GPS time and logger record time", "sync the logger clock to GPS")
 
 
 def check_tunnel(config):

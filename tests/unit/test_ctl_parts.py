@@ -1,8 +1,11 @@
 """meso360ctl building blocks: systemctl show parsing, unit health, journalctl arguments, file tails."""
 
 import datetime as dt
+import os
 
-from meso360.ctl import systemd
+import pytest
+
+from meso360.ctl import preflight, systemd
 from meso360.ctl.datafiles import complete_size, last_lines, newest_observation, today_or_newest
 from meso360.ctl.status import _unit_health
 from meso360.datafile import OBS_HEADER
@@ -99,3 +102,27 @@ def test_today_or_newest_falls_back_with_a_note(tmp_path):
     path, note = today_or_newest(files, "20250606.txt")
     assert path == files[1] and "20250606.txt" in note
     assert today_or_newest([], "20250606.txt") == (None, None)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to chown the directory to another user")
+def test_data_dir_writability_follows_owner_group_and_other_mode_bits(tmp_path):
+    directory = tmp_path / "data"
+    directory.mkdir()
+    os.chown(directory, 4242, 4343)
+    for mode, owner, member, other in (
+        (0o755, True, False, False),
+        (0o775, True, True, False),
+        (0o757, True, False, True),
+    ):
+        directory.chmod(mode)
+        assert preflight._may_write(directory, 4242, {1}) is owner
+        assert preflight._may_write(directory, 5000, {4343}) is member
+        assert preflight._may_write(directory, 5000, {1}) is other
+    assert preflight._may_write(directory, 0, set()) is True
+
+
+def test_check_directory_warns_when_missing_but_creatable(tmp_path):
+    result = preflight.check_directory("data_dir", tmp_path / "new" / "data")
+    assert result.level == "WARN" and "does not exist yet" in result.message
+    (tmp_path / "file").write_text("")
+    assert preflight.check_directory("data_dir", tmp_path / "file").level == "FAIL"
