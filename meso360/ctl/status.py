@@ -122,7 +122,11 @@ def format_status(status):
     if not status["systemd"]["available"]:
         lines.append(f"systemd: {status['systemd']['detail']}")
     for unit in status["units"]:
-        since = f" since {unit['since'][:19]}Z" if unit.get("since") else ""
+        since = ""
+        if unit.get("since"):
+            # ActiveEnterTimestamp: when it became active; for a stopped unit, when it last was.
+            word = "since" if unit["active_state"] in ("active", "reloading") else "last active"
+            since = f" {word} {unit['since'][:19]}Z"
         extra = []
         if unit.get("restarts"):
             extra.append(f"{unit['restarts']} restarts")

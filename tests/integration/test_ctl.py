@@ -288,3 +288,24 @@ def test_version_and_help():
     for command in ("status", "start", "logs", "gaps", "check", "config", "tail"):
         assert f"  {command} " in result.stdout
     assert time.monotonic() - started < 30  # not a timing test: only that --help answers
+
+
+def test_help_and_gaps_do_not_import_the_network_or_tunnel_libraries(tmp_path):
+    """meso360ctl starts fast: requests and paramiko are imported only by the commands that need them."""
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from meso360.ctl.cli import cli\n"
+        "for args in (['--help'], ['gaps', sys.argv[1]]):\n"
+        "    assert CliRunner().invoke(cli, args).exit_code == 0\n"
+        "print(sorted(m for m in ('requests', 'paramiko', 'systemd') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code, str(REAL_DAY)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_tunnel_group_of_the_tunnel_package_is_attached():
+    result = CliRunner().invoke(cli, ["tunnel", "--help"])
+    assert result.exit_code == 0
+    assert "keygen" in result.output and "trust" in result.output
