@@ -223,10 +223,13 @@ check_boot_state() {
 check_simulator_switch() {
 	set_conf logger_url "$SIM_URL"
 	ct systemctl enable --quiet --now meso360-sim.service
+	# The target does not wait for its services (DefaultDependencies=no, see the unit): wait for READY.
 	ct systemctl restart meso360.target
-	check "sim: meso360-sim active (Type=notify READY), STATUS: $(prop meso360-sim.service StatusText)" \
+	check "sim: meso360-sim active (Type=notify READY)" wait_for 30 "meso360-sim active" \
 		unit_is meso360-sim.service active
-	check "ingest: active after the one-line switch to the simulator" unit_is meso360-ingest.service active
+	check "sim: STATUS: $(prop meso360-sim.service StatusText)" status_text_matches meso360-sim.service 'record'
+	check "ingest: active after the one-line switch to the simulator" wait_for 30 "meso360-ingest active" \
+		unit_is meso360-ingest.service active
 	check "ingest: rows reach today's data file $(today_file)" wait_for 30 "rows in today's file" \
 		ct sh -c "[ \$(wc -l < $(today_file)) -ge 6 ]"
 	check "ingest: data file owned by meso360, not world-readable" \
