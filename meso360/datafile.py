@@ -127,6 +127,30 @@ def read_complete_lines(path, offset=0, max_bytes=None):
     return lines, offset + len(chunk)
 
 
+def last_complete_lines(path, count, end=None, block_bytes=65536):
+    """Return (the last `count` complete lines of `path` before byte `end`, the offset just after them).
+
+    Reads blocks backwards from `end` (default: the end of the file). A last line without its newline
+    (still being written, or torn) is not complete: it is neither returned nor counted in the offset.
+    """
+    with open(path, "rb") as file:
+        end = file.seek(0, os.SEEK_END) if end is None else end
+        data = b""
+        position = end
+        while position > 0 and data.count(b"\n") <= count:
+            step = min(block_bytes, position)
+            position -= step
+            file.seek(position)
+            data = file.read(step) + data
+    cut = data.rfind(b"\n")
+    if cut < 0:
+        return [], position
+    lines = data[: cut + 1].decode("utf-8", errors="replace").splitlines()
+    if position > 0:
+        lines = lines[1:]  # the first line read may be cut off at the block boundary
+    return (lines[-count:] if count > 0 else []), position + cut + 1
+
+
 def repair_torn_tail(path):
     """Cut a partial last line (left by a power cut) off `path`; return the bytes removed (0 if intact)."""
     try:

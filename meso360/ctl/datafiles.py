@@ -6,44 +6,19 @@ import os
 import re
 from pathlib import Path
 
-from meso360.datafile import OBS_COLUMNS, daily_files, parse_obs_line, row_timestamp
+from meso360.datafile import OBS_COLUMNS, daily_files, last_complete_lines, parse_obs_line, row_timestamp
 
-_TAIL_BLOCK_BYTES = 65536
 _SUPPORT_FILE_RE = re.compile(r"^\d{8}_support\.txt$")
 
 
 def last_lines(path, count, end=None):
-    """Return the last `count` complete lines of `path` before byte `end` (default: the end of the file).
-
-    Reads from the end backwards; lines come without newlines.
-    """
-    if count <= 0:
-        return []
-    with open(path, "rb") as file:
-        end = file.seek(0, os.SEEK_END) if end is None else end
-        data = b""
-        position = end
-        while position > 0 and data.count(b"\n") <= count:
-            step = min(_TAIL_BLOCK_BYTES, position)
-            position -= step
-            file.seek(position)
-            data = file.read(step) + data
-    # A last line without its newline is still being written (or torn): not complete yet.
-    complete = data[: data.rfind(b"\n") + 1] if b"\n" in data else b""
-    lines = complete.decode("utf-8", errors="replace").splitlines()
-    if position > 0:
-        lines = lines[1:]  # the first line read may be cut off at the block boundary
-    return lines[-count:]
+    """Return the last `count` complete lines of `path` before byte `end` (default: the end of the file)."""
+    return last_complete_lines(path, count, end)[0]
 
 
 def complete_size(path):
     """Return the byte offset just after the last complete line of `path` (where following starts)."""
-    with open(path, "rb") as file:
-        end = file.seek(0, os.SEEK_END)
-        start = max(0, end - _TAIL_BLOCK_BYTES)
-        file.seek(start)
-        newline = file.read().rfind(b"\n")
-    return start + newline + 1 if newline >= 0 else start
+    return last_complete_lines(path, 0)[1]
 
 
 def support_files(support_dir):

@@ -5,7 +5,7 @@ import os
 import re
 import time
 
-from meso360.datafile import read_complete_lines
+from meso360.datafile import last_complete_lines, read_complete_lines
 
 SOURCES = {"obs": re.compile(r"^\d{8}\.txt$"), "support": re.compile(r"^\d{8}_support\.txt$")}
 POLL_INTERVAL_S = 0.5
@@ -19,27 +19,6 @@ def newest_file(directory, source):
     except OSError:
         return None
     return os.path.join(directory, names[-1]) if names else None
-
-
-def last_lines(path, count):
-    """Return (the last `count` complete lines of `path`, the offset after them), reading blocks from the end."""
-    with open(path, "rb") as file:
-        end = file.seek(0, os.SEEK_END)
-        data = b""
-        position = end
-        while position > 0 and data.count(b"\n") <= count:
-            step = min(BLOCK_BYTES, position)
-            position -= step
-            file.seek(position)
-            data = file.read(step) + data
-    cut = data.rfind(b"\n")
-    if cut < 0:
-        return [], position  # not even one complete line yet
-    complete_end = position + cut + 1
-    lines = data[: cut + 1].decode("utf-8", errors="replace").splitlines()
-    if position > 0:
-        lines = lines[1:]  # the first line of the block may be cut
-    return ([] if count == 0 else lines[-count:]), complete_end
 
 
 def _frame(source, name, offset, line):
@@ -84,7 +63,7 @@ def tail_events(source, directory, count, resume, stop_event, keepalive_s):
                 out.append(_info(source, f"waiting for the first {source} file in {directory}"))
                 waiting_said = True
         elif path is None:
-            lines, offset = last_lines(newest, count)
+            lines, offset = last_complete_lines(newest, count, block_bytes=BLOCK_BYTES)
             path = newest
             name = os.path.basename(path)
             out.extend(_frame(source, name, offset, line) for line in lines)
