@@ -20,6 +20,7 @@ import os
 
 from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMNS, parse_gps_datetime
 
+_DAY_SECONDS = 86400
 GAP_MIN_SECONDS = 2
 SECONDS_PER_DAY = 86400
 # (label, largest delta in seconds, inclusive); the last bucket is open-ended.
@@ -155,19 +156,55 @@ def analyze_timestamps(timestamps, name=""):
 
 def analyze_seconds(seconds, name=""):
     """Given an iterable of row times as epoch seconds (None without fix), return a GapReport."""
-    report = GapReport(name=name)
-    seen = set()  # epoch seconds with a row; at most 86 400 ints for a day
-    first = last = previous = None
+    counter = GapCounter(name)
     for second in seconds:
+        counter.add(second)
+    return counter.report
+
+
+class GapCounter:
+    """The gap rules applied one row at a time; `report` is current after every add().
+
+    With `day_start` (epoch seconds of the file's UTC midnight), the distinct seconds of that day are
+    marked in a 86 400-byte array instead of a set of ints (megabytes for a day); others go to a set.
+    """
+
+    def __init__(self, name="", day_start=None):
+        self.report = GapReport(name=name)
+        self._day_start = day_start
+        self._marks = bytearray(_DAY_SECONDS) if day_start is not None else None
+        self._other_seconds = set()
+        self._first = self._last = self._previous = None
+
+    def _mark(self, second):
+        """Record `second`; return True when no row had it before."""
+        offset = -1 if self._marks is None else second - self._day_start
+        if 0 <= offset < _DAY_SECONDS:
+            if self._marks[offset]:
+                return False
+            self._marks[offset] = 1
+            return True
+        if second in self._other_seconds:
+            return False
+        self._other_seconds.add(second)
+        return True
+
+    def add(self, second):
+        """Count one row with GPS time `second` (epoch seconds, None without fix)."""
+        report = self.report
         report.rows += 1
         if second is None:
             report.rows_without_fix += 1
-            continue
-        seen.add(second)
-        if first is None or second < first:
-            first = second
-        if last is None or second > last:
-            last = second
+            return
+        if self._mark(second):
+            report.distinct_seconds += 1
+        if self._first is None or second < self._first:
+            self._first = second
+            report.first = _utc(second)
+        if self._last is None or second > self._last:
+            self._last = second
+            report.last = _utc(second)
+        previous = self._previous
         if previous is not None:
             delta = second - previous
             if delta == 0:
@@ -176,11 +213,7 @@ def analyze_seconds(seconds, name=""):
                 report.backward_jumps += 1
             elif delta >= GAP_MIN_SECONDS:
                 report.gaps.append(Gap(_utc(previous), _utc(second)))
-        previous = second
-    report.distinct_seconds = len(seen)
-    report.first = None if first is None else _utc(first)
-    report.last = None if last is None else _utc(last)
-    return report
+        self._previous = second
 
 
 def _utc(epoch_seconds):

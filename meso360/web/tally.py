@@ -9,56 +9,20 @@ _DAY = 86400
 
 
 class DayTally:
-    """The rules of gaps.analyze_seconds applied one row at a time to one daily file.
-
-    Distinct seconds of the file's date are marked in a 86 400-byte array (a set of ints would take
-    megabytes); seconds outside that date (rare) go to a small set.
-    """
+    """Today's gaps and completeness, one row at a time (gaps.GapCounter), for one daily file."""
 
     def __init__(self, path):
-        self.report = gaps.GapReport(name=path.name)
         date = file_date(path)
         self.date = date
         self._midnight = (
             None if date is None else int(dt.datetime(date.year, date.month, date.day, tzinfo=dt.UTC).timestamp())
         )
-        self._marks = bytearray(_DAY)
-        self._other_seconds = set()
-        self._first = self._last = self._previous = None
+        self._counter = gaps.GapCounter(name=path.name, day_start=self._midnight)
+        self.report = self._counter.report
 
     def add(self, second):
         """Count one row with GPS time `second` (epoch seconds, None without fix)."""
-        report = self.report
-        report.rows += 1
-        if second is None:
-            report.rows_without_fix += 1
-            return
-        offset = -1 if self._midnight is None else second - self._midnight
-        if 0 <= offset < _DAY:
-            if not self._marks[offset]:
-                self._marks[offset] = 1
-                report.distinct_seconds += 1
-        elif second not in self._other_seconds:
-            self._other_seconds.add(second)
-            report.distinct_seconds += 1
-        if self._first is None or second < self._first:
-            self._first = second
-            report.first = dt.datetime.fromtimestamp(second, dt.UTC)
-        if self._last is None or second > self._last:
-            self._last = second
-            report.last = dt.datetime.fromtimestamp(second, dt.UTC)
-        previous = self._previous
-        if previous is not None:
-            delta = second - previous
-            if delta == 0:
-                report.duplicates += 1
-            elif delta < 0:
-                report.backward_jumps += 1
-            elif delta >= gaps.GAP_MIN_SECONDS:
-                report.gaps.append(
-                    gaps.Gap(dt.datetime.fromtimestamp(previous, dt.UTC), dt.datetime.fromtimestamp(second, dt.UTC))
-                )
-        self._previous = second
+        self._counter.add(second)
 
     def summary(self, now=None):
         """Return {"date", "rows", "rows_without_fix", "completeness_pct", "gaps", "missing_s"}.
