@@ -32,18 +32,13 @@ def number_or_none(text):
     return value if math.isfinite(value) else None
 
 
-def _token(value):
-    """JSON text of one value (None -> null, bool -> true/false)."""
-    return json.dumps(value)
-
-
 class Point:
-    """One observation as sent: its SSE frame and its JSON cells for the columnar history, encoded once.
+    """One observation as sent: its SSE frame, encoded once (the history's columns are cut from it too).
 
     Nothing else is kept per point: a full window is 7200+ points and the daemon should stay small.
     """
 
-    __slots__ = ("id", "ts", "frame", "cells")
+    __slots__ = ("id", "ts", "frame")
 
     def __init__(self, point_id, ts, fix, values):
         self.id = point_id
@@ -51,7 +46,6 @@ class Point:
         document = {"id": point_id, "ts": ts, "fix": fix}
         document.update(zip(SERIES_KEYS, values, strict=True))
         self.frame = f"id: {point_id}\nevent: obs\ndata: {json.dumps(document, separators=(',', ':'))}\n\n"
-        self.cells = ",".join(_token(value) for value in document.values())
 
     def as_dict(self):
         return json.loads(self.frame.split("data: ", 1)[1])
@@ -99,9 +93,3 @@ class RowReader:
 def series_values(row):
     """Given the 17 columns of a row, return the ten series values in SERIES order (None = missing)."""
     return [number_or_none(row[index]) for index in SERIES_INDEXES]
-
-
-def columnar_json(points):
-    """Given Points, return the columnar JSON text {"id": [...], "ts": [...], "fix": [...], "t": [...], ...}."""
-    columns = zip(*(point.cells.split(",") for point in points), strict=True) if points else [()] * len(POINT_KEYS)
-    return "{" + ",".join(f'"{key}":[{",".join(cells)}]' for key, cells in zip(POINT_KEYS, columns, strict=True)) + "}"

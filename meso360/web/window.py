@@ -1,18 +1,18 @@
 """The live window: the last history_hours of points in memory, with ids, and a Condition for SSE clients."""
 
 import collections
-import gzip
 import json
+import math
 import threading
 import time
 
-from meso360.web.points import Point, columnar_json
+from meso360.web.history import Block, history_gzip
+from meso360.web.points import Point
 
 # Ids start at the server's start time in milliseconds since 2024 so that the ids of a restarted server are
 # larger than the ones its predecessor sent (at 1 row/s): a browser resuming with an old Last-Event-ID gets
 # a "reset" instead of a silent hole.
 _ID_EPOCH = 1_704_067_200
-HISTORY_MAX_LAG_ROWS = 30
 
 
 def initial_id(now=None):
@@ -35,6 +35,7 @@ class LiveWindow:
         self.condition = threading.Condition()
         self.closed = False
         self._points = collections.deque()
+        self._blocks = collections.deque([Block()])  # the same points, for history_body()
         self.last_id = initial_id() if first_id is None else first_id
         self.newest_gps_ts = None
         self.newest = None
@@ -50,6 +51,9 @@ class LiveWindow:
                 self.last_id += 1
                 point = Point(self.last_id, ts, fix, values)
                 self._points.append(point)
+                if self._blocks[-1].add(point):
+                    self._blocks[-1].finish()
+                    self._blocks.append(Block())
                 added.append(point)
                 if fix and (self.newest_gps_ts is None or ts > self.newest_gps_ts):
                     self.newest_gps_ts = ts
@@ -62,12 +66,17 @@ class LiveWindow:
     def _trim(self):
         points = self._points
         while len(points) > self.max_points:
-            points.popleft()
+            self._drop_oldest()
         if self.newest_gps_ts is not None:
             cutoff = self.newest_gps_ts - self.history_seconds
             # Only from the left, so the ids in the window stay contiguous.
             while points and points[0].ts < cutoff and points[0].id != self.last_id:
-                points.popleft()
+                self._drop_oldest()
+
+    def _drop_oldest(self):
+        self._points.popleft()
+        if self._blocks[0].trim_one():
+            self._blocks.popleft()  # never the open last block: the newest point is never dropped
 
     def close(self):
         """Wake every waiter for good (server shutdown)."""
@@ -115,18 +124,20 @@ class LiveWindow:
             points = [p for p in points if p.ts >= cutoff]
         return last_id, points
 
-    def history_body(self, max_lag_rows=HISTORY_MAX_LAG_ROWS):
-        """Return (last_id, gzip_bytes) of GET /api/history (only the gzip body is kept: 5x smaller).
+    def history_body(self):
+        """Return (last_id, gzip_bytes) of GET /api/history: the points of snapshot() in columns.
 
-        The encoded body is reused until it lags the newest row by more than `max_lag_rows`: the client
-        resumes the stream from the body's last_id, so the rows after it are replayed, not lost. This
-        keeps a 7200-point body (about 25 ms to encode and gzip) off most requests.
+        Always current: finished blocks of the window are compressed once, so a new body costs only
+        the encoding of the first (trimmed) and the last (open) block. Kept until the next append.
         """
         cached = self._body_cache
-        if cached is not None and self.last_id - cached[0] <= max_lag_rows:
+        if cached is not None and cached[0] == self.last_id:
             return cached
-        last_id, points = self.snapshot()
-        text = f'{{"vehicle":{json.dumps(self.vehicle)},"last_id":{last_id},"points":{columnar_json(points)}}}'
-        cached = (last_id, gzip.compress(text.encode(), compresslevel=6, mtime=0))
+        with self.condition:
+            last_id = self.last_id
+            cutoff = -math.inf if self.newest_gps_ts is None else self.newest_gps_ts - self.history_seconds
+            views = [block.view(cutoff) for block in self._blocks]
+        head = f'{{"vehicle":{json.dumps(self.vehicle)},"last_id":{last_id},'
+        cached = (last_id, history_gzip(head, views, cutoff))
         self._body_cache = cached
         return cached

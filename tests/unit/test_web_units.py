@@ -1,16 +1,19 @@
 """Unit tests of the web daemon's pieces: tally vs. meso360.gaps, live window ids, downsampling, passwords."""
 
 import datetime as dt
+import gzip
+import json
 import math
+import random
 
 import pytest
 
 from meso360 import config as config_module
 from meso360 import gaps
-from meso360.web import auth
+from meso360.web import auth, history
 from meso360.web.dayhistory import ParsedDay, downsample
 from meso360.web.passwd_cli import set_password_hash
-from meso360.web.points import SERIES_KEYS, RowReader, number_or_none, series_values
+from meso360.web.points import POINT_KEYS, SERIES_KEYS, RowReader, number_or_none, series_values
 from meso360.web.tally import DayTally
 from meso360.web.window import LiveWindow
 
@@ -67,6 +70,64 @@ def test_live_window_replays_after_an_id_and_resets_for_a_foreign_id():
     everything, reset = window.after(5)  # older than the window: the client missed rows
     assert reset and everything[-1].id == 1300 and len(everything) == len(window)
     assert window.after(999_999)[1] is True  # from a previous server with larger ids
+
+
+def _straightforward_history(window):
+    """The /api/history document encoded in one go from snapshot(): what the block-wise body must equal."""
+    last_id, points = window.snapshot()
+    documents = [point.as_dict() for point in points]
+    columns = {key: [document[key] for document in documents] for key in POINT_KEYS}
+    return json.dumps({"vehicle": window.vehicle, "last_id": last_id, "points": columns}, separators=(",", ":"))
+
+
+def _random_rows(generator, start_ts, count):
+    """Rows of 1 Hz data with nulls, negative and integral values, rows without fix and late (backfilled) rows."""
+    rows = []
+    for offset in range(count):
+        values = [generator.choice([None, -3.25, 0.0, 17, 1e-05, generator.uniform(-500, 500)]) for _ in SERIES_KEYS]
+        kind = generator.random()
+        if kind < 0.05:
+            rows.append((start_ts + offset + 0.125, False, values))  # no fix: timed by arrival
+        elif kind < 0.07:
+            rows.append((start_ts + offset - 5000, True, values))  # backfilled: older than the window
+        else:
+            rows.append((start_ts + offset, True, values))
+    return rows
+
+
+@pytest.mark.parametrize("block_points", [3, 7, 64, history.BLOCK_POINTS])
+def test_history_body_decompresses_to_the_straightforward_json_through_trims_and_appends(monkeypatch, block_points):
+    monkeypatch.setattr(history, "BLOCK_POINTS", block_points)
+    generator = random.Random(block_points)
+    window = LiveWindow('MM"1', 600, first_id=1000)
+    assert gzip.decompress(window.history_body()[1]).decode() == _straightforward_history(window)  # empty
+    window.append([(ts + 0.5, False, [None] * 10) for ts in range(5)])  # no fix yet: nothing trimmed by time
+    assert gzip.decompress(window.history_body()[1]).decode() == _straightforward_history(window)
+    ts = 1_750_000_000
+    for batch in [1, 2, 3, 50, 400, 1, 1, 700, 64, 5, 1, 2000, 1, 1, 1, 200]:
+        window.append(_random_rows(generator, ts, batch))
+        ts += batch
+        last_id, body = window.history_body()
+        assert last_id == window.last_id
+        assert gzip.decompress(body).decode() == _straightforward_history(window), batch
+    assert len(window.snapshot()[1]) > 500  # the window was full and trimmed on the left
+    # A burst of rows without fix, more than max_points: trimmed by count, not by time.
+    window.append([(ts + offset / 1000, False, [offset, None] * 5) for offset in range(window.max_points + 100)])
+    assert gzip.decompress(window.history_body()[1]).decode() == _straightforward_history(window)
+    window.append(_random_rows(generator, ts, 3 * block_points))
+    assert gzip.decompress(window.history_body()[1]).decode() == _straightforward_history(window)
+
+
+def test_history_body_is_recompressed_only_for_the_trimmed_first_and_the_open_last_block(monkeypatch):
+    window = _window_with(5000, history_seconds=3600)
+    calls = []
+    real_deflate = history._deflate
+    monkeypatch.setattr(
+        history, "_deflate", lambda data, finish=False: calls.append(len(data)) or real_deflate(data, finish)
+    )
+    window.append([(5000, True, [1.0] * 10)])
+    window.history_body()
+    assert sum(calls) < 2 * history.BLOCK_POINTS * 100  # of about 400 kB of text
 
 
 def test_downsampling_keeps_each_series_minimum_and_maximum_in_time_order():
