@@ -227,7 +227,10 @@ check_simulator_switch() {
 	ct systemctl restart meso360.target
 	check "sim: meso360-sim active (Type=notify READY)" wait_for 30 "meso360-sim active" \
 		unit_is meso360-sim.service active
-	check "sim: STATUS: $(prop meso360-sim.service StatusText)" status_text_matches meso360-sim.service 'record'
+	# READY carries "logger on port ..."; the record STATUS follows within its 5 s interval.
+	check "sim: STATUS mentions the newest record" wait_for 15 "sim STATUS with records" \
+		status_text_matches meso360-sim.service 'record'
+	log "sim STATUS: $(prop meso360-sim.service StatusText)"
 	check "ingest: active after the one-line switch to the simulator" wait_for 30 "meso360-ingest active" \
 		unit_is meso360-ingest.service active
 	check "ingest: rows reach today's data file $(today_file)" wait_for 30 "rows in today's file" \
