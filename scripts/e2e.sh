@@ -5,7 +5,9 @@
 # built when absent, copied per run), boots it with systemd-nspawn --private-network (nothing
 # but loopback is reachable once booted) and checks the units' systemd contract: notify/STATUS,
 # restart after a crash, watchdog, exit 78 without a restart loop, journal priorities,
-# meso360ctl, upgrade, remove and purge. Prints PASS/FAIL per check; exits 1 on any FAIL.
+# meso360ctl, the reverse tunnel against an OpenSSH "bastion" sshd on 127.0.0.1 inside the
+# container (forward to the container's own sshd, outage and recovery), upgrade, remove and
+# purge. Prints PASS/FAIL per check; exits 1 on any FAIL.
 #
 # Environment: MESO360_E2E_DEB   the .deb to test (default: run `make deb` and use its output)
 #              MESO360_E2E_CACHE base root and apt download cache (default /var/cache/meso360-e2e)
@@ -110,12 +112,15 @@ prepare_root() {
 }
 
 # apt install of the .deb, not booted, with the host's network: dependencies come from Debian.
+# TEST_PACKAGES too: no network once booted. OpenSSH is the vehicle's sshd (the tunnel's forward
+# target), the stand-in bastion's sshd and ssh-keygen (meso360ctl tunnel keygen) / ssh-keyscan.
+TEST_PACKAGES="openssh-server openssh-client"
 install_package() {
 	mkdir -p "$CACHE/apt-archives/partial"
 	cp "$DEB" "$UPGRADE_DEB" "$ROOT/root/"
 	systemd-nspawn -q -D "$ROOT" --register=no --keep-unit --pipe \
 		--bind="$CACHE/apt-archives:/var/cache/apt/archives" -E DEBIAN_FRONTEND=noninteractive \
-		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends /root/$(basename "$DEB")" \
+		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends /root/$(basename "$DEB") $TEST_PACKAGES" \
 		>"$WORK/install.log" 2>&1 </dev/null
 }
 
@@ -285,6 +290,142 @@ check_meso360ctl() {
 	check "meso360ctl gaps: today's file reported" ct meso360ctl gaps
 }
 
+# --- reverse tunnel: meso360-tunnel against a real OpenSSH "bastion" inside the container ---------
+
+BASTION_UNIT=meso360-e2e-bastion.service # transient (systemd-run), stopped by name
+BASTION_DIR=/etc/meso360-e2e-bastion
+BASTION_PORT=2200
+BASTION_USER=bastion
+TUNNEL_REMOTE_PORT=2222
+TUNNEL=meso360-tunnel.service
+
+tunnel_state() { # the "state" field of tunnel.json, as `meso360ctl status --json` reports it
+	ct meso360ctl status --json | python3 -c 'import json, sys; print(((json.load(sys.stdin)["tunnel"] or {}).get("state") or {}).get("state"))'
+}
+tunnel_json() { ct cat /var/lib/meso360/state/tunnel.json; }
+tunnel_verified_at() { tunnel_json | python3 -c 'import json, sys; print(json.load(sys.stdin)["verified_at"])'; }
+tunnel_is_up() { # tunnel.json up/verified, STATUS "tunnel up: ..., verified N s ago, ..." and unit active
+	unit_is $TUNNEL active && tunnel_json | grep -q '"state": "up".*"detail": "verified"' &&
+		status_text_matches $TUNNEL '^tunnel up: 127\.0\.0\.1:'$TUNNEL_REMOTE_PORT' → :22, verified [0-9]+ s ago, [0-9]+ reconnects$'
+}
+tunnel_is_down() { tunnel_json | grep -q '"state": "down"' && status_text_matches $TUNNEL '^tunnel down: '; }
+tunnel_reverified_since() { tunnel_is_up && [ "$(tunnel_verified_at)" != "$1" ]; }
+port_open() { ct timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1"; }
+# The banner that comes back from the bastion's port 2222: the vehicle sshd's, through the tunnel.
+forwarded_banner() { ct timeout 10 bash -c "exec 3<>/dev/tcp/127.0.0.1/$TUNNEL_REMOTE_PORT && head -c 8 <&3"; }
+# ssh-keyscan through the forward must return the vehicle sshd's own host key (not the bastion's).
+forward_reaches_vehicle_sshd() {
+	local scanned vehicle
+	scanned=$(ct ssh-keyscan -T 5 -t ed25519 -p $TUNNEL_REMOTE_PORT 127.0.0.1 2>/dev/null | awk '{print $3}')
+	vehicle=$(ct awk '{print $2}' /etc/ssh/ssh_host_ed25519_key.pub)
+	echo "through the tunnel: ${scanned:-nothing}; vehicle sshd: $vehicle"
+	[ -n "$scanned" ] && [ "$scanned" = "$vehicle" ]
+}
+
+start_bastion() {
+	ct mkdir -p /run/sshd # privilege separation directory (also ssh.service's)
+	ct systemd-run --quiet --collect --unit=$BASTION_UNIT /usr/sbin/sshd -D -e -f $BASTION_DIR/sshd_config &&
+		wait_for 15 "bastion sshd on 127.0.0.1:$BASTION_PORT" port_open $BASTION_PORT
+}
+stop_bastion() { ct systemctl stop $BASTION_UNIT 2>/dev/null || true; }
+
+# A bastion as the base's: its own sshd_config and host key, key-only login for one user whose
+# authorized_keys line is the one meso360ctl prints (restrict, permitlisten/permitopen its port).
+setup_bastion() {
+	ct useradd --system --no-create-home --shell /bin/sh --password '*' $BASTION_USER || return 1
+	ct mkdir -p -m 0755 $BASTION_DIR/authorized_keys
+	ct ssh-keygen -q -t ed25519 -N '' -C e2e-bastion -f $BASTION_DIR/ssh_host_ed25519_key || return 1
+	ct tee $BASTION_DIR/sshd_config >/dev/null <<-EOF
+		Port $BASTION_PORT
+		ListenAddress 127.0.0.1
+		HostKey $BASTION_DIR/ssh_host_ed25519_key
+		PidFile /run/meso360-e2e-bastion.pid
+		AuthorizedKeysFile $BASTION_DIR/authorized_keys/%u
+		AllowUsers $BASTION_USER
+		UsePAM no
+		PasswordAuthentication no
+		KbdInteractiveAuthentication no
+		PubkeyAuthentication yes
+		PermitRootLogin no
+		AllowTcpForwarding yes
+		GatewayPorts no
+		ClientAliveInterval 15
+		ClientAliveCountMax 3
+		LogLevel VERBOSE
+	EOF
+	ct sshd -t -f $BASTION_DIR/sshd_config
+}
+
+check_tunnel() {
+	local line pid restarts verified
+	ct cp -p /etc/meso360/meso360.conf /root/meso360.conf.before-tunnel
+	check "tunnel: the vehicle's sshd (ssh.service) runs on port 22" eval "
+		ct systemctl start ssh.service && wait_for 15 'sshd on port 22' port_open 22"
+	if ! setup_bastion >"$WORK/bastion-setup.log" 2>&1 || ! start_bastion; then
+		fail "tunnel: bastion sshd on 127.0.0.1:$BASTION_PORT" "$(tail -n 4 "$WORK/bastion-setup.log" | tr '\n' ' ')"
+		stop_bastion
+		return
+	fi
+	pass "tunnel: bastion sshd ($BASTION_UNIT) on 127.0.0.1:$BASTION_PORT"
+	# The [tunnel] keys, right under the section header (keygen needs remote_port); small intervals.
+	ct sed -i "/^\[tunnel\]\$/a host = 127.0.0.1\\nport = $BASTION_PORT\\nuser = $BASTION_USER\\nremote_port = $TUNNEL_REMOTE_PORT\\nkeepalive_interval = 2\\nprobe_interval = 5\\nconnect_timeout = 5\\nretry_max_delay = 2" \
+		/etc/meso360/meso360.conf
+	line=$(ct meso360ctl tunnel keygen 2>&1 | grep '^restrict,') || true
+	check "tunnel: meso360ctl tunnel keygen: /etc/meso360/tunnel_key owned by meso360, 0600" eval "
+		[ -n \"\$line\" ] && [ \"\$(ct stat -c '%U %a' /etc/meso360/tunnel_key)\" = 'meso360 600' ]"
+	printf '%s\n' "$line" | ct tee $BASTION_DIR/authorized_keys/$BASTION_USER >/dev/null
+	check "tunnel: meso360ctl tunnel trust 127.0.0.1 --port $BASTION_PORT --yes pins the bastion's key" eval "
+		ct meso360ctl tunnel trust 127.0.0.1 --port $BASTION_PORT --yes &&
+		ct grep -qF \"\$(ct awk '{print \$1, \$2}' $BASTION_DIR/ssh_host_ed25519_key.pub)\" /etc/meso360/known_hosts"
+	# --no-block: READY=1 comes only once the forward is verified (TimeoutStartSec=infinity).
+	ct systemctl restart --no-block $TUNNEL
+	check "tunnel: active (READY) with STATUS 'tunnel up: ... verified'" \
+		wait_for 30 "tunnel up and verified" tunnel_is_up
+	log "tunnel STATUS: $(prop $TUNNEL StatusText)"
+	check "tunnel: 127.0.0.1:$TUNNEL_REMOTE_PORT (bastion) answers with an SSH-2.0- banner" eval '
+		[ "$(forwarded_banner)" = SSH-2.0- ]'
+	check "tunnel: ssh-keyscan through the forward gets the vehicle sshd's host key" forward_reaches_vehicle_sshd
+	check "tunnel: meso360ctl status exit 0, shows 'tunnel: up'" eval "
+		out=\$(ct meso360ctl status); rc=\$?; echo \"\$out\"; [ \$rc -eq 0 ] && grep -q '^tunnel: up since' <<<\"\$out\" &&
+		grep -Eq '^ ok meso360-tunnel.service +active/running' <<<\"\$out\""
+	check "tunnel: meso360ctl status --json: tunnel state up" eval '[ "$(tunnel_state)" = up ]'
+
+	pid=$(prop $TUNNEL MainPID)
+	restarts=$(prop $TUNNEL NRestarts)
+	verified=$(tunnel_verified_at)
+	stop_bastion
+	check "tunnel: bastion stopped -> tunnel.json state down, STATUS 'tunnel down: ...'" \
+		wait_for 20 "tunnel down" tunnel_is_down
+	log "tunnel STATUS: $(prop $TUNNEL StatusText)"
+	sleep 6 # three reconnect attempts (retry_max_delay = 2): no restart, no crash, still down
+	check "tunnel: still active while down, same MainPID, NRestarts $restarts (no restart loop)" eval "
+		unit_is $TUNNEL active && [ \"\$(prop $TUNNEL MainPID)\" = '$pid' ] &&
+		[ \"\$(prop $TUNNEL NRestarts)\" = '$restarts' ] && tunnel_is_down"
+	check "tunnel: meso360ctl status --json: tunnel state down" eval '[ "$(tunnel_state)" = down ]'
+	check "tunnel: the journal has the outage at priority warning" eval "
+		ct journalctl --no-pager -o cat -u $TUNNEL -p warning | grep -q 'tunnel down:'"
+	if start_bastion; then
+		check "tunnel: bastion back -> up and verified again (new verification, same MainPID)" eval "
+			wait_for 30 'tunnel verified again' tunnel_reverified_since '$verified' &&
+			[ \"\$(prop $TUNNEL MainPID)\" = '$pid' ]"
+		log "tunnel STATUS: $(prop $TUNNEL StatusText)"
+		check "tunnel: the forward works again (vehicle sshd's host key through port $TUNNEL_REMOTE_PORT)" \
+			forward_reaches_vehicle_sshd
+		check "tunnel: meso360ctl status exit 0, --json tunnel state up" eval '
+			ct meso360ctl status >/dev/null && [ "$(tunnel_state)" = up ]'
+	else
+		fail "tunnel: bastion sshd restarted" "port $BASTION_PORT not listening"
+	fi
+
+	# Back to no tunnel: the later checks (upgrade: postinst restarts the units) run as before.
+	stop_bastion
+	ct cp -p /root/meso360.conf.before-tunnel /etc/meso360/meso360.conf
+	ct systemctl stop $TUNNEL
+	check "tunnel: bastion stopped ($BASTION_UNIT gone), tunnel stopped" eval "
+		! port_open $BASTION_PORT && unit_is $TUNNEL inactive &&
+		[ \"\$(ct systemctl show -P LoadState $BASTION_UNIT)\" = not-found ]"
+}
+
 check_config_error() {
 	local since
 	ct cp -p /etc/meso360/meso360.conf /root/meso360.conf.good
@@ -374,6 +515,9 @@ main() {
 		return 1
 	fi
 	cp "$REPO/tests/system/continuity.py" "$ROOT/root/continuity.py"
+	# As a Debian install has it (debootstrap writes none): the bastion sshd resolves "localhost"
+	# for the tunnel's probe (permitopen="localhost:PORT").
+	[ -e "$ROOT/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
 	log "booting the container (systemd-nspawn --boot --private-network)"
 	if ! boot; then
 		tail -n 30 "$WORK/console.log"
@@ -388,6 +532,7 @@ main() {
 	log "kill -9 ingest";              check_crash_restart
 	log "kill -STOP ingest (watchdog)"; check_watchdog
 	log "meso360ctl";                  check_meso360ctl
+	log "reverse tunnel";              check_tunnel
 	log "broken config";               check_config_error
 	log "upgrade";                     check_upgrade
 	log "remove and purge";            check_remove_purge
