@@ -61,6 +61,16 @@ class _CloseOnStop:
         if transport is not None:
             transport.close()  # not client.close(): connect() may still be using the client
 
+    def join(self, timeout_seconds=5.0):
+        """Wait for the last transport's thread to end: a paramiko thread still writing to stderr
+        while the interpreter shuts down aborts the process (SIGABRT) instead of a clean exit."""
+        with self._lock:
+            transport = self._client.get_transport() if self._client else None
+        if transport is not None:
+            transport.close()
+            if transport.is_alive():
+                transport.join(timeout_seconds)
+
 
 def _wait_with_watchdog(seconds, stop_event, notifier, state):
     """Wait out a backoff delay while telling systemd the loop is alive; return early on stop."""
@@ -124,6 +134,7 @@ def run(config, stop_event, notifier):
             state.down(reason, delay)
             _wait_with_watchdog(delay, stop_event, notifier, state)
     notifier.stopping()
+    closer.join()
     log.info("stopped")
     return EXIT_OK
 
