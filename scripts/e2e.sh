@@ -174,6 +174,7 @@ seconds_of() { # a systemd time span ("30s", "1min 30s") in whole seconds
 }
 security_score() { ct systemd-analyze security --no-pager "$1" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'; }
 score_ok() { awk -v score="$1" 'BEGIN { exit !(score != "" && score <= 2.5) }'; }
+pid_changed() { [ "$(prop "$1" MainPID)" != "$2" ]; } # pid_changed UNIT OLD_PID
 set_conf() { # set_conf KEY VALUE: uncomment/replace KEY in the installed config, as an admin would
 	ct sed -i -E "s|^#?$1 = .*|$1 = $2|" /etc/meso360/meso360.conf
 }
@@ -296,6 +297,7 @@ BASTION_UNIT=meso360-e2e-bastion.service # transient (systemd-run), stopped by n
 BASTION_DIR=/etc/meso360-e2e-bastion
 BASTION_PORT=2200
 BASTION_USER=bastion
+OFFLINE_BASTION_PORT=2299 # nothing listens there
 TUNNEL_REMOTE_PORT=2222
 TUNNEL=meso360-tunnel.service
 
@@ -454,13 +456,22 @@ check_config_error() {
 }
 
 check_upgrade() {
-	local pid conf_sum rows rows_sum
+	local pid conf_sum rows rows_sum tunnel_pid
+	# An offline vehicle with the tunnel configured: the unit never reports READY (activating);
+	# the upgrade must neither hang on it nor leave the old daemon running.
+	ct cp -p /etc/meso360/meso360.conf /root/meso360.conf.before-offline-tunnel
+	ct sed -i "/^\[tunnel\]\$/a host = 127.0.0.1\\nport = $OFFLINE_BASTION_PORT\\nuser = $BASTION_USER\\nremote_port = $TUNNEL_REMOTE_PORT\\nconnect_timeout = 5\\nretry_max_delay = 2" \
+		/etc/meso360/meso360.conf
+	ct systemctl restart --no-block $TUNNEL
+	check "upgrade: tunnel configured, bastion unreachable: unit activating (no READY)" \
+		wait_for 15 "tunnel activating" unit_is $TUNNEL activating
+	tunnel_pid=$(prop $TUNNEL MainPID)
 	pid=$(prop meso360-ingest.service MainPID)
 	conf_sum=$(ct md5sum /etc/meso360/meso360.conf)
 	rows=$(data_rows)
 	rows_sum=$(rows_digest "$rows")
-	check "upgrade: apt installs $UPGRADE_VERSION (offline: dependencies already there)" \
-		ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef \
+	check "upgrade: apt installs $UPGRADE_VERSION (offline: dependencies already there; no hang on the tunnel)" \
+		ct timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef \
 		-o Dpkg::Options::=--force-confold "/root/$(basename "$UPGRADE_DEB")"
 	check "upgrade: version is $UPGRADE_VERSION" \
 		eval "[ \"\$(ct dpkg-query -W -f '\${Version}' meso360)\" = '$UPGRADE_VERSION' ]"
@@ -470,6 +481,10 @@ check_upgrade() {
 	check "upgrade: ingest restarted (new MainPID) and active" eval "
 		[ \"\$(ct systemctl show -P MainPID meso360-ingest.service)\" != '$pid' ] &&
 		[ \"\$(ct systemctl show -P ActiveState meso360-ingest.service)\" = active ]"
+	check "upgrade: the offline tunnel restarted without waiting (new MainPID), still retrying" eval "
+		wait_for 15 'a new tunnel process' pid_changed $TUNNEL $tunnel_pid && unit_is $TUNNEL activating"
+	ct cp -p /root/meso360.conf.before-offline-tunnel /etc/meso360/meso360.conf
+	ct systemctl stop $TUNNEL
 	check "upgrade: the enabled simulator is running" unit_is meso360-sim.service active
 	check "upgrade: the $rows rows written before are unchanged" eval '[ "$(rows_digest "$rows")" = "$rows_sum" ]'
 	# The simulator was restarted too: a new logger sequence, which ingest must collect from its start.
