@@ -7,7 +7,6 @@ gzip header, the chunks of the blocks wholly inside the window, freshly compress
 (the brackets and keys, a trimmed first block, the open last block), a final empty block and the trailer.
 """
 
-import functools
 import math
 import struct
 import zlib
@@ -26,12 +25,6 @@ def _deflate(data, finish=False):
     return compressor.compress(data) + compressor.flush(zlib.Z_FINISH if finish else zlib.Z_SYNC_FLUSH)
 
 
-@functools.lru_cache(maxsize=64)
-def _deflate_separator(data):
-    """_deflate() of the short texts between chunks (",", '],"ts":['...), the same every time."""
-    return _deflate(data)
-
-
 def column_texts(frames):
     """Given SSE frames of points ('data: {"id":1,"ts":2,...}'), return each column's values as 'v1,v2,...'.
 
@@ -44,7 +37,7 @@ def column_texts(frames):
 
 
 class Chunk:
-    """One column of a finished block: its text as raw deflate, and its length and CRC-32 (text not kept).
+    """One column of a finished block: its text (",v1,v2,...") as raw deflate, its length and CRC-32 (not the text).
 
     `crc_shift` is the CRC of the text XOR the CRC of as many zero bytes: CRC-32 is affine, so
     crc32(text, start) == crc32(zeros, start) ^ crc_shift for any start (see _GzipBody.chunk).
@@ -81,7 +74,7 @@ class Block:
         if self.start:
             self.chunks = ()  # trimmed while open (a burst of rows): never wholly inside the window again
             return
-        self.chunks = [Chunk(text) for text in column_texts(point.frame for point in self.points)]
+        self.chunks = [Chunk("," + text) for text in column_texts(point.frame for point in self.points)]
 
     def trim_one(self):
         """Forget the oldest point still held; return True when none is left."""
@@ -90,13 +83,12 @@ class Block:
         return self.start == len(self.points)
 
     def view(self, cutoff):
-        """Return the chunks when every point is held and inside the window (ts >= cutoff), else the points held.
+        """Return (the chunks, or None unless every point is held and inside the window, the points held).
 
         Call with the window's lock held: what is returned does not change with later appends and trims.
         """
-        if self.chunks is not None and self.start == 0 and self.min_ts >= cutoff:
-            return self.chunks
-        return self.points[self.start :]
+        whole = self.chunks and self.start == 0 and self.min_ts >= cutoff
+        return (self.chunks if whole else None), self.points[self.start :]
 
 
 class _GzipBody:
@@ -113,15 +105,17 @@ class _GzipBody:
         self.pending.append(text)
 
     def _flush(self, finish=False):
+        if not self.pending and not finish:
+            return
         data = "".join(self.pending).encode()
         self.pending = []
-        if data or finish:
-            self.parts.append(_deflate(data, finish) if finish or len(data) > 16 else _deflate_separator(data))
-            self.crc = zlib.crc32(data, self.crc)
-            self.length += len(data)
+        self.parts.append(_deflate(data, finish))
+        self.crc = zlib.crc32(data, self.crc)
+        self.length += len(data)
 
     def chunk(self, chunk):
-        self._flush()
+        if self.pending:
+            self._flush()
         self.parts.append(chunk.deflated)
         self.crc = zlib.crc32(self.zeros[: chunk.length], self.crc) ^ chunk.crc_shift
         self.length += chunk.length
@@ -135,17 +129,17 @@ class _GzipBody:
 def history_gzip(head, views, cutoff):
     """Return the gzip bytes of head + '"points":{"id":[...],...}}' (head: '{"vehicle":...,').
 
-    `views` are Block.view() in window order: chunks (used as they are) or points, of which those with
-    ts >= cutoff are encoded now.
+    `views` are Block.view() in window order: the chunks are used as they are (after the first part of a
+    column: they start with a comma), else the points with ts >= cutoff are encoded now.
     """
     parts = []
     max_length = 0
-    for view in views:
-        if view and isinstance(view[0], Chunk):
-            parts.append(view)
-            max_length = max(max_length, max(chunk.length for chunk in view))
+    for chunks, points in views:
+        if chunks is not None and parts:
+            parts.append(chunks)
+            max_length = max(max_length, max(chunk.length for chunk in chunks))
         else:
-            included = [point.frame for point in view if point.ts >= cutoff]
+            included = [point.frame for point in points if point.ts >= cutoff]
             if included:
                 parts.append(column_texts(included))
     body = _GzipBody(max_length)
@@ -153,12 +147,13 @@ def history_gzip(head, views, cutoff):
     for index, key in enumerate(POINT_KEYS):
         body.text(f'{"," if index else ""}"{key}":[')
         for number, part in enumerate(parts):
-            if number:
-                body.text(",")
-            if isinstance(part[index], Chunk):
-                body.chunk(part[index])
+            piece = part[index]
+            if isinstance(piece, Chunk):
+                body.chunk(piece)
             else:
-                body.text(part[index])
+                if number:
+                    body.text(",")
+                body.text(piece)
         body.text("]")
     body.text("}}")
     return body.finish()
