@@ -1,10 +1,10 @@
 """The gzip body of GET /api/history, assembled from deflate chunks of finished blocks (compressed once).
 
 The live window's points are grouped in blocks of BLOCK_POINTS. A finished block keeps, per column, its
-values' JSON text ("v1,v2,...") compressed on its own as raw deflate ending on a Z_SYNC_FLUSH (byte
+values' JSON text (",v1,v2,...") compressed on its own as raw deflate ending on a Z_SYNC_FLUSH (byte
 aligned, not final), plus the CRC-32 and length of that text; the text itself is not kept. A body is the
 gzip header, the chunks of the blocks wholly inside the window, freshly compressed text for the rest
-(the brackets and keys, a trimmed first block, the open last block), a final empty block and the trailer.
+(the brackets and keys, the first block, the open last block), a final empty block and the trailer.
 """
 
 import math
@@ -13,7 +13,7 @@ import zlib
 
 from meso360.web.points import POINT_KEYS
 
-BLOCK_POINTS = 256  # a new body compresses at most two blocks afresh (about 1.5 ms); 109 kB for 7200 points
+BLOCK_POINTS = 256  # a new body compresses at most two blocks afresh (about 1.2 ms); 109 kB for 7200 points
 COMPRESS_LEVEL = 6
 # Magic, deflate, no flags, mtime 0, no extra flags, OS unknown: as gzip.compress(..., mtime=0) but OS 255.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
