@@ -59,16 +59,38 @@ def write_config_text(path, text):
         raise
 
 
+def _prompt():
+    return click.prompt("New operator password", hide_input=True, confirmation_prompt="Repeat it")
+
+
+def _read_stdin_line():
+    """Return the first line of standard input without its line ending (the rest is not read)."""
+    line = click.get_text_stream("stdin").readline()
+    password = line.removesuffix("\n").removesuffix("\r")
+    if not password:
+        raise click.ClickException("--password-stdin: standard input has no password (an empty first line)")
+    return password
+
+
 @click.command("passwd")
 @click.option("--clear", is_flag=True, help="Remove the password: the control panel becomes read-only.")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input (for scripts; no prompt, no repetition).",
+)
 @click.option("--config", "config_option", metavar="PATH", hidden=True, help="Config file (as meso360ctl --config).")
 @click.pass_context
-def passwd(ctx, clear, config_option):
+def passwd(ctx, clear, password_stdin, config_option):
     """Set the operator password for the web control panel (stored as a salted scrypt hash).
 
-    Needs write access to the config file (root: sudo meso360ctl passwd). Restart meso360-web
-    afterwards: sudo systemctl restart meso360-web
+    Prompts for it twice; with --password-stdin, reads it from the first line of standard input
+    (printf '%s\\n' "$PASSWORD" | sudo meso360ctl passwd --password-stdin). Needs write access
+    to the config file (root: sudo meso360ctl passwd). Restart meso360-web afterwards:
+    sudo systemctl restart meso360-web
     """
+    if clear and password_stdin:
+        raise click.UsageError("--clear and --password-stdin exclude each other")
     path = config_option or getattr(ctx.obj, "config_path", None) or config_module.resolve_path()
     try:
         with open(path, encoding="utf-8") as file:
@@ -80,7 +102,7 @@ def passwd(ctx, clear, config_option):
     if clear:
         new_hash = ""
     else:
-        password = click.prompt("New operator password", hide_input=True, confirmation_prompt="Repeat it")
+        password = _read_stdin_line() if password_stdin else _prompt()
         if len(password) < MIN_LENGTH:
             raise click.ClickException(f"the password must have at least {MIN_LENGTH} characters")
         new_hash = hash_password(password)

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from meso360.config import example_text
+from meso360.config import example_text, load
 from meso360.ctl.cli import cli
 from meso360.datafile import OBS_HEADER, SUPPORT_HEADER
+from meso360.web import auth
 
 REAL_DAY = Path(__file__).resolve().parents[2] / "test_data" / "test.txt"
 MESO360CTL = str(Path(sys.executable).parent / "meso360ctl")
@@ -52,6 +53,12 @@ def run_cli(config_path, *args):
 def run_process(config_path, *args, timeout=60):
     return subprocess.run(
         [MESO360CTL, "--config", str(config_path), *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_process_input(config_path, stdin, *args, timeout=60):
+    return subprocess.run(
+        [MESO360CTL, "--config", str(config_path), *args], input=stdin, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -277,6 +284,57 @@ def test_check_fails_on_a_readable_tunnel_key_and_missing_known_hosts(tmp_path):
     assert "FAIL tunnel known_hosts" in result.stdout
     key.chmod(0o600)
     assert "PASS tunnel key" in run_process(write_config(tmp_path, extra=extra), "check").stdout
+
+
+# --- passwd -----------------------------------------------------------------------------------------
+
+
+def stored_hash(config_path):
+    return load(config_path).web.password_hash
+
+
+def test_passwd_prompts_twice_by_default_and_stores_a_verifiable_hash(tmp_path):
+    config_path = write_config(tmp_path)
+    config_path.chmod(0o640)
+    result = CliRunner(mix_stderr=False).invoke(
+        cli, ["--config", str(config_path), "passwd"], input="correct horse\ncorrect horse\n"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "New operator password" in result.stdout and "Repeat it" in result.stdout
+    assert auth.verify_password("correct horse", stored_hash(config_path))
+    assert config_path.stat().st_mode & 0o777 == 0o640
+    assert "[ingest]\nlogger_url = http://127.0.0.1:9\n" in config_path.read_text()
+
+
+def test_passwd_password_stdin_reads_one_line_without_prompting(tmp_path):
+    config_path = write_config(tmp_path)
+    result = run_process_input(config_path, "battery staple\r\nnot read\n", "passwd", "--password-stdin")
+    assert result.returncode == 0, result.stderr
+    assert "password" not in result.stderr.lower() and "Operator password set" in result.stdout
+    assert auth.verify_password("battery staple", stored_hash(config_path))
+    assert not auth.verify_password("not read", stored_hash(config_path))
+    # No final newline is needed either; --clear removes it again.
+    assert run_process_input(config_path, "second password", "passwd", "--password-stdin").returncode == 0
+    assert auth.verify_password("second password", stored_hash(config_path))
+    assert run_process(config_path, "passwd", "--clear").returncode == 0
+    assert stored_hash(config_path) == ""
+
+
+@pytest.mark.parametrize(
+    ("stdin", "args", "message"),
+    [
+        ("", ["--password-stdin"], "standard input has no password"),
+        ("\nsecond line\n", ["--password-stdin"], "standard input has no password"),
+        ("short\n", ["--password-stdin"], "at least 8 characters"),
+        ("long enough\n", ["--password-stdin", "--clear"], "exclude each other"),
+    ],
+)
+def test_passwd_password_stdin_refuses_bad_input_and_leaves_the_file_alone(tmp_path, stdin, args, message):
+    config_path = write_config(tmp_path)
+    before = config_path.read_text()
+    result = run_process_input(config_path, stdin, "passwd", *args)
+    assert result.returncode != 0 and message in result.stderr
+    assert config_path.read_text() == before
 
 
 def test_version_and_help():
