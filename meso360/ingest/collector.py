@@ -11,10 +11,9 @@ import logging
 from pathlib import Path
 
 from meso360 import datafile
-from meso360.ingest import legacy
+from meso360.ingest import legacy, resume
 from meso360.ingest import state as state_store
 from meso360.ingest.sequencer import Episodes
-from meso360.ingest.state import TableState
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +52,7 @@ class Collector:
 
     # -- the two protocols: DataQuery, or legacy NewestRecord + lastrecords.html ----------------------------------
 
-    def _since(self, first):
+    def since(self, first):
         """Return a Page of the records numbered >= first that the logger still holds (one page)."""
         if not self.legacy:
             return self.client.data_query(self.table, self.fmt.expected_fields, since_record=first)
@@ -82,128 +81,21 @@ class Collector:
         saved = state_store.load(self.state_path)
         self.catchup = None
         if saved is None or saved.last_record is None:
-            saved = self._decide_without_state()
+            saved = resume.decide_without_state(self)
         else:
             self.catchup = {"recovered": 0, "lost": 0}
-            self._reconcile(saved)
+            resume.reconcile(self, saved)
             log.info("%s: resuming after record %d (signature %s)", self.table, saved.last_record, saved.signature)
         state_store.save(self.state_path, saved)
         self.state = saved
 
-    def _reconcile(self, saved):
-        if not saved.file:
-            return
-        path = Path(saved.file)
-        removed = datafile.repair_torn_tail(path)
-        if removed:
-            log.warning("%s: removed a torn last line of %d bytes from %s (power cut?)", self.table, removed, path)
-        size = path.stat().st_size if path.exists() else 0
-        if size < saved.file_size:
-            log.warning("%s: %s is shorter (%d bytes) than recorded (%d)", self.table, path, size, saved.file_size)
-        elif size > saved.file_size:
-            extra, end = datafile.read_complete_lines(path, saved.file_size)
-            matched = self._match_extra_lines(saved, extra)
-            if matched == len(extra):
-                log.info(
-                    "%s: %d rows written just before the stop are already in %s; not written again",
-                    self.table,
-                    matched,
-                    path,
-                )
-            else:
-                log.warning(
-                    "%s: %s has %d rows after the saved state, %d of them match the next records; the others "
-                    "are kept as they are",
-                    self.table,
-                    path,
-                    len(extra),
-                    matched,
-                )
-            size = end
-        saved.file_size = size
-
-    def _match_extra_lines(self, saved, extra):
-        """Advance `saved` over the records whose lines are the `extra` lines already in its file; return how many."""
-        matched, chain = 0, (saved.last_raw_gps, saved.last_written_gps)
-        while matched < len(extra):
-            page = self._since(saved.last_record + 1)
-            if None not in (saved.signature, page.signature) and saved.signature != page.signature:
-                return matched
-            if not page.records:
-                return matched
-            for record in page.records:
-                if record.problem or record.no != saved.last_record + 1 or matched >= len(extra):
-                    return matched
-                path, line, chain, _flag = self.fmt.format(record, chain, self.now())
-                if line != extra[matched] or str(path) != saved.file:
-                    return matched
-                matched += 1
-                saved.last_record, (saved.last_raw_gps, saved.last_written_gps) = record.no, chain
-            if not page.more:
-                return matched
-        return matched
-
-    def _newest_record(self):
+    def newest_record(self):
+        """Return (signature, the newest valid record or None) and remember its number."""
         page = self._most_recent()
         newest = next((r for r in reversed(page.records) if not r.problem), None)
         if newest is not None:
             self.newest_known = newest.no
         return page.signature, newest
-
-    def _decide_without_state(self):
-        signature, newest = self._newest_record()
-        if newest is None:
-            log.info("%s: no state and the logger table is empty: collecting from its first record", self.table)
-            return TableState(signature=signature, last_record=-1)
-        path, line = self._last_line_on_disk()
-        if line is None:
-            log.info("%s: no state and no data files: starting at the newest record %d", self.table, newest.no)
-            return TableState(signature=signature, last_record=newest.no - 1)
-        found = self._find_record_of_line(line, newest)
-        if found is None:
-            log.warning(
-                "%s: no state, and the last row of %s is not among the records the logger holds: starting at "
-                "the newest record %d (older records not collected)",
-                self.table,
-                path,
-                newest.no,
-            )
-            return TableState(signature=signature, last_record=newest.no - 1)
-        log.info("%s: no state: the last row of %s is record %d; resuming after it", self.table, path, found.no)
-        raw_gps, written_gps = self.fmt.chain_after(found, line)
-        return TableState(signature, found.no, raw_gps, written_gps, str(path), path.stat().st_size)
-
-    def _last_line_on_disk(self):
-        for path in reversed(self.fmt.files()):
-            datafile.repair_torn_tail(path)
-            lines, _ = datafile.read_complete_lines(path, max(0, path.stat().st_size - 65536))
-            data_lines = [line for line in lines if line and line != self.fmt.header]
-            if data_lines:
-                return path, data_lines[-1]
-        return None, None
-
-    def _find_record_of_line(self, line, newest):
-        """Return the logger record whose plain line is `line` (latest match), searching near its time first."""
-        starts = [0]
-        target, newest_time = self.fmt.line_time(line), self.fmt.record_time(newest)
-        if target and newest_time:
-            estimate = newest.no - int((newest_time - target).total_seconds())
-            starts.insert(0, max(0, estimate - 60))
-        for first in starts:
-            found, since = None, first
-            while True:
-                page = self._since(since)
-                for record in page.records:
-                    if not record.problem and self.fmt.plain_line(record) == line:
-                        found = record
-                if found is not None or not page.more or not page.records:
-                    break
-                if since == first and first > 0:
-                    break  # the estimate missed: scan everything from the oldest
-                since = page.records[-1].no + 1
-            if found is not None:
-                return found
-        return None
 
     # -- polling -------------------------------------------------------------------------------------------------
 
@@ -212,7 +104,7 @@ class Collector:
 
         Raise LoggerError when the logger fails, OSError when the files or state cannot be written.
         """
-        page = self._since(self.next_no)
+        page = self.since(self.next_no)
         if self._sequence_changed(page.signature):
             return True
         before = self.state.last_record
@@ -289,7 +181,7 @@ class Collector:
         return True
 
     def _check_regression(self, signature):
-        _signature, newest = self._newest_record()
+        _signature, newest = self.newest_record()
         if newest is not None and newest.no < self.state.last_record:
             log.warning(
                 "%s: record numbers went back from %d to %d (table reset?): a new record sequence, collected "
@@ -310,7 +202,7 @@ class Collector:
     def _track_catchup(self, page, before):
         if page.more:
             if self.backfill is None:
-                _signature, newest = self._newest_record()
+                _signature, newest = self.newest_record()
                 self.backfill = (before, newest.no if newest else self.state.last_record)
             return
         if page.records and not page.records[-1].problem:
