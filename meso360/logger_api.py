@@ -242,6 +242,11 @@ class LoggerClient:
             with self._session.get(url, timeout=self.timeout_s, stream=True) as answer:
                 if answer.status_code == 404:
                     raise NotSupportedError(f"HTTP 404 for {path}")
+                if answer.status_code in (401, 403):
+                    raise LoggerError(
+                        f"HTTP {answer.status_code} {answer.reason}: the logger refused the login, "
+                        "check [ingest] username and password"
+                    )
                 if answer.status_code != 200:
                     raise LoggerError(f"HTTP {answer.status_code} {answer.reason}")
                 body = bytearray()

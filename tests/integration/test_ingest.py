@@ -309,3 +309,23 @@ def test_lost_state_resumes_after_the_last_row_on_disk(simulator, tmp_path):
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data", newest)
     assert "no state: the last row of" in daemon.log()
+
+
+def test_logger_with_http_basic_auth_is_collected_with_the_configured_credentials(simulator, tmp_path):
+    sim = simulator(rate=10, username="meso", password="s3cret")
+    wrong = write_config(tmp_path, sim.url, support_table="", username="meso", password="wrong")
+    daemon = IngestProcess(wrong, tmp_path / "wrong.log")
+    try:
+        wait_until(lambda: "check [ingest] username and password" in daemon.log(), 20, "the refusal in the log")
+        assert daemon.process.poll() is None, "a refused login must not stop the daemon"
+        assert newest_written(tmp_path) == -1
+    finally:
+        daemon.stop()
+    config = write_config(tmp_path, sim.url, support_table="", username="meso", password="s3cret")
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    try:
+        newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
+        wait_written(tmp_path, newest)
+    finally:
+        daemon.stop()
+    assert_obs_complete(sim, tmp_path / "data")
