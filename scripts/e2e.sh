@@ -6,8 +6,10 @@
 # but loopback is reachable once booted) and checks the units' systemd contract: notify/STATUS,
 # restart after a crash, watchdog, exit 78 without a restart loop, journal priorities,
 # meso360ctl, the reverse tunnel against an OpenSSH "bastion" sshd on 127.0.0.1 inside the
-# container (forward to the container's own sshd, outage and recovery), upgrade, remove and
-# purge. Prints PASS/FAIL per check; exits 1 on any FAIL.
+# container (forward to the container's own sshd, outage and recovery), meso360-web (pages, API,
+# read-only without a password, control through systemd and the package's polkit rule, the journal
+# stream; tests/system/webcheck.py is its HTTP client inside), upgrade, remove and purge. Prints
+# PASS/FAIL per check; exits 1 on any FAIL.
 #
 # Environment: MESO360_E2E_DEB   the .deb to test (default: run `make deb` and use its output)
 #              MESO360_E2E_CACHE base root and apt download cache (default /var/cache/meso360-e2e)
@@ -115,12 +117,15 @@ prepare_root() {
 # TEST_PACKAGES too: no network once booted. OpenSSH is the vehicle's sshd (the tunnel's forward
 # target), the stand-in bastion's sshd and ssh-keygen (meso360ctl tunnel keygen) / ssh-keyscan.
 TEST_PACKAGES="openssh-server openssh-client"
+# polkitd is a Recommends (a default apt install has it; --no-install-recommends keeps avahi and the
+# rest out): the web daemon's control actions are authorised by the package's polkit rule.
+RECOMMENDED_PACKAGES="polkitd"
 install_package() {
 	mkdir -p "$CACHE/apt-archives/partial"
 	cp "$DEB" "$UPGRADE_DEB" "$ROOT/root/"
 	systemd-nspawn -q -D "$ROOT" --register=no --keep-unit --pipe \
 		--bind="$CACHE/apt-archives:/var/cache/apt/archives" -E DEBIAN_FRONTEND=noninteractive \
-		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends /root/$(basename "$DEB") $TEST_PACKAGES" \
+		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends /root/$(basename "$DEB") $RECOMMENDED_PACKAGES $TEST_PACKAGES" \
 		>"$WORK/install.log" 2>&1 </dev/null
 }
 
@@ -455,6 +460,88 @@ check_config_error() {
 	check "config error: no record lost over the config outage" progress_then_continuity 5
 }
 
+# --- web: pages and API, read-only without a password, control through systemd + polkit ----------
+
+WEB=meso360-web.service
+WEB_PASSWORD="e2e operator $$" # set with meso360ctl passwd --password-stdin, cleared at the end
+web() { ct python3 /root/webcheck.py "$@"; }
+web_with_password() { printf '%s\n' "$WEB_PASSWORD" | web "$@"; }
+set_web_password() { printf '%s\n' "$WEB_PASSWORD" | ct meso360ctl passwd --password-stdin; }
+# systemctl as the web daemon's user, asking polkit over D-Bus (no agent: --no-ask-password).
+as_meso360() { ct runuser -u meso360 -- systemctl --no-ask-password "$@"; }
+web_status_ok() { # active, and STATUS as the daemon sends it with observations in its window
+	unit_is $WEB active &&
+		status_text_matches $WEB '^serving on 0\.0\.0\.0:8080, [0-9]+ SSE clients, newest obs [0-9]+ s old$'
+}
+# denied COMMAND...: systemctl refused, as polkit answers when no rule grants it: the default for
+# systemd's actions is auth_admin, "Interactive authentication required" without an agent.
+denied() {
+	local output
+	output=$("$@" 2>&1) && { echo "allowed: $output"; return 1; }
+	echo "$output"
+	grep -Eq 'Interactive authentication required|Access denied' <<<"$output"
+}
+
+check_web() {
+	local pid ssh_pid
+	check "web: active (READY), STATUS 'serving on 0.0.0.0:8080, N SSE clients, newest obs N s old'" \
+		wait_for 15 "web STATUS with observations" web_status_ok
+	log "web STATUS: $(prop $WEB StatusText)"
+	check "web: systemd-analyze security $WEB scored above (summary)" eval '
+		printf "%s\n" "${SCORES[@]}" | grep -q "^meso360-web.service [0-9.]*$"'
+	check "web: GET /view, the dashboard (loads the packaged uPlot)" \
+		web page /view '/static/vendor/uPlot.iife.min.js' '/static/dashboard.js'
+	check "web: GET /, the control panel" web page / '/static/control.js' 'id="readonly-note"'
+	check "web: GET /static/vendor/uPlot.iife.min.js, from the package" eval "
+		web page /static/vendor/uPlot.iife.min.js uPlot &&
+		ct test -s /usr/lib/python3/dist-packages/meso360/web/static/vendor/uPlot.iife.min.js"
+	check "web: GET /healthz answers ok" web page /healthz ok
+	check "web: GET /api/status: the four units, ingest and web active, newest observation < 30 s old" \
+		wait_for 15 "api/status with a fresh observation" web status
+	log "web /api/status: $(web status 2>&1 || true)"
+	check "web: GET /api/history: the simulator's rows in the live window" web history 10
+	check "web: GET /api/log/stream?lines=5: 5 'event: log' journal entries with priorities" \
+		web log-stream --lines 5 --timeout 10
+
+	check "web: no password: login and POST /api/control refused (403), the panel says read-only" web read-only
+
+	check "web: meso360ctl passwd --password-stdin sets the hash, config still 0640 root:meso360" eval "
+		set_web_password && ct grep -q '^password_hash = scrypt[$]' /etc/meso360/meso360.conf &&
+		[ \"\$(ct stat -c '%a %U:%G' /etc/meso360/meso360.conf)\" = '640 root:meso360' ]"
+	check "web: restarted with the password, active again" eval "
+		ct systemctl restart $WEB && wait_for 15 'web STATUS' web_status_ok"
+	check "web: a wrong password gets 401, no session" web_with_password wrong-password
+	check "web: the failed login is in the log stream at priority warning" \
+		web log-stream --lines 20 --timeout 10 --want 'failed control-panel login' --priority 4
+	pid=$(prop meso360-ingest.service MainPID)
+	check "web: login, POST /api/control restart ingest: 403 without X-CSRF-Token, 200 with it (polkit)" \
+		web_with_password control restart ingest
+	check "web: ingest restarted by the web API (MainPID $pid -> new) and active" eval "
+		pid_changed meso360-ingest.service $pid && unit_is meso360-ingest.service active"
+	check "web: no record lost or duplicated across the restart from the panel" progress_then_continuity 5
+
+	# The polkit rule itself, as user meso360 (the API only takes meso360 component names).
+	check "polkit: polkitd running (D-Bus activated), the package's rule in /usr/share/polkit-1/rules.d" eval "
+		unit_is polkit.service active && ct test -s /usr/share/polkit-1/rules.d/50-meso360.rules"
+	ssh_pid=$(prop ssh.service MainPID)
+	check "polkit: meso360 may not restart ssh.service (not authorised, same MainPID)" eval "
+		denied as_meso360 restart ssh.service && [ \"\$(prop ssh.service MainPID)\" = '$ssh_pid' ]"
+	check "polkit: meso360 may not kill meso360-sim.service (verb not granted)" \
+		denied as_meso360 kill --signal=SIGCONT meso360-sim.service
+	check "polkit: meso360 may not enable a unit file (manage-unit-files not granted)" \
+		denied as_meso360 enable meso360-sim.service
+	pid=$(prop meso360-sim.service MainPID)
+	check "polkit: meso360 may restart meso360-sim.service (new MainPID, active)" eval "
+		as_meso360 restart meso360-sim.service && pid_changed meso360-sim.service $pid &&
+		wait_for 15 'sim active' unit_is meso360-sim.service active"
+	check "web: the restarted simulator's new sequence collected from its first record, once each" \
+		progress_then_continuity 5 --new-sequence
+
+	# Back to no password (the state of a fresh install): read-only again.
+	check "web: meso360ctl passwd --clear, restart: read-only again" eval "
+		ct meso360ctl passwd --clear >/dev/null && ct systemctl restart $WEB && web read-only"
+}
+
 check_upgrade() {
 	local pid conf_sum rows rows_sum tunnel_pid
 	# An offline vehicle with the tunnel configured: the unit never reports READY (activating);
@@ -529,7 +616,7 @@ main() {
 		fail "install: apt-get install ./$(basename "$DEB")" "see the log above"
 		return 1
 	fi
-	cp "$REPO/tests/system/continuity.py" "$ROOT/root/continuity.py"
+	cp "$REPO/tests/system/continuity.py" "$REPO/tests/system/webcheck.py" "$ROOT/root/"
 	# As a Debian install has it (debootstrap writes none): the bastion sshd resolves "localhost"
 	# for the tunnel's probe (permitopen="localhost:PORT").
 	[ -e "$ROOT/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$ROOT/etc/hosts"
@@ -549,6 +636,7 @@ main() {
 	log "meso360ctl";                  check_meso360ctl
 	log "reverse tunnel";              check_tunnel
 	log "broken config";               check_config_error
+	log "web: pages, API, control through polkit, journal"; check_web
 	log "upgrade";                     check_upgrade
 	log "remove and purge";            check_remove_purge
 	echo

@@ -1,0 +1,226 @@
+"""Inside the e2e container: talk to the installed meso360-web on http://127.0.0.1:8080 (no curl there).
+
+One subcommand per check of scripts/e2e.sh; each prints what it saw (one JSON line, or the log
+events) and exits 0 when the answer is the expected one, 1 otherwise. Passwords come on standard
+input (one line), never on the command line. Standard library only, run with the container's python3.
+"""
+
+import argparse
+import http.cookiejar
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+BASE = "http://127.0.0.1:8080"
+TIMEOUT_S = 10
+CONTROL_TIMEOUT_S = 45  # the daemon waits up to 30 s for systemctl
+UNITS = {"meso360-ingest.service", "meso360-web.service", "meso360-tunnel.service", "meso360-sim.service"}
+READ_ONLY_NOTE = b"Control is read-only. To enable it, run"
+
+
+class Client:
+    """HTTP with a cookie jar (the session cookie) that returns error answers instead of raising."""
+
+    def __init__(self):
+        self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+
+    def request(self, path, document=None, headers=None, timeout=TIMEOUT_S):
+        """Return (status, headers, body bytes); a JSON `document` is POSTed as application/json."""
+        data = None if document is None else json.dumps(document).encode()
+        request = urllib.request.Request(BASE + path, data=data, headers=dict(headers or {}))
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with self.opener.open(request, timeout=timeout) as answer:
+                return answer.status, answer.headers, answer.read()
+        except urllib.error.HTTPError as error:
+            with error:
+                return error.code, error.headers, error.read()
+
+    def json(self, path, document=None, headers=None, timeout=TIMEOUT_S):
+        status, _headers, body = self.request(path, document, headers, timeout)
+        try:
+            return status, json.loads(body)
+        except ValueError:
+            return status, {"not_json": body[:200].decode(errors="replace")}
+
+    def login(self, password):
+        status, answer = self.json("/api/login", {"password": password})
+        return status, answer.get("csrf_token"), answer
+
+
+def read_password():
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def page(args):
+    """GET a page or file: 200 and every given text in the body."""
+    status, headers, body = Client().request(args.path)
+    missing = [text for text in args.texts if text.encode() not in body]
+    result = {"path": args.path, "status": status, "bytes": len(body), "type": headers.get("Content-Type")}
+    return status == 200 and not missing, result | ({"missing": missing} if missing else {})
+
+
+def status(args):
+    """/api/status: the four units with ingest and web active, a fresh newest observation, no login."""
+    code, answer = Client().json("/api/status")
+    units = {unit.get("name"): unit.get("active") for unit in answer.get("units", [])}
+    newest = answer.get("newest") or {}
+    result = {"status": code, "units": units, "newest": {key: newest.get(key) for key in ("id", "ts", "t", "age_s")}}
+    ok = (
+        code == 200
+        and set(units) == UNITS
+        and units["meso360-ingest.service"] == units["meso360-web.service"] == "active"
+        and isinstance(newest.get("ts"), int | float)
+        and newest.get("age_s") is not None
+        and newest["age_s"] < args.max_age
+        and answer.get("control", {}).get("logged_in") is False
+    )
+    return ok, result
+
+
+def history(args):
+    """/api/history: at least MIN rows of the live window, with ids and GPS times."""
+    code, answer = Client().json("/api/history")
+    points = answer.get("points") or {}
+    ids, stamps = points.get("id") or [], points.get("ts") or []
+    result = {"status": code, "rows": len(ids), "last_id": answer.get("last_id"), "vehicle": answer.get("vehicle")}
+    ok = code == 200 and len(ids) >= args.min_rows and len(stamps) == len(ids) and answer.get("last_id") == ids[-1]
+    return ok, result
+
+
+def read_only(_args):
+    """No password set: login and control refused with 403, session and status say so, the panel has the note."""
+    client = Client()
+    control_status, control = client.json("/api/control", {"action": "restart", "component": "ingest"})
+    login_status, login = client.json("/api/login", {"password": "anything at all"})
+    _code, session = client.json("/api/session")
+    _code, state = client.json("/api/status")
+    _code, _headers, panel = client.request("/")
+    result = {
+        "control": [control_status, control.get("error")],
+        "login": [login_status, login.get("error")],
+        "session": session,
+        "status_control": state.get("control"),
+        "panel_note": READ_ONLY_NOTE in panel,
+    }
+    ok = (
+        control_status == 403
+        and "read-only" in control.get("error", "")
+        and login_status == 403
+        and "meso360ctl passwd" in login.get("error", "")
+        and session.get("control_enabled") is False
+        and state.get("control", {}).get("enabled") is False
+        and READ_ONLY_NOTE in panel
+    )
+    return ok, result
+
+
+def wrong_password(_args):
+    """A wrong password: 401, no session."""
+    client = Client()
+    code, csrf, answer = client.login(read_password() + "-wrong")
+    _code, session = client.json("/api/session")
+    result = {"login": [code, answer.get("error")], "session": session}
+    return code == 401 and csrf is None and session.get("logged_in") is False, result
+
+
+def control(args):
+    """Log in with the password from stdin, then POST /api/control ACTION COMPONENT: 200 expected."""
+    client = Client()
+    code, csrf, answer = client.login(read_password())
+    if code != 200 or not csrf:
+        return False, {"login": [code, answer]}
+    _code, session = client.json("/api/session")
+    # Without the CSRF header the action is refused (403) even with the session cookie.
+    no_csrf, _answer = client.json("/api/control", {"action": args.action, "component": args.component})
+    started = time.monotonic()
+    code, answer = client.json(
+        "/api/control",
+        {"action": args.action, "component": args.component},
+        headers={"X-CSRF-Token": csrf},
+        timeout=CONTROL_TIMEOUT_S,
+    )
+    result = {
+        "login": 200,
+        "session": {key: session.get(key) for key in ("logged_in", "control_enabled")},
+        "without_csrf": no_csrf,
+        "control": [code, answer],
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    ok = session.get("logged_in") is True and no_csrf == 403 and code == 200 and answer.get("ok") is True
+    return ok, result
+
+
+def log_stream(args):
+    """GET /api/log/stream?lines=N: N `event: log` frames with a syslog priority, within the timeout.
+
+    With --want TEXT --priority P: also one event whose message has TEXT, at priority P.
+    """
+    deadline = time.monotonic() + args.timeout
+    events, wanted, event = [], None, None
+    request = urllib.request.Request(f"{BASE}/api/log/stream?lines={args.lines}")
+    with urllib.request.urlopen(request, timeout=args.timeout) as answer:
+        content_type = answer.headers.get("Content-Type", "")
+        while time.monotonic() < deadline and (len(events) < args.lines or (args.want and wanted is None)):
+            raw = answer.readline()
+            if not raw:  # the server ended the stream
+                break
+            line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+            if line.startswith("event: "):
+                event = line[len("event: ") :]
+            elif line.startswith("data: ") and event == "log":
+                data = json.loads(line[len("data: ") :])
+                events.append(data)
+                if args.want and args.want in data.get("message", "") and data.get("priority") == args.priority:
+                    wanted = data
+    for data in events:
+        print(f"  <{data.get('priority')}> {data.get('unit')}: {data.get('message')}")
+    ok = (
+        content_type.startswith("text/event-stream")
+        and len(events) >= args.lines
+        and all(isinstance(data.get("priority"), int) and 0 <= data["priority"] <= 7 for data in events)
+        and all(data.get("unit", "").startswith("meso360") for data in events)
+        and (not args.want or wanted is not None)
+    )
+    return ok, {"type": content_type, "events": len(events), "wanted": wanted}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    command = commands.add_parser("page")
+    command.add_argument("path")
+    command.add_argument("texts", nargs="*")
+    command.set_defaults(run=page)
+    command = commands.add_parser("status")
+    command.add_argument("--max-age", type=float, default=30.0)
+    command.set_defaults(run=status)
+    command = commands.add_parser("history")
+    command.add_argument("min_rows", type=int)
+    command.set_defaults(run=history)
+    commands.add_parser("read-only").set_defaults(run=read_only)
+    commands.add_parser("wrong-password").set_defaults(run=wrong_password)
+    command = commands.add_parser("control")
+    command.add_argument("action")
+    command.add_argument("component")
+    command.set_defaults(run=control)
+    command = commands.add_parser("log-stream")
+    command.add_argument("--lines", type=int, default=5)
+    command.add_argument("--timeout", type=float, default=10.0)
+    command.add_argument("--want")
+    command.add_argument("--priority", type=int)
+    command.set_defaults(run=log_stream)
+    args = parser.parse_args()
+    try:
+        ok, result = args.run(args)
+    except (OSError, ValueError) as error:
+        ok, result = False, {"error": f"{type(error).__name__}: {error}"}
+    print(json.dumps(result))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
