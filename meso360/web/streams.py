@@ -31,25 +31,31 @@ def _resume_id():
 
 
 def obs_events(services, last_id):
-    """Yield the SSE text for every row after `last_id` (None: from now on), then wait for more.
+    """Yield the SSE bytes for every row after `last_id` (None: from now on), then wait for more.
 
-    Waits on the window's Condition (no polling); a comment line every KEEPALIVE_S keeps proxies and
-    browsers from dropping an idle connection and lets the server notice a client that went away.
+    Waits in window.wait_for_newer (no polling; woken once per append, or when the keep-alive is
+    due); a comment line every KEEPALIVE_S keeps proxies and browsers from dropping an idle
+    connection and lets the server notice a client that went away. The frames of the last append
+    are encoded once and shared by every client that is up to date.
     """
     window = services.window
-    condition = window.condition
     with services.counter_lock:
         services.sse_clients += 1
     try:
-        yield f"retry: {RETRY_MS}\n\n"
+        yield f"retry: {RETRY_MS}\n\n".encode()
         sent = window.last_id if last_id is None else last_id
         keepalive_at = time.monotonic() + KEEPALIVE_S
         while True:
-            with condition:
-                if window.last_id == sent and not window.closed:
-                    condition.wait(max(0.0, keepalive_at - time.monotonic()))
-                if window.closed:
-                    return
+            if window.last_id == sent and not window.closed:
+                window.wait_for_newer(sent, max(0.0, keepalive_at - time.monotonic()))
+            if window.closed:
+                return
+            after_id, latest_id, frames = window.latest_frames
+            if after_id == sent:
+                sent = latest_id
+                keepalive_at = time.monotonic() + KEEPALIVE_S
+                yield frames
+                continue
             points, reset = window.after(sent)
             chunks = []
             if reset:
@@ -62,10 +68,10 @@ def obs_events(services, last_id):
                 sent = points[-1].id
             if chunks:
                 keepalive_at = time.monotonic() + KEEPALIVE_S
-                yield "".join(chunks)
+                yield "".join(chunks).encode()
             elif time.monotonic() >= keepalive_at:
                 keepalive_at = time.monotonic() + KEEPALIVE_S
-                yield ": keep-alive\n\n"
+                yield b": keep-alive\n\n"
     finally:
         with services.counter_lock:
             services.sse_clients -= 1
