@@ -2,6 +2,7 @@
 
 import _thread
 import collections
+import itertools
 import json
 import math
 import threading
@@ -88,7 +89,7 @@ class LiveWindow:
         """
         waiters = list(self._waiters)
         self._waiters.clear()
-        for waiter, following in zip(waiters, waiters[1:]):
+        for waiter, following in itertools.pairwise(waiters):
             waiter.next = following
         if waiters:
             waiters[0].lock.release()
