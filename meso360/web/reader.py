@@ -9,12 +9,14 @@ import time
 from pathlib import Path
 
 from meso360.datafile import daily_files, read_complete_lines
+from meso360.web.dirwatch import DirectoryWatch
 from meso360.web.points import RowReader, series_values
 from meso360.web.tally import DayTally
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL_S = 0.05  # the append -> SSE event latency budget is 150 ms
+POLL_INTERVAL_S = 0.05  # without inotify; the append -> SSE event latency budget is 150 ms
+WATCH_TIMEOUT_S = 1.0  # with inotify: a pass at least this often (heartbeat, rescan, stop_event)
 RESCAN_INTERVAL_S = 1.0  # how often the directory is listed for a newer daily file
 READ_CHUNK_BYTES = 64 * 1024  # reused below glibc's mmap threshold; 1 MiB buffers left the heap fragmented (+2 MB RSS)
 CATCH_UP_BATCH_ROWS = 256
@@ -62,7 +64,13 @@ class DataReader:
         try:
             self._catch_up()
             self.ready.set()
-            while not stop_event.wait(POLL_INTERVAL_S):
+            # Woken by inotify when a file is written (an idle 20 Hz poll cost 0.3 % of a core), else polling.
+            watch = DirectoryWatch.open(self.data_dir)
+            while not stop_event.is_set():
+                if watch is None:
+                    stop_event.wait(POLL_INTERVAL_S)
+                else:
+                    watch.wait(WATCH_TIMEOUT_S)
                 self.poll()
         except Exception:
             log.exception("data reader crashed; /healthz now fails and the watchdog restarts the daemon")
