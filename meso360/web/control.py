@@ -129,7 +129,8 @@ def add_routes(app, services):
         except ControlFailed as error:
             message = str(error)
             if action in ("enable", "disable") and ("denied" in message or "authentication" in message.lower()):
-                message += f" (enable/disable is not allowed from the panel: sudo meso360ctl {action} {component})"
+                # The package's polkit rule allows it; without polkitd nothing is authorised.
+                message += f" (is polkitd installed? Or on the vehicle computer: sudo meso360ctl {action} {component})"
             log.warning("control %s %s from %s failed: %s", action, component or "", bottle.request.remote_addr, error)
             return json_error(502, message)
         log.info("control: %s %s by operator at %s", action, unit, bottle.request.remote_addr)

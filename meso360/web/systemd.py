@@ -1,6 +1,7 @@
 """systemd from the web daemon: unit states in one `systemctl show` call (cached), and control verbs."""
 
 import datetime as dt
+import json
 import logging
 import shutil
 import subprocess
@@ -16,6 +17,9 @@ SHOW_PROPERTIES = "Id,LoadState,ActiveState,SubState,ActiveEnterTimestamp,NResta
 SHOW_TIMEOUT_S = 5
 CONTROL_TIMEOUT_S = 30
 CACHE_SECONDS = 1.0
+# How long to wait for a failed meso360-unitfile@ instance's messages to reach the journal.
+JOURNAL_WAIT_S = 2.0
+JOURNAL_TIMEOUT_S = 5
 
 
 class ControlFailed(Exception):
@@ -25,6 +29,15 @@ class ControlFailed(Exception):
 def unit_of(component):
     """Given a component name, return its service unit."""
     return f"meso360-{component}.service"
+
+
+def unitfile_instance(verb, component):
+    """Given enable/disable and a component, return the root oneshot that runs `systemctl VERB` on its unit.
+
+    The web daemon may not enable unit files itself (polkit gets no unit name for that); the polkit
+    rule lets it start exactly these instances of meso360-unitfile@.service (meso360/unitfile.py).
+    """
+    return f"meso360-unitfile@{verb}-{component}.service"
 
 
 def _iso(unix_value):
@@ -142,17 +155,26 @@ class Systemd:
         return {unit["name"]: unit["active"] == "active" for unit in self.units()}
 
     def control(self, action, component=None):
-        """Run the action through systemctl; return (unit, result text). Raise ControlFailed with its message."""
+        """Run the action through systemctl; return (unit, result text). Raise ControlFailed with its message.
+
+        enable/disable start meso360-unitfile@VERB-COMPONENT.service and wait for it (a root oneshot
+        running `systemctl enable|disable meso360-COMPONENT.service`); a failure is reported with that
+        instance's error messages from the journal.
+        """
+        helper = None
         if action == "restart-all":
             unit, command = TARGET, ["restart", "--no-block", TARGET]
+        elif action in ("enable", "disable"):
+            unit, helper = unit_of(component), unitfile_instance(action, component)
+            command = ["start", helper]
         else:
             unit = unit_of(component)
-            verb = {"enable": ["enable", "--now"], "disable": ["disable", "--now"]}.get(action, [action])
             # The web daemon restarting or stopping itself must not wait for its own end.
-            command = verb + (["--no-block"] if component == "web" else []) + [unit]
+            command = [action] + (["--no-block"] if component == "web" else []) + [unit]
         systemctl = self._systemctl()
         if systemctl is None:
             raise ControlFailed("systemctl not found: this system is not run by systemd")
+        started = int(time.time())
         try:
             done = subprocess.run(
                 [systemctl, "--no-ask-password", *command],
@@ -167,6 +189,48 @@ class Systemd:
             raise ControlFailed(f"cannot run systemctl: {error}") from error
         output = " ".join((done.stderr + " " + done.stdout).split())
         if done.returncode != 0:
-            raise ControlFailed(f"systemctl {' '.join(command)} failed (exit {done.returncode}): {output}")
+            # "Job for ... failed": the instance ran and refused or failed; its own words are in the journal.
+            why = (helper and "Job for" in output and _journal_errors(helper, started)) or output
+            raise ControlFailed(f"systemctl {' '.join(command)} failed (exit {done.returncode}): {why}")
         self._cached = None  # the next status shows the change
+        if helper:
+            return unit, f"{unit} {action}d (start at boot: {'yes' if action == 'enable' else 'no'})"
         return unit, output or "done"
+
+
+def _journal_errors(unit, since):
+    """Return the error messages of the unit's newest run since `since` (epoch s), joined; "" if none.
+
+    Waits up to JOURNAL_WAIT_S: the job may end before journald has read the process's last lines.
+    """
+    journalctl = shutil.which("journalctl")
+    if journalctl is None:
+        return ""
+    command = [journalctl, "--no-pager", "-q", "-o", "json", "-p", "err", f"--since=@{since}"]
+    command.append(f"_SYSTEMD_UNIT={unit}")
+    deadline = time.monotonic() + JOURNAL_WAIT_S
+    while True:
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=JOURNAL_TIMEOUT_S, check=False)
+        except (OSError, subprocess.TimeoutExpired):
+            return ""
+        text = _newest_run_messages(done.stdout) if done.returncode == 0 else ""
+        if text or time.monotonic() >= deadline:
+            return text
+        time.sleep(0.2)
+
+
+def _newest_run_messages(json_lines):
+    """Given `journalctl -o json` output, return the messages of the newest invocation, joined."""
+    entries = []
+    for line in json_lines.splitlines():
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("MESSAGE"), str):
+            entries.append(entry)
+    if not entries:
+        return ""
+    newest = entries[-1].get("_SYSTEMD_INVOCATION_ID")
+    return " ".join(" ".join(e["MESSAGE"].split()) for e in entries if e.get("_SYSTEMD_INVOCATION_ID") == newest)

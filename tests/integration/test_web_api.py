@@ -271,17 +271,26 @@ def test_login_csrf_and_control_run_systemctl(tmp_path, web_factory, fake_system
     assert done.status_code == 200, done.text
     assert done.json()["unit"] == "meso360-ingest.service" and done.json()["action"] == "restart"
     assert session.post(control, json={"action": "restart-all"}, headers=headers, timeout=10).status_code == 200
-    enable = session.post(control, json={"action": "enable", "component": "tunnel"}, headers=headers, timeout=10)
-    assert enable.status_code == 200
+    # enable/disable start the root oneshot meso360-unitfile@VERB-COMPONENT (allowed by the polkit rule).
+    enable = session.post(control, json={"action": "enable", "component": "ingest"}, headers=headers, timeout=10)
+    assert enable.status_code == 200, enable.text
+    assert enable.json()["unit"] == "meso360-ingest.service" and "enabled" in enable.json()["result"]
+    disable = session.post(control, json={"action": "disable", "component": "web"}, headers=headers, timeout=10)
+    assert disable.status_code == 200, disable.text
     calls = [line for line in argv_log.read_text().splitlines() if not line.startswith("show")]
     assert calls == [
         "--no-ask-password restart meso360-ingest.service",
         "--no-ask-password restart --no-block meso360.target",
-        "--no-ask-password enable --now meso360-tunnel.service",
+        "--no-ask-password start meso360-unitfile@enable-ingest.service",
+        "--no-ask-password start meso360-unitfile@disable-web.service",
     ]
     (tmp_path / "fail").touch()
     failed = session.post(control, json={"action": "stop", "component": "sim"}, headers=headers, timeout=10)
     assert failed.status_code == 502 and "Access denied" in failed.json()["error"]
+    refused = session.post(control, json={"action": "disable", "component": "sim"}, headers=headers, timeout=10)
+    error = refused.json()["error"]
+    assert refused.status_code == 502 and "start meso360-unitfile@disable-sim.service" in error
+    assert "Access denied" in error and "polkitd" in error
     assert session.post(web.url + "/api/logout", timeout=10).status_code == 200
     assert session.get(web.url + "/api/session", timeout=10).json()["logged_in"] is False
 
