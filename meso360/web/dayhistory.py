@@ -2,23 +2,37 @@
 
 import array
 import collections
+import ctypes
 import gzip
+import itertools
 import json
+import logging
 import math
+import operator
 import os
 import re
 import threading
+import time
 
 from meso360.datafile import daily_files
 from meso360.web import dayparse
 from meso360.web.points import SERIES_KEYS, RowReader
 
+log = logging.getLogger(__name__)
+
 DAY_RE = re.compile(r"^\d{8}$")
 DEFAULT_POINTS = 2000
 MAX_POINTS = 20000
 MIN_POINTS = 10
-CACHE_ENTRIES = 8
+# Encoded answers of any day, least recently used dropped first; bounded by their gzip bytes (a day at
+# 2000 points is about 40 kB, at 20000 points about 400 kB).
+CACHE_BYTES = 2 * 1024 * 1024
 CHUNK_BYTES = 1 << 16  # about 600 rows: the cells of a chunk stay in the CPU cache while its columns are parsed
+# The kept columns of the growing day are float32 (4.8 MB for a full day instead of 7.6 MB) but for lat and
+# lon: their 5 decimals need more than float32's 7 significant digits.
+DOUBLE_KEYS = frozenset(("lat", "lon"))
+WARM_INTERVAL_S = 60.0  # today's columns extended, a new day noticed, at least this often
+WARM_NICE = 10
 
 
 def list_days(data_dir):
@@ -33,7 +47,7 @@ class ParsedDay:
         self.path = path
         self.offset = 0
         self.seconds = array.array("q")  # -1: no GPS fix
-        self.series = {key: array.array("d") for key in SERIES_KEYS}
+        self.series = {key: array.array("d" if key in DOUBLE_KEYS else "f") for key in SERIES_KEYS}
         self._rows = RowReader()
 
     def extend(self):
@@ -48,10 +62,16 @@ class ParsedDay:
                 seconds = [-1 if second is None else second for second in seconds]
             self.seconds.extend(seconds)
             for key, values in zip(SERIES_KEYS, series, strict=True):
-                self.series[key].extend(values)
+                self.series[key].fromlist(list(values))  # faster than extend() from an iterator
 
     def columns(self):
-        """Return (ts list, fix list, {key: float array}) in time order; rows without fix 1 s after the previous."""
+        """Return (ts, fix, {key: array}) in time order; rows without fix 1 s after the previous.
+
+        The common case (every row has a fix, in time order) returns the kept arrays themselves and
+        fix None (all True): a list of 86 400 ints would cost 3 MB of heap that stays in the RSS.
+        """
+        if -1 not in self.seconds and all(map(operator.le, self.seconds, itertools.islice(self.seconds, 1, None))):
+            return self.seconds, None, self.series
         seconds = self.seconds.tolist()
         if -1 not in self.seconds:
             fixes = [True] * len(seconds)
@@ -71,7 +91,7 @@ class ParsedDay:
             order = sorted(range(len(seconds)) if keep is None else keep, key=seconds.__getitem__)  # stable
             seconds = [seconds[i] for i in order]
             fixes = [fixes[i] for i in order]
-            series = {key: array.array("d", (values[i] for i in order)) for key, values in series.items()}
+            series = {key: array.array(values.typecode, (values[i] for i in order)) for key, values in series.items()}
         return seconds, fixes, series
 
 
@@ -106,12 +126,16 @@ def _series_extremes(values, slices):
 
 
 def downsample(stamps, fixes, series, max_points):
-    """Return the columnar points: all rows when they fit, else 2 per bucket (each series' min and max)."""
+    """Return the columnar points: all rows when they fit, else 2 per bucket (each series' min and max).
+
+    `fixes` None: every row has a fix. Values of float32 arrays are given back as the shortest decimal of
+    7 significant digits (23.2, not 23.200000762939453).
+    """
     total = len(stamps)
     if total <= max_points:
-        columns = {"id": list(range(total)), "ts": stamps, "fix": fixes}
+        columns = {"id": list(range(total)), "ts": list(stamps), "fix": [True] * total if fixes is None else fixes}
         for key, values in series.items():
-            columns[key] = [value if value == value else None for value in values]
+            columns[key] = _tidy(values, values)
         return columns
     size = math.ceil(total / (max_points // 2))
     slices = [slice(start, start + size) for start in range(0, total, size)]
@@ -119,27 +143,54 @@ def downsample(stamps, fixes, series, max_points):
     single_last = rows[-2] == rows[-1]
     if single_last:
         rows.pop()  # a bucket of one row gives one point
-    columns = {"id": rows, "ts": [stamps[row] for row in rows], "fix": [fixes[row] for row in rows]}
+    fix = [True] * len(rows) if fixes is None else [fixes[row] for row in rows]
+    columns = {"id": rows, "ts": [stamps[row] for row in rows], "fix": fix}
     for key, values in series.items():
-        columns[key] = _series_extremes(values.tolist() if isinstance(values, array.array) else list(values), slices)
+        extremes = _series_extremes(values.tolist() if isinstance(values, array.array) else list(values), slices)
+        columns[key] = _tidy(extremes, values)
         if single_last:
             columns[key].pop()
     return columns
 
 
-class DayHistory:
-    """GET /api/history/<day>: encoded answers cached by (day, file size, mtime, points)."""
+def _tidy(numbers, source):
+    """Return `numbers` as a list, None for nan or None, rounded to 7 digits when `source` is a float32 array."""
+    if getattr(source, "typecode", "d") == "f":
+        return [None if value is None or value != value else float(f"{value:.7g}") for value in numbers]
+    return [None if value is None or value != value else value for value in numbers]
 
-    def __init__(self, data_dir, vehicle):
+
+def _release_free_heap():
+    """Give the heap pages freed after a day was parsed back to the system (glibc keeps them otherwise)."""
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass  # not glibc: the memory is reused by the next parse instead
+
+
+class DayHistory:
+    """GET /api/history/<day>: gzip answers in an LRU cache keyed by (day, file size, mtime, points).
+
+    The columns of the newest day are kept and extended with the rows appended since (about 4.8 MB
+    at the end of a day); any other day is parsed when asked for and only its answer is kept.
+    warm() prepares the operator's common case, today and yesterday, before anyone asks.
+    """
+
+    def __init__(self, data_dir, vehicle, cache_bytes=CACHE_BYTES):
         self.data_dir = str(data_dir)
         self.vehicle = vehicle
-        self._cache = collections.OrderedDict()
+        self.cache_bytes = cache_bytes
+        self._cache = collections.OrderedDict()  # key -> gzip bytes
+        self._cached_bytes = 0
         self._lock = threading.Lock()
         self._parse_lock = threading.Lock()
-        self._parsed = None
+        self._parsed = None  # ParsedDay of the newest day
 
     def body(self, day, max_points):
-        """Return (json_bytes, gzip_bytes) for `day`. Raise FileNotFoundError when there is no such file."""
+        """Return (None, gzip_bytes) for `day` (the JSON is gzip-decompressed for a client without gzip).
+
+        Raise FileNotFoundError when there is no such file.
+        """
         if not DAY_RE.match(day):
             raise FileNotFoundError(day)
         path = os.path.join(self.data_dir, f"{day}.txt")
@@ -148,15 +199,9 @@ class DayHistory:
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
-                return self._cache[key]
+                return None, self._cache[key]
         with self._parse_lock:
-            parsed = self._parsed
-            if parsed is None or parsed.path != path or stat.st_size < parsed.offset:
-                parsed = ParsedDay(path)
-            parsed.extend()
-            stamps, fixes, series = parsed.columns()
-            if day == max(list_days(self.data_dir)[:1] or [day]):
-                self._parsed = parsed  # the newest day grows: keep its columns, parse only what is appended
+            stamps, fixes, series = self._columns(day, path, stat.st_size)
         document = {
             "vehicle": self.vehicle,
             "day": day,
@@ -165,9 +210,76 @@ class DayHistory:
             "points": downsample(stamps, fixes, series, max_points),
         }
         raw = json.dumps(document, separators=(",", ":")).encode()
-        encoded = (raw, gzip.compress(raw, compresslevel=6, mtime=0))
+        gzipped = gzip.compress(raw, compresslevel=6, mtime=0)
+        self._remember(key, gzipped)
+        _release_free_heap()
+        return None, gzipped
+
+    def _columns(self, day, path, size):
+        """Return the columns of `day`, extending the kept newest day's (call with _parse_lock held)."""
+        return self._extended(day, path, size).columns()
+
+    def _extended(self, day, path, size):
+        """Return the ParsedDay of `day` read to its end; kept when it is the newest day."""
+        parsed = self._parsed
+        if parsed is None or parsed.path != path or size < parsed.offset:
+            parsed = ParsedDay(path)
+        parsed.extend()
+        if day == max(list_days(self.data_dir)[:1] or [day]):
+            self._parsed = parsed  # the newest day grows: keep its columns, parse only what is appended
+        elif self._parsed is parsed:
+            self._parsed = None  # yesterday now: its answer is cached, its columns let go
+        return parsed
+
+    def _remember(self, key, gzipped):
         with self._lock:
-            self._cache[key] = encoded
-            while len(self._cache) > CACHE_ENTRIES:
-                self._cache.popitem(last=False)
-        return encoded
+            if key in self._cache:
+                return
+            self._cache[key] = gzipped
+            self._cached_bytes += len(gzipped)
+            while self._cached_bytes > self.cache_bytes and len(self._cache) > 1:
+                _old_key, old = self._cache.popitem(last=False)
+                self._cached_bytes -= len(old)
+
+    def cached_bytes(self):
+        """Return the bytes held by the answer cache (the bound is cache_bytes)."""
+        with self._lock:
+            return self._cached_bytes
+
+    def warm(self):
+        """Answer yesterday at DEFAULT_POINTS into the cache, and parse today's appended rows into its columns.
+
+        Cheap when nothing changed: a cache hit, and the rows appended since the last call. Today's
+        answer itself is made on request (its file grows every second), from the kept columns.
+        """
+        newest_two = list_days(self.data_dir)[:2]
+        try:
+            if len(newest_two) == 2:
+                self.body(newest_two[1], DEFAULT_POINTS)  # first: just after midnight it reuses the kept columns
+            if newest_two:
+                path = os.path.join(self.data_dir, f"{newest_two[0]}.txt")
+                with self._parse_lock:
+                    self._extended(newest_two[0], path, os.stat(path).st_size)
+        except FileNotFoundError:
+            pass  # removed meanwhile; the next pass sees the directory as it is
+
+    def start_warming(self, stop_event, ready_event, interval_s=WARM_INTERVAL_S):
+        """Warm in a daemon thread at low CPU priority: after `ready_event`, then every `interval_s`."""
+        thread = threading.Thread(
+            target=self._warm_loop, args=(stop_event, ready_event, interval_s), name="day-warmer", daemon=True
+        )
+        thread.start()
+        return thread
+
+    def _warm_loop(self, stop_event, ready_event, interval_s):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WARM_NICE)  # this thread only (Linux)
+        except OSError as error:
+            log.info("day warmer keeps the normal priority: %s", error)
+        ready_event.wait()  # the live window is read first
+        began = time.monotonic()
+        self.warm()
+        _release_free_heap()
+        log.info("day history of today and yesterday warmed in %.0f ms", 1000 * (time.monotonic() - began))
+        while not stop_event.wait(interval_s):
+            self.warm()

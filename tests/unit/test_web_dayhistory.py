@@ -1,0 +1,103 @@
+"""Unit tests of the day-history cache: today warmed and kept current, yesterday answered ahead, LRU bound."""
+
+import datetime as dt
+import gzip
+import json
+import threading
+
+from meso360.web.dayhistory import DEFAULT_POINTS, DayHistory
+
+TEST_LINES = open("test_data/test.txt").read().splitlines()
+HEADER = TEST_LINES[0]
+DAY = dt.datetime(2025, 11, 5, tzinfo=dt.UTC)
+
+
+def _rows(start, count):
+    lines = []
+    for index in range(count):
+        cells = TEST_LINES[1 + index % (len(TEST_LINES) - 1)].split(",")
+        when = start + dt.timedelta(seconds=index)
+        cells[9], cells[10] = when.strftime("%d%m%y"), when.strftime("%H%M%S")
+        lines.append(",".join(cells) + "\n")
+    return lines
+
+
+def _write(directory, day, lines):
+    path = directory / f"{day:%Y%m%d}.txt"
+    with open(path, "a", encoding="utf-8") as file:
+        if file.tell() == 0:
+            file.write(HEADER + "\n")
+        file.writelines(lines)
+    return path
+
+
+def _document(gzipped):
+    return json.loads(gzip.decompress(gzipped))
+
+
+def test_warm_keeps_todays_columns_and_a_row_appended_afterwards_is_in_the_answer(tmp_path):
+    yesterday = DAY - dt.timedelta(days=1)
+    _write(tmp_path, yesterday, _rows(yesterday, 3000))
+    today = _write(tmp_path, DAY, _rows(DAY, 5000))
+    history = DayHistory(tmp_path, "MM1")
+    history.warm()
+    kept = history._parsed
+    assert kept is not None and kept.path == str(today) and kept.offset == today.stat().st_size
+    assert any(key[0] == "20251104" and key[3] == DEFAULT_POINTS for key in history._cache)  # yesterday answered
+    _write(tmp_path, DAY, _rows(DAY + dt.timedelta(seconds=5000), 1))
+    raw, gzipped = history.body("20251105", DEFAULT_POINTS)
+    document = _document(gzipped)
+    assert raw is None
+    assert document["total_rows"] == 5001
+    assert document["points"]["ts"][-1] == int(DAY.timestamp()) + 5000
+    assert history._parsed is kept  # extended by the one new row, not parsed again
+    assert kept.offset == today.stat().st_size
+
+
+def test_after_midnight_yesterday_is_answered_from_the_kept_columns_and_they_are_let_go(tmp_path):
+    _write(tmp_path, DAY, _rows(DAY, 2000))
+    history = DayHistory(tmp_path, "MM1")
+    history.warm()
+    kept = history._parsed
+    tomorrow = DAY + dt.timedelta(days=1)
+    _write(tmp_path, tomorrow, _rows(tomorrow, 10))
+    history.warm()
+    assert history._parsed is not kept and history._parsed.path.endswith("20251106.txt")
+    assert _document(history.body("20251105", DEFAULT_POINTS)[1])["total_rows"] == 2000
+
+
+def test_the_answer_cache_is_bounded_by_bytes_and_drops_the_least_recently_used(tmp_path):
+    days = [DAY - dt.timedelta(days=offset) for offset in range(6)]
+    for day in days:
+        _write(tmp_path, day, _rows(day, 3000))
+    one = len(DayHistory(tmp_path, "MM1").body(f"{days[0]:%Y%m%d}", DEFAULT_POINTS)[1])
+    history = DayHistory(tmp_path, "MM1", cache_bytes=3 * one + one // 2)
+    for day in days:
+        history.body(f"{day:%Y%m%d}", DEFAULT_POINTS)
+    assert history.cached_bytes() <= history.cache_bytes
+    assert [key[0] for key in history._cache] == [f"{day:%Y%m%d}" for day in days[-3:]]
+
+
+def test_the_warmer_thread_warms_after_the_reader_is_ready_and_stops(tmp_path):
+    today = _write(tmp_path, DAY, _rows(DAY, 100))
+    history = DayHistory(tmp_path, "MM1")
+    stop, ready = threading.Event(), threading.Event()
+    thread = history.start_warming(stop, ready, interval_s=0.05)
+    assert history._parsed is None  # waits for the live window to be read first
+    ready.set()
+    deadline = dt.datetime.now() + dt.timedelta(seconds=10)
+    while (history._parsed is None or history._parsed.offset < today.stat().st_size) and dt.datetime.now() < deadline:
+        stop.wait(0.01)  # polling a condition with a deadline
+    assert history._parsed.offset == today.stat().st_size
+    stop.set()
+    thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_float32_columns_come_back_as_their_decimals(tmp_path):
+    _write(tmp_path, DAY, _rows(DAY, 50))
+    document = _document(DayHistory(tmp_path, "MM1").body("20251105", DEFAULT_POINTS)[1])
+    first = TEST_LINES[1].split(",")
+    assert document["points"]["t"][0] == float(first[4])
+    assert document["points"]["pressure"][0] == float(first[7])
+    assert document["points"]["lat"][0] == float(first[11])
