@@ -7,7 +7,8 @@
 # restart after a crash, watchdog, exit 78 without a restart loop, journal priorities,
 # meso360ctl, the reverse tunnel against an OpenSSH "bastion" sshd on 127.0.0.1 inside the
 # container (forward to the container's own sshd, outage and recovery), meso360-web (pages, API,
-# read-only without a password, control through systemd and the package's polkit rule, the journal
+# read-only without a password, control through systemd and the package's polkit rule, enable/disable
+# through meso360-unitfile@.service (other instances refused, as root and by polkit), the journal
 # stream; tests/system/webcheck.py is its HTTP client inside), upgrade, remove and purge. Prints
 # PASS/FAIL per check; exits 1 on any FAIL.
 #
@@ -207,8 +208,12 @@ check_package_state() {
 		ct grep -q '<port>8080</port>' /etc/avahi/services/meso360.service
 	check "units: systemd-analyze verify is clean" eval '
 		out=$(ct sh -c "systemd-analyze verify --man=no /lib/systemd/system/meso360*" 2>&1); echo "$out"; [ -z "$out" ]'
+	check "package: meso360-unitfile@.service installed, static (no [Install]), no instance loaded" eval "
+		[ \"\$(ct systemctl is-enabled meso360-unitfile@.service)\" = static ] &&
+		no_unitfile_units"
 	local unit score
 	for unit in $(ct sh -c 'cd /lib/systemd/system && ls meso360*.service'); do
+		unit=${unit/@./@enable-sim.} # a template is scored as one of its instances
 		score=$(security_score "$unit")
 		SCORES+=("$unit $score")
 		check "units: systemd-analyze security $unit exposure ${score:-?} <= 2.5" score_ok "$score"
@@ -520,6 +525,8 @@ check_web() {
 		pid_changed meso360-ingest.service $pid && unit_is meso360-ingest.service active"
 	check "web: no record lost or duplicated across the restart from the panel" progress_then_continuity 5
 
+	check_web_unitfile
+
 	# The polkit rule itself, as user meso360 (the API only takes meso360 component names).
 	check "polkit: polkitd running (D-Bus activated), the package's rule in /usr/share/polkit-1/rules.d" eval "
 		unit_is polkit.service active && ct test -s /usr/share/polkit-1/rules.d/50-meso360.rules"
@@ -540,6 +547,57 @@ check_web() {
 	# Back to no password (the state of a fresh install): read-only again.
 	check "web: meso360ctl passwd --clear, restart: read-only again" eval "
 		ct meso360ctl passwd --clear >/dev/null && ct systemctl restart $WEB && web read-only"
+}
+
+# enable/disable from the panel: the web daemon starts meso360-unitfile@VERB-COMPONENT.service (root
+# oneshot, allowed by the polkit rule), which runs `systemctl VERB meso360-COMPONENT.service`.
+is_enabled() { [ "$(ct systemctl is-enabled "$1")" = "$2" ]; } # is_enabled UNIT enabled|disabled
+no_unitfile_units() { [ -z "$(ct systemctl list-units --all --plain --no-legend 'meso360-unitfile@*')" ]; }
+unitfile_refused() { # unitfile_refused COMMAND...: the instance enable-ssh refused, ssh.service unchanged
+	local before output
+	before=$(ct systemctl is-enabled ssh.service)
+	output=$("$@" 2>&1) && { echo "allowed: $output"; return 1; }
+	echo "$output"
+	[ "$(ct systemctl is-enabled ssh.service)" = "$before" ]
+}
+web_control_fails_with() { # web_control_fails_with ACTION COMPONENT MESSAGE: ControlFailed, exactly MESSAGE...
+	local output
+	output=$(ct python3 -c "from meso360.web.systemd import Systemd; Systemd(False).control('$1', '$2')" 2>&1) &&
+		{ echo "no failure: $output"; return 1; }
+	output=$(grep '^meso360.web.systemd.ControlFailed: ' <<<"$output") && echo "$output" || return 1
+	[ "${output#meso360.web.systemd.ControlFailed: }" != "${output#*$3}" ] && [ "$(grep -o 'refused' <<<"$output" | wc -l)" = 1 ]
+}
+check_web_unitfile() {
+	local sim_pid since
+	sim_pid=$(prop meso360-sim.service MainPID)
+	check "web: POST /api/control disable sim (meso360-unitfile@disable-sim): meso360-sim.service disabled" eval "
+		is_enabled meso360-sim.service enabled && web_with_password control disable sim &&
+		is_enabled meso360-sim.service disabled"
+	check "web: disable from the panel does not stop the unit (same MainPID, active)" eval "
+		unit_is meso360-sim.service active && [ \"\$(prop meso360-sim.service MainPID)\" = '$sim_pid' ]"
+	check "web: POST /api/control enable sim: meso360-sim.service enabled again" eval "
+		web_with_password control enable sim && is_enabled meso360-sim.service enabled"
+	check "web: the unitfile instances ran and are gone (CollectMode: no unit left loaded)" eval "
+		ct journalctl --no-pager -o cat -u meso360-unitfile@enable-sim.service | grep -q 'systemctl enable meso360-sim.service' &&
+		no_unitfile_units"
+	since=$(date +%s)
+	check "unitfile: root starting meso360-unitfile@enable-ssh.service fails, ssh.service unchanged" \
+		unitfile_refused ct systemctl start meso360-unitfile@enable-ssh.service
+	check "unitfile: root starting meso360-unitfile@disable-ssh.service fails, ssh.service still enabled" eval "
+		unitfile_refused ct systemctl start meso360-unitfile@disable-ssh.service && is_enabled ssh.service enabled"
+	# The web daemon's code path for a failing instance (the API itself only takes the four components).
+	check "unitfile: a failing instance is reported with its journal message (meso360.web.systemd, as root)" \
+		web_control_fails_with disable ssh \
+		"systemctl start meso360-unitfile@disable-ssh.service failed (exit 1): meso360-unitfile: refused instance 'disable-ssh': it must be one of enable-ingest,"
+	check "unitfile: the journal says why, at priority err; no failed unit left behind" eval "
+		ct journalctl --no-pager -o cat -p err --since @$since -u meso360-unitfile@disable-ssh.service |
+			grep -q \"refused instance 'disable-ssh'\" && no_unitfile_units"
+	check "polkit: meso360 may not start meso360-unitfile@enable-ssh.service (not in the rule)" \
+		denied as_meso360 start meso360-unitfile@enable-ssh.service
+	check "polkit: meso360 may not start meso360-unitfile@disable-ssh.service, ssh.service still enabled" eval "
+		denied as_meso360 start meso360-unitfile@disable-ssh.service && is_enabled ssh.service enabled"
+	check "polkit: meso360 may not stop/restart a unitfile instance (only start is granted)" \
+		denied as_meso360 restart meso360-unitfile@enable-sim.service
 }
 
 check_upgrade() {
