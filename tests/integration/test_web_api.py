@@ -15,6 +15,7 @@ import time
 
 import pytest
 import requests
+from ingest_helpers import wait_until
 from web_helpers import read_events, start_web
 
 from meso360.web.auth import hash_password
@@ -45,17 +46,6 @@ def write_day(directory, day, lines):
             file.write(HEADER)
         file.writelines(lines)
     return path
-
-
-def wait_for(condition, timeout=20.0, message="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {message}")
-        time.sleep(0.05)  # polling a condition with a deadline
 
 
 @pytest.fixture
@@ -148,7 +138,7 @@ def test_stream_resumes_from_last_event_id_without_a_hole(tmp_path, web_factory)
     web = web_factory()
     last_id = requests.get(web.url + "/api/history", timeout=10).json()["last_id"]
     write_day(tmp_path / "data", DAY, make_rows(DAY + dt.timedelta(seconds=50), 20))
-    wait_for(lambda: requests.get(web.url + "/api/status", timeout=10).json()["live"]["last_id"] == last_id + 20)
+    wait_until(lambda: requests.get(web.url + "/api/status", timeout=10).json()["live"]["last_id"] == last_id + 20)
     headers = {"Last-Event-ID": str(last_id)}
     with requests.get(web.url + "/api/stream", headers=headers, stream=True, timeout=(5, 30)) as response:
         events = read_events(response, 20)
