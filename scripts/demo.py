@@ -85,7 +85,8 @@ def main():
     print(
         f"demo: logger      http://127.0.0.1:{SIM_PORT}/?command=DataQuery&uri=dl:Obs&format=json&mode=most-recent&p1=5"
     )
-    print(f"demo: dashboard   http://127.0.0.1:{WEB_PORT}/view (when meso360-web is part of the demo)")
+    print(f"demo: dashboard   http://127.0.0.1:{WEB_PORT}/view")
+    print(f"demo: panel       http://127.0.0.1:{WEB_PORT}/ (read-only: control needs a password, see README)")
     print("demo: Ctrl-C stops everything", flush=True)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
