@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMPS := .cache/stamps
 # Debian packages the developer tools, tests and package build need (installed once, as root).
 APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
-	chromium chromium-driver \
+	chromium chromium-driver firefox-esr \
 	debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
 	python3-requests python3-sdnotify python3-systemd python3-bottle python3-cheroot \
 	python3-paramiko python3-click python3-pytest lintian devscripts fakeroot \
@@ -39,6 +39,16 @@ $(BIN)/activate: $(STAMPS)/apt pyproject.toml requirements-dev.txt
 	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
 
+# puppeteer-core for the Firefox browser test (drives the Debian firefox-esr over WebDriver BiDi), at the versions
+# pinned in tests/js/package-lock.json; from the npm registry, never a browser download.
+JS_DEPS := tests/js/node_modules/.installed
+$(JS_DEPS): $(STAMPS)/apt tests/js/package.json tests/js/package-lock.json
+	cd tests/js && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+
+.PHONY: jsdeps
+jsdeps: $(JS_DEPS) ## install the pinned npm packages of the browser tests into tests/js/node_modules
+
 # uPlot for the web pages, from the npm registry at the version and sha512 pinned in the script.
 UPLOT := meso360/web/static/vendor/uPlot.iife.min.js
 $(UPLOT): scripts/fetch_assets.sh
@@ -49,7 +59,7 @@ $(UPLOT): scripts/fetch_assets.sh
 assets: $(UPLOT) ## fetch the pinned, checksum-verified uPlot into meso360/web/static/vendor/ (build time only)
 
 .PHONY: venv
-venv: $(BIN)/activate assets ## create .venv with meso360 and the test tools
+venv: $(BIN)/activate assets jsdeps ## create .venv with meso360 and the test tools
 
 .PHONY: demo
 demo: venv ## run the logger simulator and the daemons in the foreground (Ctrl-C stops all)
