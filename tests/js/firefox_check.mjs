@@ -1,0 +1,226 @@
+// The dashboard (/view) and the control panel (/) in the Debian firefox-esr, headless, driven by puppeteer-core
+// over WebDriver BiDi (no geckodriver, no downloaded browser). Run by tests/integration/test_firefox.py:
+//
+//   node firefox_check.mjs '{"web": "http://127.0.0.1:P", "readonly": "http://127.0.0.1:Q", "vehicle": "MMT",
+//                            "password": "...", "profile": "/tmp/empty-dir", "artifacts": "test-artifacts",
+//                            "firefox": "/usr/bin/firefox-esr", "timeoutMs": 30000}'
+//
+// Prints one JSON object on stdout: {"ok": bool, "checks": {...}, "errors": [...], "foreignRequests": [...],
+// "failure": "..."}; the pytest test asserts on it. Exit status 0 unless the script itself crashed.
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+const opts = JSON.parse(process.argv[2]);
+const deadlineMs = opts.timeoutMs ?? 30000;
+
+// Nothing but the pages under test may use the network: no updates, telemetry, remote settings, safe browsing,
+// add-on or region lookups, captive-portal or connectivity probes, DoH or prefetching. Everything that is not
+// loopback goes to a proxy on a closed loopback port (loopback itself is never proxied), so even a background
+// request that no pref covers cannot leave the machine.
+const PREFS = {
+  'app.update.enabled': false,
+  'app.update.auto': false,
+  'app.normandy.enabled': false,
+  'app.normandy.api_url': '',
+  'app.shield.optoutstudies.enabled': false,
+  'datareporting.healthreport.uploadEnabled': false,
+  'datareporting.policy.dataSubmissionEnabled': false,
+  'datareporting.usage.uploadEnabled': false,
+  'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.unified': false,
+  'toolkit.telemetry.archive.enabled': false,
+  'toolkit.telemetry.server': '',
+  'browser.ping-centre.telemetry': false,
+  'browser.newtabpage.activity-stream.feeds.telemetry': false,
+  'browser.newtabpage.activity-stream.telemetry': false,
+  'browser.safebrowsing.malware.enabled': false,
+  'browser.safebrowsing.phishing.enabled': false,
+  'browser.safebrowsing.downloads.enabled': false,
+  'browser.safebrowsing.downloads.remote.enabled': false,
+  'browser.safebrowsing.blockedURIs.enabled': false,
+  'browser.safebrowsing.provider.google4.updateURL': '',
+  'browser.safebrowsing.provider.google.updateURL': '',
+  'browser.safebrowsing.provider.mozilla.updateURL': '',
+  'extensions.getAddons.cache.enabled': false,
+  'extensions.getAddons.showPane': false,
+  'extensions.update.enabled': false,
+  'extensions.blocklist.enabled': false,
+  'extensions.systemAddon.update.enabled': false,
+  'browser.region.network.url': '',
+  'browser.region.update.enabled': false,
+  'browser.search.update': false,
+  'browser.search.geoip.url': '',
+  'geo.provider.network.url': '',
+  'network.captive-portal-service.enabled': false,
+  'captivedetect.canonicalURL': '',
+  'network.connectivity-service.enabled': false,
+  'network.prefetch-next': false,
+  'network.dns.disablePrefetch': true,
+  'network.predictor.enabled': false,
+  'network.http.speculative-parallel-limit': 0,
+  'network.trr.mode': 5,
+  'services.settings.server': 'http://127.0.0.1:9/remote-settings-disabled',
+  'services.sync.engine.addons': false,
+  'identity.fxaccounts.enabled': false,
+  'messaging-system.rsexperimentloader.enabled': false,
+  'browser.newtabpage.enabled': false,
+  'browser.startup.page': 0,
+  'browser.startup.homepage': 'about:blank',
+  'network.proxy.type': 1,
+  'network.proxy.http': '127.0.0.1',
+  'network.proxy.http_port': 9,
+  'network.proxy.ssl': '127.0.0.1',
+  'network.proxy.ssl_port': 9,
+  'network.proxy.no_proxies_on': '',
+  'network.proxy.allow_hijacking_localhost': false,
+};
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+const errors = [];
+const foreignRequests = [];
+const checks = {};
+
+function watch(page, label) {
+  page.on('pageerror', (error) => errors.push(`${label} pageerror: ${error.message ?? error}`));
+  page.on('console', (msg) => {
+    const text = msg.text();
+    if (msg.type() === 'error' && !text.includes('favicon.ico') && !text.includes('404')) {
+      errors.push(`${label} console: ${text}`);
+    }
+  });
+  page.on('request', (request) => {
+    const url = request.url();
+    if (/^(data|blob|about):/.test(url)) return;
+    let host = '';
+    try {
+      host = new URL(url).hostname;
+    } catch {
+      host = '';
+    }
+    if (!LOOPBACK.has(host)) foreignRequests.push(url);
+  });
+}
+
+async function until(page, fn, arg, what) {
+  try {
+    return await page.waitForFunction(fn, { timeout: deadlineMs, polling: 200 }, arg);
+  } catch (error) {
+    throw new Error(`timed out after ${deadlineMs} ms: ${what} (${error.message.split('\n')[0]})`);
+  }
+}
+
+const text = (page, selector) => page.$eval(selector, (node) => node.textContent.trim());
+const visible = (page, selector) =>
+  page.$eval(selector, (node) => !node.classList.contains('hidden') && node.getClientRects().length > 0);
+
+async function checkDashboard(browser) {
+  const page = await browser.newPage();
+  watch(page, '/view');
+  await page.setViewport({ width: 1440, height: 900 });
+  await page.goto(`${opts.web}/view`, { waitUntil: 'load' });
+  await until(page, () => document.querySelector('#conn-dot.dot-live') !== null, null, 'status dot live (green)');
+  checks.dotLive = true;
+  const pointCount = () => (window.meso360 ? window.meso360.charts.pointCount() : 0);
+  await until(page, pointCount, null, 'history drawn');
+  const first = await page.evaluate(pointCount);
+  await until(
+    page,
+    (n) => (window.meso360 ? window.meso360.charts.pointCount() : 0) >= n,
+    first + 2,
+    'live rows drawn on the charts',
+  );
+  checks.pointsFirst = first;
+  checks.pointsLater = await page.evaluate(pointCount);
+  const ids = await page.evaluate(() => window.meso360.buffer.points.map((p) => p.id));
+  checks.idsUniqueSorted = new Set(ids).size === ids.length && ids.every((id, i) => i === 0 || ids[i - 1] < id);
+  // every chart has a canvas with pixels drawn by uPlot
+  checks.chartCanvases = await page.$$eval('.chart-card canvas', (nodes) => nodes.filter((c) => c.width > 0).length);
+  await until(
+    page,
+    () => /^-?\d+(\.\d+)? ?°C$/.test((document.querySelector('#obs-cur-t')?.textContent ?? '').trim()),
+    null,
+    'current temperature shown as a number in °C',
+  );
+  checks.currentT = await text(page, '#obs-cur-t');
+  checks.currentTd = await text(page, '#obs-cur-td');
+  checks.currentWspd = await text(page, '#obs-cur-wspd');
+  checks.currentPressure = await text(page, '#obs-cur-pressure');
+  checks.fix = await text(page, '#obs-fix');
+  checks.lastUpdate = await text(page, '#last-update');
+  checks.vehicle = await text(page, '#vehicle');
+  checks.title = await page.title();
+  // °F and back: the cards and the chart axis follow
+  await page.click('#unit-f');
+  await until(page, () => (document.querySelector('#obs-cur-t')?.textContent ?? '').trim().endsWith('°F'), null, '°F');
+  checks.axisF = await page.evaluate(() => window.meso360.charts.charts[0].u.axes[1].label);
+  await page.click('#unit-c');
+  await until(page, () => (document.querySelector('#obs-cur-t')?.textContent ?? '').trim().endsWith('°C'), null, '°C');
+  await page.screenshot({ path: path.join(opts.artifacts, 'firefox-dashboard.png'), fullPage: true });
+  await page.close();
+}
+
+async function checkControl(browser) {
+  const page = await browser.newPage();
+  watch(page, '/');
+  await page.setViewport({ width: 1440, height: 900 });
+  await page.goto(`${opts.web}/`, { waitUntil: 'load' });
+  await until(page, () => document.querySelector('#component-sim') !== null, null, 'units listed');
+  checks.units = await page.$$eval('#components [id^="component-"]', (nodes) => nodes.map((n) => n.id));
+  await until(page, () => !document.querySelector('#login-form').classList.contains('hidden'), null, 'login form');
+  checks.loginFormVisible = await visible(page, '#login-form');
+  checks.restartDisabledLoggedOut = await page.$eval(
+    "#component-sim button[data-action='restart']",
+    (button) => button.disabled,
+  );
+  await page.type('#password', opts.password);
+  await page.click('#login-btn');
+  await until(page, () => !document.querySelector('#logged-in').classList.contains('hidden'), null, 'logged in');
+  await until(
+    page,
+    () => document.querySelector("#component-sim button[data-action='restart']:not([disabled])") !== null,
+    null,
+    'control buttons enabled after login',
+  );
+  checks.restartEnabledLoggedIn = true;
+  await until(page, () => document.querySelectorAll('#tail div').length > 1, null, 'journal tail shown');
+  checks.heartbeat = await text(page, '#heartbeat-text');
+  await page.screenshot({ path: path.join(opts.artifacts, 'firefox-control.png'), fullPage: true });
+  await page.close();
+
+  const readonly = await browser.newPage();
+  watch(readonly, '/ (read-only)');
+  await readonly.goto(`${opts.readonly}/`, { waitUntil: 'load' });
+  await until(
+    readonly,
+    () => !document.querySelector('#readonly-note').classList.contains('hidden'),
+    null,
+    'read-only note',
+  );
+  await until(readonly, () => document.querySelector('#component-ingest') !== null, null, 'units listed (read-only)');
+  checks.readonlyNote = (await text(readonly, '#readonly-note')).split(/\s+/).join(' ');
+  checks.readonlyButtons = await readonly.$$eval('#components button', (nodes) => nodes.length);
+  checks.readonlyLoginVisible = await visible(readonly, '#login-form');
+  await readonly.close();
+}
+
+let browser = null;
+let failure = null;
+try {
+  browser = await puppeteer.launch({
+    browser: 'firefox',
+    executablePath: opts.firefox,
+    headless: true,
+    userDataDir: opts.profile,
+    extraPrefsFirefox: PREFS,
+    timeout: 30000,
+  });
+  checks.browserVersion = await browser.version();
+  await checkDashboard(browser);
+  await checkControl(browser);
+} catch (error) {
+  failure = String(error.stack ?? error);
+} finally {
+  if (browser) await browser.close().catch(() => {});
+}
+const ok = failure === null && errors.length === 0 && foreignRequests.length === 0;
+process.stdout.write(`${JSON.stringify({ ok, checks, errors, foreignRequests, failure })}\n`);
