@@ -18,7 +18,8 @@ APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
 help: ## show this help
 	@grep -hE '^[a-z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMPS)/apt:
+# Re-run when the Makefile (APT_PACKAGES) changes: apt-get skips what is installed already.
+$(STAMPS)/apt: Makefile
 	@mkdir -p $(STAMPS)
 	@if [ "$$(id -u)" = 0 ]; then \
 		echo ">> installing Debian packages"; \
@@ -33,7 +34,7 @@ $(STAMPS)/apt:
 .PHONY: deps
 deps: $(STAMPS)/apt ## install the Debian packages needed to develop, test and build
 
-$(BIN)/activate: $(STAMPS)/apt pyproject.toml requirements-dev.txt
+$(BIN)/activate: pyproject.toml requirements-dev.txt | $(STAMPS)/apt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -r requirements-dev.txt
 	$(BIN)/pip install -q --no-deps -e .
@@ -42,7 +43,7 @@ $(BIN)/activate: $(STAMPS)/apt pyproject.toml requirements-dev.txt
 # puppeteer-core for the Firefox browser test (drives the Debian firefox-esr over WebDriver BiDi), at the versions
 # pinned in tests/js/package-lock.json; from the npm registry, never a browser download.
 JS_DEPS := tests/js/node_modules/.installed
-$(JS_DEPS): $(STAMPS)/apt tests/js/package.json tests/js/package-lock.json
+$(JS_DEPS): tests/js/package.json tests/js/package-lock.json | $(STAMPS)/apt
 	cd tests/js && PUPPETEER_SKIP_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	@touch $@
 
@@ -105,4 +106,4 @@ bench: venv ## measure latency, throughput, CPU and memory (numbers for the issu
 
 .PHONY: clean
 clean: ## remove the venv, build output and caches
-	rm -rf $(VENV) dist build .cache *.egg-info .pytest_cache .ruff_cache demo-data test-artifacts
+	rm -rf $(VENV) dist build .cache *.egg-info .pytest_cache .ruff_cache demo-data test-artifacts tests/js/node_modules
