@@ -143,6 +143,19 @@ def bench_steady(directory, seconds):
     }
 
 
+def last_row_gps(data_dir):
+    """Return [gps_date, gps_time] of the last complete row of the newest data file, or None."""
+    files = sorted(data_dir.glob("*.txt")) if data_dir.exists() else []
+    if not files:
+        return None
+    with open(files[-1], "rb") as file:
+        size = file.seek(0, os.SEEK_END)
+        file.seek(max(0, size - 4096))
+        lines = file.read().decode(errors="replace").split("\n")[:-1]  # complete lines only
+    fields = lines[-1].split(",") if lines else []
+    return fields[9:11] if len(fields) > 10 and fields[0] != "sfc_wspd" else None
+
+
 def bench_backfill(directory, records_back=3600, prefill=3700):
     """Backfill of a one-hour outage: return a dict of results."""
     sim, logger_url, control = start_sim(directory, "--rate", "1", "--prefill", str(prefill))
@@ -156,17 +169,16 @@ def bench_backfill(directory, records_back=3600, prefill=3700):
         saved = {"signature": str(state["signature"]), "last_record": start_no, "last_raw_gps": gps,
                  "last_written_gps": gps, "file": None, "file_size": 0}  # fmt: skip
         (directory / "state" / "obs.json").write_text(json.dumps(saved))
+        raw = requests.get(control + "/records", params={"from": newest, "to": newest}, timeout=5).json()
+        newest_gps = raw["records"][0]["vals"][9:11]
         started = time.monotonic()
         daemon = start_ingest(directory, logger_url)
-        state_file = directory / "state" / "obs.json"
         caught_up = None
         while time.monotonic() - started < 120:
-            try:
-                if json.loads(state_file.read_text())["last_record"] >= newest:
-                    caught_up = time.monotonic() - started
-                    break
-            except (ValueError, OSError):
-                pass
+            # Caught up when the newest record's row is in the data file (the state file is saved in batches).
+            if last_row_gps(directory / "data") == newest_gps:
+                caught_up = time.monotonic() - started
+                break
             time.sleep(0.01)
         stop(daemon)
     finally:

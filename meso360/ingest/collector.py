@@ -1,13 +1,16 @@
 """Exactly-once collection of one logger table into daily files: resume, crash reconciliation, since-record polls.
 
-Write order per batch: rows appended (one write per line) and fsynced, then the state saved. Before the first line
-goes into a different file, the state is saved naming that file and its size, so lines not yet accounted for by the
-state only ever sit in the state's file, where the next start finds and reconciles them.
+Write order per batch: rows appended (one write per line) and fsynced, then the state updated in memory; it is saved
+at most every STATE_SAVE_INTERVAL_S while the rows go to the state's file, and always at a file switch, a new
+sequence, a skipped record and at close. Before the first line goes into a different file, the state is saved naming
+that file and its size, so lines not yet accounted for by the saved state only ever sit in the saved state's file,
+where the next start finds and reconciles them (matched against the logger's records: never written twice).
 """
 
 import dataclasses
 import datetime as dt
 import logging
+import time
 from pathlib import Path
 
 from meso360 import datafile
@@ -19,6 +22,7 @@ log = logging.getLogger(__name__)
 
 BAD_RECORD_ATTEMPTS = 3
 REGRESSION_CHECK_AFTER_EMPTY_POLLS = (3, 10, 30)
+STATE_SAVE_INTERVAL_S = 5.0  # same-file state saves at most this often (the crash window is reconciled at start)
 
 
 def utc_now():
@@ -32,12 +36,15 @@ def thousands(number):
 class Collector:
     """Collect table `table` of the logger through `client` into files laid out by `fmt` (ObsFormat/SupportFormat)."""
 
-    def __init__(self, client, table, fmt, state_path, now=utc_now):
+    def __init__(self, client, table, fmt, state_path, now=utc_now, clock=time.monotonic):
         self.client = client
         self.table = table
         self.fmt = fmt
         self.state_path = Path(state_path)
         self.now = now
+        self.clock = clock
+        self.saved_at = None  # clock() of the last state save
+        self.unsaved = False  # the state in memory is ahead of the saved one (same file, reconciled at start)
         self.appender = datafile.DailyAppender(fmt.header)
         self.state = None
         self.episodes = Episodes(table)
@@ -87,7 +94,7 @@ class Collector:
             resume.reconcile(self, saved)
             log.info("%s: resuming after record %d (signature %s)", self.table, saved.last_record, saved.signature)
         state_store.save(self.state_path, saved)
-        self.state = saved
+        self.state, self.saved_at, self.unsaved = saved, self.clock(), False
 
     def newest_record(self):
         """Return (signature, the newest valid record or None) and remember its number."""
@@ -129,6 +136,7 @@ class Collector:
         if problem is not None:
             self._bad_record(problem)
         self._track_catchup(page, before)
+        self._save_if_due()
         return page.more or (problem is not None and problem.no is not None and problem.no < self.next_no)
 
     def _valid_prefix(self, records):
@@ -161,7 +169,7 @@ class Collector:
                 record.problem,
             )
             self.state.last_record = record.no
-            state_store.save(self.state_path, self.state)
+            self._save()
             del self.bad_attempts[key]
 
     def _sequence_changed(self, signature):
@@ -197,7 +205,7 @@ class Collector:
         self.state.last_record = -1
         self.bad_attempts.clear()
         self.backfill = None
-        state_store.save(self.state_path, self.state)
+        self._save()
 
     def _track_catchup(self, page, before):
         if page.more:
@@ -233,9 +241,11 @@ class Collector:
     # -- writing -------------------------------------------------------------------------------------------------
 
     def write(self, records):
-        """Append the rows of `records` (valid, in order, all new) to their daily files, then save the state.
+        """Append the rows of `records` (valid, in order, all new) to their daily files, then update the state (saved
+        when due, see the module docstring).
 
-        Raise OSError if a file or the state cannot be written; the state then covers exactly what is on disk.
+        Raise OSError if a file or the state cannot be written; the state in memory then covers exactly what is on
+        disk.
         """
         groups, chain, now = [], (self.state.last_raw_gps, self.state.last_written_gps), self.now()
         for record in records:
@@ -250,7 +260,7 @@ class Collector:
                 size = self.appender.append(path, [])
                 switched = dataclasses.replace(self.state, file=str(path), file_size=size)
                 state_store.save(self.state_path, switched)
-                self.state = switched
+                self.state, self.saved_at, self.unsaved = switched, self.clock(), False
             size = self.appender.append(path, lines)
             last, chain, _flag = done[-1]
             self.state.last_record, self.state.file_size = last.no, size
@@ -261,8 +271,29 @@ class Collector:
             self.written_total += len(lines)
             if self.catchup is not None:
                 self.catchup["recovered"] += len(lines)
-            # Same file as the saved state: an older state coming back after a power cut is reconciled at start.
+            self.unsaved = True
+        self._save_if_due()
+
+    def _save(self):
+        """Save the state durably (temp file, fsync, rename, directory fsync). Raise OSError if it cannot be."""
+        state_store.save(self.state_path, self.state)
+        self.saved_at, self.unsaved = self.clock(), False
+
+    def _save_if_due(self):
+        """Save the state if rows were written since the last save and STATE_SAVE_INTERVAL_S has passed.
+
+        Same file as the saved state: an older state coming back after a crash or power cut is reconciled at start.
+        """
+        if self.unsaved and (self.saved_at is None or self.clock() - self.saved_at >= STATE_SAVE_INTERVAL_S):
             state_store.save(self.state_path, self.state, sync_directory=False)
+            self.saved_at, self.unsaved = self.clock(), False
 
     def close(self):
-        self.appender.close()
+        """Save the state if it is ahead of the saved one (a clean stop leaves nothing to reconcile), close the file."""
+        try:
+            if self.unsaved:
+                self._save()
+        except OSError as error:
+            log.error("%s: cannot save the state at stop (%s); the next start reconciles the rows", self.table, error)
+        finally:
+            self.appender.close()

@@ -97,6 +97,33 @@ def data_rows(directory, support=False):
     return rows
 
 
+def rows_on_disk(directory, support=False):
+    """Return the complete data lines in `directory` now (headers excluded), tolerating a file the daemon is writing."""
+    pattern = "*_support.txt" if support else "[0-9]*[0-9].txt"
+    rows = []
+    for path in sorted(Path(directory).glob(pattern)):
+        text = path.read_text()
+        rows += [line for line in text[: text.rfind("\n") + 1].split("\n")[1:] if line]
+    return rows
+
+
+def newest_on_disk(sim, directory, table="Obs", signature=None):
+    """Return the number of the simulator record whose row is the last one in the data files now, or -1.
+
+    The state file is saved in batches (every few seconds), so progress is observed on the rows themselves.
+    """
+    support = table != "Obs"
+    rows = rows_on_disk(directory, support=support)
+    if not rows:
+        return -1
+    raws = sim.records(table, signature=signature)
+    expected = expected_support_rows(raws) if support else expected_obs_rows(raws)
+    for raw, row in zip(reversed(raws), reversed(expected), strict=True):
+        if row == rows[-1]:
+            return raw["no"]
+    return -1
+
+
 def as_record(raw):
     """Given a simulator /records entry, return the Record the logger API would give (NAN numbers -> nan)."""
     values = [value if number_text(value) is None else number_text(value) for value in raw["vals"]]

@@ -10,6 +10,7 @@ from ingest_helpers import (
     data_rows,
     expected_obs_rows,
     expected_support_rows,
+    newest_on_disk,
     wait_until,
     write_config,
 )
@@ -17,27 +18,29 @@ from ingest_helpers import (
 from meso360.errors import EXIT_CONFIG
 
 
-def newest_written(tmp_path):
-    state_file = tmp_path / "state" / "obs.json"
-    if not state_file.exists():
-        return -1
+def newest_written(sim, tmp_path, signature=None):
+    """The number of the newest record in the data files (the state file lags by up to its save interval)."""
+    return newest_on_disk(sim, tmp_path / "data", signature=signature)
+
+
+def saved_record(tmp_path, name="obs"):
+    """The last record of the state file, or -1."""
     try:
-        return json.loads(state_file.read_text())["last_record"]
-    except (ValueError, KeyError):
+        return json.loads((tmp_path / "state" / f"{name}.json").read_text())["last_record"]
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
         return -1
 
 
-def wait_written(tmp_path, number, timeout=30.0):
-    wait_until(lambda: newest_written(tmp_path) >= number, timeout, f"record {number} written")
+def wait_written(sim, tmp_path, number, timeout=30.0):
+    wait_until(lambda: newest_written(sim, tmp_path) >= number, timeout, f"record {number} written", interval=0.1)
 
 
 def test_records_across_a_utc_midnight_go_to_two_daily_files_exactly_once(simulator, tmp_path):
     sim = simulator(rate=20, start_time="2026-11-26T23:59:55Z")
     daemon = IngestProcess(write_config(tmp_path, sim.url), tmp_path / "ingest.log")
     try:
-        wait_written(tmp_path, 60)
-        newest_support = lambda: json.loads((tmp_path / "state" / "support.json").read_text())["last_record"]  # noqa: E731
-        wait_until(lambda: (tmp_path / "state" / "support.json").exists() and newest_support() >= 60, 30, "support")
+        wait_written(sim, tmp_path, 60)
+        wait_until(lambda: newest_on_disk(sim, tmp_path / "support", "Support") >= 60, 30, "support", interval=0.1)
     finally:
         assert daemon.stop() == 0
     assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["20261126.txt", "20261127.txt"]
@@ -62,13 +65,13 @@ def test_outage_of_minutes_of_logger_time_is_backfilled_and_reported(simulator, 
     env = {"NOTIFY_SOCKET": notify.path}
     daemon = IngestProcess(write_config(tmp_path, sim.url, support_table=""), tmp_path / "ingest.log", env=env)
     try:
-        wait_written(tmp_path, 20)
+        wait_written(sim, tmp_path, 20)
         sim.fault("outage", seconds=10)  # 300 records: five minutes of logger time
         wait_until(lambda: "logger unreachable since" in "".join(notify.drain()), 20, "STATUS unreachable")
         watchdogs_before = notify.drain().count("WATCHDOG=1")
         newest = sim.wait_for_record(sim.state()["newest_record"] + 300, timeout=40)
         assert notify.drain().count("WATCHDOG=1") > watchdogs_before  # fed during the backoff
-        wait_written(tmp_path, newest, timeout=60)
+        wait_written(sim, tmp_path, newest, timeout=60)
     finally:
         assert daemon.stop() == 0
     messages = notify.drain()
@@ -84,19 +87,30 @@ def test_outage_of_minutes_of_logger_time_is_backfilled_and_reported(simulator, 
 
 
 def test_restart_after_kill_9_writes_no_duplicate_and_loses_nothing(simulator, tmp_path):
+    """SIGKILL within the state's save interval: rows on disk past the saved state are reconciled, not rewritten."""
     sim = simulator(rate=20)
     config = write_config(tmp_path, sim.url, support_table="")
     daemon = IngestProcess(config, tmp_path / "ingest.log")
-    wait_written(tmp_path, 30)
+    wait_until(
+        lambda: 0 <= saved_record(tmp_path) < newest_written(sim, tmp_path) and newest_written(sim, tmp_path) >= 30,
+        30,
+        "rows on disk past the saved state",
+        interval=0.1,
+    )
     daemon.kill9()
+    on_disk, saved = newest_written(sim, tmp_path), saved_record(tmp_path)
+    assert saved < on_disk, "killed after a state save: the crash window was not exercised"
     newest = sim.wait_for_record(sim.state()["newest_record"] + 40)
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     try:
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
-        daemon.stop()
+        assert daemon.stop() == 0
     assert_obs_complete(sim, tmp_path / "data", newest)
-    assert "resuming after record" in daemon.log()
+    log = daemon.log()
+    assert "resuming after record" in log
+    assert f"{on_disk - saved} rows written just before the stop are already in" in log
+    assert saved_record(tmp_path) >= newest  # a clean stop saves the state
 
 
 def test_rows_written_just_before_a_crash_are_not_written_again(simulator, tmp_path):
@@ -104,7 +118,7 @@ def test_rows_written_just_before_a_crash_are_not_written_again(simulator, tmp_p
     sim = simulator(rate=20)
     config = write_config(tmp_path, sim.url, support_table="")
     daemon = IngestProcess(config, tmp_path / "ingest.log")
-    wait_written(tmp_path, 30)
+    wait_written(sim, tmp_path, 30)
     assert daemon.stop() == 0
     state_path = tmp_path / "state" / "obs.json"
     state = json.loads(state_path.read_text())
@@ -118,7 +132,7 @@ def test_rows_written_just_before_a_crash_are_not_written_again(simulator, tmp_p
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     try:
         newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data", newest)
@@ -129,11 +143,11 @@ def test_program_recompile_starts_a_new_sequence_without_merging_or_dropping(sim
     sim = simulator(rate=20)
     daemon = IngestProcess(write_config(tmp_path, sim.url, support_table=""), tmp_path / "ingest.log")
     try:
-        wait_written(tmp_path, 40)
+        wait_written(sim, tmp_path, 40)
         old_signature = sim.state()["signature"]
         sim.fault("recompile")
         sim.wait_for_record(30)
-        wait_until(lambda: 25 <= newest_written(tmp_path) < 40, 30, "new sequence written")
+        wait_until(lambda: 25 <= newest_written(sim, tmp_path) < 40, 30, "new sequence written", interval=0.1)
     finally:
         daemon.stop()
     rows = data_rows(tmp_path / "data")
@@ -153,10 +167,10 @@ def test_frozen_gps_time_is_inferred_one_second_per_record_and_logged_once(simul
     sim = simulator(rate=20)
     daemon = IngestProcess(write_config(tmp_path, sim.url, support_table=""), tmp_path / "ingest.log")
     try:
-        wait_written(tmp_path, 20)
+        wait_written(sim, tmp_path, 20)
         sim.fault("frozen_gps", count=8)
         newest = sim.wait_for_record(sim.state()["newest_record"] + 30)
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
         daemon.stop()
     times = []
@@ -174,10 +188,10 @@ def test_records_without_gps_fix_are_written_with_nan_and_logged_once(simulator,
     sim = simulator(rate=20)
     daemon = IngestProcess(write_config(tmp_path, sim.url, support_table=""), tmp_path / "ingest.log")
     try:
-        wait_written(tmp_path, 20)
+        wait_written(sim, tmp_path, 20)
         sim.fault("no_fix", count=6)
         newest = sim.wait_for_record(sim.state()["newest_record"] + 30)
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data", newest)
@@ -191,16 +205,16 @@ def test_malformed_answers_and_http_503_write_nothing_bad_and_lose_nothing(simul
     sim = simulator(rate=20)
     daemon = IngestProcess(write_config(tmp_path, sim.url, support_table=""), tmp_path / "ingest.log")
     try:
-        wait_written(tmp_path, 10)
+        wait_written(sim, tmp_path, 10)
         for variant in ("json", "fields", "garbage", "html200", "huge"):
             sim.fault("malformed", variant=variant, count=1)
             wait_until(lambda: "malformed" not in sim.state()["faults"], 20, f"{variant} answer served")
             target = sim.state()["newest_record"] + 5
             sim.wait_for_record(target)
-            wait_written(tmp_path, target)
+            wait_written(sim, tmp_path, target)
         sim.fault("http_error", status=503, count=2)
         newest = sim.wait_for_record(sim.state()["newest_record"] + 40)
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data", newest)
@@ -218,7 +232,7 @@ def test_logger_without_dataquery_is_collected_with_the_legacy_protocol(simulato
     daemon = IngestProcess(config, tmp_path / "ingest.log", env={"NOTIFY_SOCKET": notify.path})
     try:
         first = sim.state()["newest_record"]
-        wait_written(tmp_path, first + 24, timeout=40)
+        wait_written(sim, tmp_path, first + 24, timeout=40)
     finally:
         daemon.stop()
     assert any("legacy protocol (no DataQuery)" in m for m in notify.drain())
@@ -233,7 +247,7 @@ def test_torn_last_line_is_cut_and_the_record_written_whole(simulator, tmp_path)
     sim = simulator(rate=20)
     config = write_config(tmp_path, sim.url, support_table="")
     daemon = IngestProcess(config, tmp_path / "ingest.log")
-    wait_written(tmp_path, 20)
+    wait_written(sim, tmp_path, 20)
     daemon.kill9()
     data_file = sorted((tmp_path / "data").iterdir())[-1]
     with open(data_file, "ab") as file:
@@ -241,7 +255,7 @@ def test_torn_last_line_is_cut_and_the_record_written_whole(simulator, tmp_path)
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     try:
         newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data", newest)
@@ -254,7 +268,7 @@ def test_disk_full_is_reported_and_everything_is_backfilled_once_writable(simula
     sim = simulator(rate=20)
     config = write_config(tmp_path, sim.url, support_table="")
     daemon = IngestProcess(config, tmp_path / "ingest.log")
-    wait_written(tmp_path, 5)
+    wait_written(sim, tmp_path, 5)
     assert daemon.stop() == 0
     limit = sum(p.stat().st_size for p in (tmp_path / "data").iterdir()) + 3000
 
@@ -274,7 +288,7 @@ def test_disk_full_is_reported_and_everything_is_backfilled_once_writable(simula
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     try:
         newest = sim.wait_for_record(sim.state()["newest_record"] + 10)
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data", newest)
@@ -298,13 +312,13 @@ def test_lost_state_resumes_after_the_last_row_on_disk(simulator, tmp_path):
     sim = simulator(rate=20)
     config = write_config(tmp_path, sim.url, support_table="")
     daemon = IngestProcess(config, tmp_path / "ingest.log")
-    wait_written(tmp_path, 30)
+    wait_written(sim, tmp_path, 30)
     assert daemon.stop() == 0
     (tmp_path / "state" / "obs.json").unlink()
     newest = sim.wait_for_record(sim.state()["newest_record"] + 40)
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     try:
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data", newest)
@@ -318,14 +332,14 @@ def test_logger_with_http_basic_auth_is_collected_with_the_configured_credential
     try:
         wait_until(lambda: "check [ingest] username and password" in daemon.log(), 20, "the refusal in the log")
         assert daemon.process.poll() is None, "a refused login must not stop the daemon"
-        assert newest_written(tmp_path) == -1
+        assert newest_written(sim, tmp_path) == -1 and saved_record(tmp_path) == -1
     finally:
         daemon.stop()
     config = write_config(tmp_path, sim.url, support_table="", username="meso", password="s3cret")
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     try:
         newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
-        wait_written(tmp_path, newest)
+        wait_written(sim, tmp_path, newest)
     finally:
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data")

@@ -1,11 +1,10 @@
 """meso360-web reading files written by the REAL ingest daemon from the real simulator, compared with /records."""
 
 import datetime as dt
-import json
 import math
 
 import requests
-from ingest_helpers import IngestProcess, assert_obs_complete, expected_obs_rows, wait_until
+from ingest_helpers import IngestProcess, assert_obs_complete, expected_obs_rows, newest_on_disk, wait_until
 from ingest_helpers import write_config as write_ingest_config
 from web_helpers import read_events, start_web
 
@@ -43,12 +42,8 @@ def as_seen(point):
     return point["fix"], point["ts"] if point["fix"] else None, {key: point[key] for key in API_COLUMNS}
 
 
-def newest_written(tmp_path):
-    state = tmp_path / "state" / "obs.json"
-    try:
-        return json.loads(state.read_text())["last_record"]
-    except (FileNotFoundError, ValueError, KeyError):
-        return -1
+def newest_written(sim, tmp_path):
+    return newest_on_disk(sim, tmp_path / "data")  # the rows, not the state file (saved in batches)
 
 
 def test_rows_of_the_real_ingest_reach_history_and_stream_with_the_simulators_values(simulator, tmp_path):
@@ -56,7 +51,7 @@ def test_rows_of_the_real_ingest_reach_history_and_stream_with_the_simulators_va
     ingest = IngestProcess(write_ingest_config(tmp_path, sim.url, support_table=""), tmp_path / "ingest.log")
     web = None
     try:
-        wait_until(lambda: newest_written(tmp_path) >= 10, 30, "ingest writing")
+        wait_until(lambda: newest_written(sim, tmp_path) >= 10, 30, "ingest writing")
         web = start_web(tmp_path, "[web]\nhistory_hours = 2\n")  # same data_dir: tmp_path/data
         with requests.get(web.url + "/api/stream", stream=True, timeout=(5, 60)) as stream:
             first_live = read_events(stream, 1)[0]
@@ -64,7 +59,7 @@ def test_rows_of_the_real_ingest_reach_history_and_stream_with_the_simulators_va
             sim.wait_for_record(sim.state()["newest_record"] + 30)
             sim.fault("outage", seconds=3)  # 60 records produced while the logger is unreachable
             outage_end = sim.wait_for_record(sim.state()["newest_record"] + 80, timeout=40)
-            wait_until(lambda: newest_written(tmp_path) >= outage_end, 60, "the outage backfilled")
+            wait_until(lambda: newest_written(sim, tmp_path) >= outage_end, 60, "the outage backfilled")
             assert ingest.stop() == 0
             first, last = assert_obs_complete(sim, tmp_path / "data", outage_end)
             raws = [raw for raw in sim.records("Obs") if first <= raw["no"] <= last]
