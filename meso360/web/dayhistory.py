@@ -14,7 +14,7 @@ import re
 import threading
 import time
 
-from meso360.datafile import daily_files
+from meso360.datafile import OBS_COLUMNS, daily_files
 from meso360.web import dayparse
 from meso360.web.points import SERIES_KEYS, RowReader
 
@@ -104,7 +104,7 @@ def read_day(path):
 
 def _extremes(part):
     """Return (first, second): the minimum and maximum of `part` in time order, or (None, None) when all nan."""
-    numbers = [value for value in part if value == value]
+    numbers = list(itertools.filterfalse(math.isnan, part))
     if not numbers:
         return None, None
     low, high = min(numbers), max(numbers)
@@ -112,17 +112,19 @@ def _extremes(part):
 
 
 def _series_extremes(values, slices):
-    """Given one series and the bucket slices, return each bucket's minimum and maximum in time order."""
-    parts = list(map(values.__getitem__, slices))
-    if not math.isfinite(sum(map(sum, parts))):  # a nan somewhere (stored values are never infinite)
+    """Given one series (array or list) and the bucket slices, return each bucket's minimum and maximum in
+    time order. No per-row Python: min, max and index of each bucket run in C over slices of the array.
+    """
+    parts = list(map(values.__getitem__, slices))  # of an array: copies of C floats, no float objects
+    if not math.isfinite(sum(values)):  # a nan somewhere (stored values are never infinite)
         return [value for part in parts for value in _extremes(part)]
-    lows, highs = list(map(min, parts)), list(map(max, parts))
-    low_first = map(int.__le__, map(list.index, parts, lows), map(list.index, parts, highs))
-    return [
-        value
-        for low, high, first in zip(lows, highs, low_first, strict=True)
-        for value in ((low, high) if first else (high, low))
-    ]
+    index = type(values).index
+    at_low = list(map(index, parts, map(min, parts)))
+    at_high = list(map(index, parts, map(max, parts)))
+    extremes = [None] * (2 * len(parts))
+    extremes[0::2] = map(operator.getitem, parts, map(min, at_low, at_high))
+    extremes[1::2] = map(operator.getitem, parts, map(max, at_low, at_high))
+    return extremes
 
 
 def downsample(stamps, fixes, series, max_points):
@@ -137,25 +139,94 @@ def downsample(stamps, fixes, series, max_points):
         for key, values in series.items():
             columns[key] = _tidy(values, values)
         return columns
-    size = math.ceil(total / (max_points // 2))
+    size, rows, single_last = _buckets(total, max_points)
     slices = [slice(start, start + size) for start in range(0, total, size)]
-    rows = [row for part in slices for row in (part.start, min(part.stop, total) - 1)]
-    single_last = rows[-2] == rows[-1]
-    if single_last:
-        rows.pop()  # a bucket of one row gives one point
     fix = [True] * len(rows) if fixes is None else [fixes[row] for row in rows]
     columns = {"id": rows, "ts": [stamps[row] for row in rows], "fix": fix}
     for key, values in series.items():
-        extremes = _series_extremes(values.tolist() if isinstance(values, array.array) else list(values), slices)
+        extremes = _series_extremes(values if isinstance(values, array.array | list) else list(values), slices)
         columns[key] = _tidy(extremes, values)
         if single_last:
             columns[key].pop()
     return columns
 
 
+def _buckets(total, max_points):
+    """Return (rows per bucket, [first and last row of each bucket], whether the last bucket is one row).
+
+    Buckets start at row 0 and hold `size` rows each but the last: the same edges whether a day is
+    read whole (downsample) or chunk by chunk (stream_downsample), so both give the same answer.
+    """
+    size = math.ceil(total / (max_points // 2))
+    rows = [row for start in range(0, total, size) for row in (start, min(start + size, total) - 1)]
+    single_last = rows[-2] == rows[-1]
+    if single_last:
+        rows.pop()  # a bucket of one row gives one point
+    return size, rows, single_last
+
+
+def _count_rows(path):
+    """Return (data lines, byte size read) of a daily file: its newlines, less a header at its start."""
+    lines = end = 0
+    with open(path, "rb") as file:
+        head = file.read(len(OBS_COLUMNS[0]) + 1)
+        file.seek(0)
+        for block in iter(lambda: file.read(1 << 20), b""):
+            lines += block.count(b"\n")
+            end += len(block)
+    return lines - (head == OBS_COLUMNS[0].encode() + b","), end
+
+
+def stream_downsample(path, max_points):
+    """Return (total rows, columnar points) of a daily file read chunk by chunk, or None for the careful path.
+
+    The cold path for a day larger than `max_points`: only each bucket's extremes are kept, never the
+    day's columns. Values are rounded to float32 (but lat, lon) as ParsedDay keeps them, and buckets are
+    cut as downsample() cuts them, so the answer equals downsample(*read_day(path), max_points).
+    None (the caller reads the day whole) when not every line is a row with a GPS fix in time order.
+    """
+    total, end = _count_rows(path)
+    if total <= max_points:
+        return None
+    size, rows, single_last = _buckets(total, max_points)
+    single = frozenset(index for index, key in enumerate(SERIES_KEYS) if key not in DOUBLE_KEYS)
+    reader, stamps, offset = RowReader(), array.array("q"), 0
+    carry = [[] for _ in SERIES_KEYS]  # rows of the bucket that continues into the next chunk
+    extremes = [[] for _ in SERIES_KEYS]
+    while offset < end:
+        text, after = dayparse.read_text(path, offset, min(CHUNK_BYTES, end - offset))
+        if after == offset:
+            break
+        offset = after
+        seconds, series = dayparse.parse_chunk(text, reader, single)
+        if None in seconds:
+            return None
+        stamps.fromlist(seconds)
+        for index, values in enumerate(series):
+            values = carry[index] + list(values) if carry[index] else list(values)
+            whole = len(values) // size * size
+            if whole:
+                slices = [slice(start, start + size) for start in range(0, whole, size)]
+                extremes[index] += _series_extremes(values, slices)
+            carry[index] = values[whole:]
+    if len(stamps) != total or not all(map(operator.le, stamps, itertools.islice(stamps, 1, None))):
+        return None
+    columns = {"id": rows, "ts": [stamps[row] for row in rows], "fix": [True] * len(rows)}
+    for index, key in enumerate(SERIES_KEYS):
+        if carry[index]:
+            extremes[index] += _series_extremes(carry[index], [slice(0, size)])
+        if single_last:
+            extremes[index].pop()
+        columns[key] = _tidy(extremes[index], "f" if index in single else "d")
+    return total, columns
+
+
 def _tidy(numbers, source):
-    """Return `numbers` as a list, None for nan or None, rounded to 7 digits when `source` is a float32 array."""
-    if getattr(source, "typecode", "d") == "f":
+    """Return `numbers` as a list, None for nan or None, rounded to 7 digits when `source` is a float32 array
+    (or the typecode "f")."""
+    if getattr(source, "typecode", source) == "f":
+        if None not in numbers and math.isfinite(sum(numbers)):
+            return list(map(float, map(format, numbers, itertools.repeat(".7g"))))
         return [None if value is None or value != value else float(f"{value:.7g}") for value in numbers]
     return [None if value is None or value != value else value for value in numbers]
 
@@ -201,13 +272,21 @@ class DayHistory:
                 self._cache.move_to_end(key)
                 return None, self._cache[key]
         with self._parse_lock:
-            stamps, fixes, series = self._columns(day, path, stat.st_size)
+            streamed = None
+            if self._parsed is None or self._parsed.path != path:
+                if day != max(list_days(self.data_dir)[:1] or [day]):
+                    streamed = stream_downsample(path, max_points)  # no columns kept: only the answer
+            if streamed is None:
+                stamps, fixes, series = self._columns(day, path, stat.st_size)
+                streamed = len(stamps), downsample(stamps, fixes, series, max_points)
+                del stamps, fixes, series
+        total, points = streamed
         document = {
             "vehicle": self.vehicle,
             "day": day,
-            "total_rows": len(stamps),
-            "last_id": len(stamps) - 1,
-            "points": downsample(stamps, fixes, series, max_points),
+            "total_rows": total,
+            "last_id": total - 1,
+            "points": points,
         }
         raw = json.dumps(document, separators=(",", ":")).encode()
         gzipped = gzip.compress(raw, compresslevel=6, mtime=0)

@@ -7,6 +7,7 @@ Anything unusual (a header, a malformed line, a missing fix, garbage in a cell) 
 careful path for that chunk or column only.
 """
 
+import array
 import math
 from itertools import repeat
 from operator import floordiv, mod
@@ -74,24 +75,29 @@ def _seconds(dates, times, rows):
     return [rows.gps_seconds_of(date, time) for date, time in zip(dates, times, strict=True)]
 
 
-def _float_table(texts):
-    """Given cells, return {distinct cell text: float}, nan for anything missing, non-finite or garbage."""
+def _float_table(texts, single=False):
+    """Given cells, return {distinct cell text: float}, nan for anything missing, non-finite or garbage.
+
+    `single`: the floats rounded to float32, as an array("f") would keep them.
+    """
     distinct = dict.fromkeys(texts)  # real columns repeat a lot: each text is converted once
     try:
-        table = dict(zip(distinct, map(float, distinct), strict=True))
+        numbers = list(map(float, distinct))
     except ValueError:
-        table = {text: number_or_none(text) for text in distinct}
-        return {text: _NAN if value is None else value for text, value in table.items()}
-    if not math.isfinite(sum(table.values())):  # a nan or an inf somewhere (or a huge overflowing sum)
-        table = {text: value if math.isfinite(value) else _NAN for text, value in table.items()}
-    return table
+        numbers = [_NAN if value is None else value for value in map(number_or_none, distinct)]
+    if single:
+        numbers = array.array("f", numbers).tolist()  # a double beyond float32 becomes inf, then nan below
+    if not math.isfinite(sum(numbers)):  # a nan or an inf somewhere (or a huge overflowing sum)
+        numbers = [value if math.isfinite(value) else _NAN for value in numbers]
+    return dict(zip(distinct, numbers, strict=True))
 
 
-def parse_chunk(text, rows):
+def parse_chunk(text, rows, single=()):
     """Given complete lines of a daily file, return (seconds, series) of its well-formed rows in file order.
 
     seconds: epoch seconds per row, None without a valid GPS fix. series: one iterable of floats per
     SERIES key (nan = missing), in SERIES order. `rows` is a points.RowReader (its date cache is reused).
+    `single`: the indexes (in SERIES order) of the series whose floats are rounded to float32.
     """
     tokens = _tokens(text)
     if len(tokens) == 1:
@@ -100,7 +106,7 @@ def parse_chunk(text, rows):
     times = tokens[GPS_TIME_COLUMN:-1:FIELD_COUNT]
     seconds = _seconds(dates, times, rows)
     series = []
-    for column in SERIES_INDEXES:
+    for index, column in enumerate(SERIES_INDEXES):
         texts = tokens[column:-1:FIELD_COUNT]
-        series.append(map(_float_table(texts).__getitem__, texts))
+        series.append(map(_float_table(texts, index in single).__getitem__, texts))
     return seconds, series

@@ -5,7 +5,7 @@ import gzip
 import json
 import threading
 
-from meso360.web.dayhistory import DEFAULT_POINTS, DayHistory
+from meso360.web.dayhistory import DEFAULT_POINTS, DayHistory, downsample, read_day, stream_downsample
 
 TEST_LINES = open("test_data/test.txt").read().splitlines()
 HEADER = TEST_LINES[0]
@@ -101,3 +101,26 @@ def test_float32_columns_come_back_as_their_decimals(tmp_path):
     assert document["points"]["t"][0] == float(first[4])
     assert document["points"]["pressure"][0] == float(first[7])
     assert document["points"]["lat"][0] == float(first[11])
+
+
+def test_a_day_read_chunk_by_chunk_gives_the_answer_of_the_whole_day_read(tmp_path):
+    lines = _rows(DAY, 9000)
+    for index in (10, 4000, 8999):  # missing and garbage cells
+        cells = lines[index].split(",")
+        cells[4], cells[5], cells[12] = "nan", "", "x"
+        lines[index] = ",".join(cells)
+    path = _write(tmp_path, DAY, lines)
+    for points in (DEFAULT_POINTS, 2002, 10, 8000):
+        total, streamed = stream_downsample(path, points)
+        assert total == 9000
+        assert streamed == downsample(*read_day(path), points)
+    assert stream_downsample(path, 9000) is None  # all rows fit: the whole-day path
+
+
+def test_a_day_out_of_time_order_or_with_a_bad_line_is_read_whole(tmp_path):
+    path = _write(tmp_path, DAY, _rows(DAY + dt.timedelta(seconds=100), 3000) + _rows(DAY, 50))
+    assert stream_downsample(path, DEFAULT_POINTS) is None
+    broken = _write(tmp_path, DAY + dt.timedelta(days=1), _rows(DAY, 3000) + ["1,2,3\n"])
+    assert stream_downsample(broken, DEFAULT_POINTS) is None
+    document = _document(DayHistory(tmp_path, "MM1").body("20251105", DEFAULT_POINTS)[1])
+    assert document["total_rows"] == 3050 and document["points"]["ts"] == sorted(document["points"]["ts"])
