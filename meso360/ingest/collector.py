@@ -244,8 +244,9 @@ class Collector:
         """Append the rows of `records` (valid, in order, all new) to their daily files, then update the state (saved
         when due, see the module docstring).
 
-        Raise OSError if a file or the state cannot be written; the state in memory then covers exactly what is on
-        disk.
+        Raise OSError if a file or the state cannot be written. When an append failed, the complete rows written
+        before the failure are on disk but not in the state: the state is dropped, so the next step starts over
+        with the start-up reconciliation, which finds those rows and never writes them twice.
         """
         groups, chain, now = [], (self.state.last_raw_gps, self.state.last_written_gps), self.now()
         for record in records:
@@ -261,7 +262,12 @@ class Collector:
                 switched = dataclasses.replace(self.state, file=str(path), file_size=size)
                 state_store.save(self.state_path, switched)
                 self.state, self.saved_at, self.unsaved = switched, self.clock(), False
-            size = self.appender.append(path, lines)
+            try:
+                size = self.appender.append(path, lines)
+            except OSError:
+                self.appender.close()
+                self.state, self.unsaved = None, False
+                raise
             last, chain, _flag = done[-1]
             self.state.last_record, self.state.file_size = last.no, size
             self.state.last_raw_gps, self.state.last_written_gps = chain

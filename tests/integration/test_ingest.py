@@ -343,3 +343,28 @@ def test_logger_with_http_basic_auth_is_collected_with_the_configured_credential
     finally:
         daemon.stop()
     assert_obs_complete(sim, tmp_path / "data")
+
+
+def test_disk_full_then_writable_again_without_a_restart_writes_no_row_twice(simulator, tmp_path):
+    import resource
+
+    sim = simulator(rate=20)
+    config = write_config(tmp_path, sim.url, support_table="")
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    wait_written(sim, tmp_path, 5)
+    assert daemon.stop() == 0
+    limit = sum(p.stat().st_size for p in (tmp_path / "data").iterdir()) + 3000
+
+    def small_files():
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, resource.RLIM_INFINITY))
+
+    daemon = IngestProcess(config, tmp_path / "ingest.log", preexec_fn=small_files)
+    try:
+        wait_until(lambda: "cannot write" in daemon.log(), 30, "the write error logged")
+        # The disk has room again (the file size limit is lifted): the same daemon catches up.
+        resource.prlimit(daemon.process.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+        newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
+        wait_written(sim, tmp_path, newest)
+    finally:
+        daemon.stop()
+    assert_obs_complete(sim, tmp_path / "data", newest)
