@@ -28,10 +28,11 @@ MIN_POINTS = 10
 # 2000 points is about 40 kB, at 20000 points about 400 kB).
 CACHE_BYTES = 2 * 1024 * 1024
 CHUNK_BYTES = 1 << 16  # about 600 rows: the cells of a chunk stay in the CPU cache while its columns are parsed
-# The kept columns of the growing day are float32 (4.8 MB for a full day instead of 7.6 MB) but for lat and
+# Series values are kept as float32 (4.8 MB of columns for a full day instead of 7.6 MB) but for lat and
 # lon: their 5 decimals need more than float32's 7 significant digits.
 DOUBLE_KEYS = frozenset(("lat", "lon"))
-WARM_INTERVAL_S = 60.0  # today's columns extended, a new day noticed, at least this often
+_NAN = float("nan")
+WARM_INTERVAL_S = 60.0  # today's summary extended, a new day noticed, at least this often
 WARM_NICE = 10
 
 
@@ -95,6 +96,130 @@ class ParsedDay:
         return seconds, fixes, series
 
 
+BLOCK_ROWS = 16  # rows summarised together in the kept newest day; every bucket is a whole number of blocks
+
+
+def _block_extremes(values, parts):
+    """Given one series' values and slices of them, return (lows, highs, index of low, index of high).
+
+    Indexes are the first occurrence in the part; a part of nan only gives nan and index 0.
+    """
+    parts = list(map(values.__getitem__, parts))
+    if math.isfinite(sum(values)):
+        lows, highs = list(map(min, parts)), list(map(max, parts))
+    else:
+        numbers = [list(itertools.filterfalse(math.isnan, part)) or [_NAN] for part in parts]
+        lows, highs = list(map(min, numbers)), list(map(max, numbers))
+    index = type(values).index
+    at_low = [0 if low != low else index(part, low) for part, low in zip(parts, lows, strict=True)]
+    at_high = [0 if high != high else index(part, high) for part, high in zip(parts, highs, strict=True)]
+    return lows, highs, at_low, at_high
+
+
+class DaySummary:
+    """The kept newest day, small: per block of BLOCK_ROWS rows, each series' minimum and maximum (and where
+    in the block they are) and the block's first and last GPS second; the rows after the last whole block
+    as they are. About 0.7 MB for a full day instead of 4.8 MB of columns.
+
+    Only for a day whose every row has a GPS fix, in time order (the common case): extend() returns
+    False at the first row that is not, and the caller reads the day as a ParsedDay instead.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.offset = 0
+        self.first_ts, self.last_ts = array.array("q"), array.array("q")
+        typecodes = ["d" if key in DOUBLE_KEYS else "f" for key in SERIES_KEYS]
+        self.lows = [array.array(code) for code in typecodes]
+        self.highs = [array.array(code) for code in typecodes]
+        self.at_low = [array.array("B") for _ in SERIES_KEYS]
+        self.at_high = [array.array("B") for _ in SERIES_KEYS]
+        self.tail_ts = []  # the rows after the last whole block
+        self.tail = [[] for _ in SERIES_KEYS]
+        self._single = frozenset(index for index, code in enumerate(typecodes) if code == "f")
+        self._rows = RowReader()
+
+    def total(self):
+        return len(self.first_ts) * BLOCK_ROWS + len(self.tail_ts)
+
+    def extend(self):
+        """Summarise the complete lines appended since the last call; False when a row has no fix or is
+        earlier than the row before it (the summary is then incomplete and must be let go)."""
+        while True:
+            text, offset = dayparse.read_text(self.path, self.offset, CHUNK_BYTES)
+            if offset == self.offset:
+                return True
+            self.offset = offset
+            seconds, series = dayparse.parse_chunk(text, self._rows, self._single)
+            if None in seconds:
+                return False
+            stamps = self.tail_ts + seconds
+            if not all(map(operator.le, stamps, itertools.islice(stamps, 1, None))):
+                return False
+            if self.last_ts and stamps and stamps[0] < self.last_ts[-1]:
+                return False
+            whole = len(stamps) // BLOCK_ROWS * BLOCK_ROWS
+            blocks = [slice(start, start + BLOCK_ROWS) for start in range(0, whole, BLOCK_ROWS)]
+            for index, values in enumerate(series):
+                values = self.tail[index] + list(values)
+                if blocks:
+                    lows, highs, at_low, at_high = _block_extremes(values, blocks)
+                    self.lows[index].fromlist(lows)
+                    self.highs[index].fromlist(highs)
+                    self.at_low[index].fromlist(at_low)
+                    self.at_high[index].fromlist(at_high)
+                self.tail[index] = values[whole:]
+            self.first_ts.fromlist(stamps[0:whole:BLOCK_ROWS])
+            self.last_ts.fromlist(stamps[BLOCK_ROWS - 1 : whole : BLOCK_ROWS])
+            self.tail_ts = stamps[whole:]
+
+    def answer(self, max_points):
+        """Return (total rows, columnar points) as downsample() gives them, or None when all rows fit."""
+        total = self.total()
+        if total <= max_points:
+            return None
+        size, rows, single_last = _buckets(total, max_points)
+        whole = len(self.first_ts) * BLOCK_ROWS
+        columns = {"id": rows, "ts": [self._ts(row, whole) for row in rows], "fix": [True] * len(rows)}
+        per_bucket = size // BLOCK_ROWS
+        for index, key in enumerate(SERIES_KEYS):
+            lows, highs = self.lows[index].tolist(), self.highs[index].tolist()
+            at_low, at_high = self.at_low[index].tolist(), self.at_high[index].tolist()
+            if self.tail_ts:  # the partial last block, summarised now
+                tail = _block_extremes(self.tail[index], [slice(0, BLOCK_ROWS)])
+                for kept, more in zip((lows, highs, at_low, at_high), tail, strict=True):
+                    kept += more
+            extremes = []
+            for start in range(0, len(lows), per_bucket):
+                extremes += _bucket_of_blocks(lows, highs, at_low, at_high, start, start + per_bucket)
+            if single_last:
+                extremes.pop()
+            columns[key] = _tidy(extremes, "f" if index in self._single else "d")
+        return total, columns
+
+    def _ts(self, row, whole):
+        if row >= whole:
+            return self.tail_ts[row - whole]
+        block, within = divmod(row, BLOCK_ROWS)
+        return self.first_ts[block] if within == 0 else self.last_ts[block]
+
+
+def _bucket_of_blocks(lows, highs, at_low, at_high, start, stop):
+    """Return the minimum and maximum of blocks start..stop in time order (None, None when all nan).
+
+    The first block holding the bucket's minimum holds its first occurrence: as list.index on the rows.
+    """
+    part_low, part_high = lows[start:stop], highs[start:stop]
+    numbers = list(itertools.filterfalse(math.isnan, part_low))
+    if not numbers:
+        return [None, None]
+    low, high = min(numbers), max(itertools.filterfalse(math.isnan, part_high))
+    block_low, block_high = part_low.index(low), part_high.index(high)
+    if (block_low, at_low[start + block_low]) <= (block_high, at_high[start + block_high]):
+        return [low, high]
+    return [high, low]
+
+
 def read_day(path):
     """Given a daily file, return (ts list, fix list, {series key: array of floats, nan = missing}) by time."""
     parsed = ParsedDay(path)
@@ -154,10 +279,12 @@ def downsample(stamps, fixes, series, max_points):
 def _buckets(total, max_points):
     """Return (rows per bucket, [first and last row of each bucket], whether the last bucket is one row).
 
-    Buckets start at row 0 and hold `size` rows each but the last: the same edges whether a day is
-    read whole (downsample) or chunk by chunk (stream_downsample), so both give the same answer.
+    Buckets start at row 0 and hold `size` rows each but the last, `size` a multiple of BLOCK_ROWS (at most
+    `max_points` points, fewer when 2 * total / max_points is not such a multiple): the same edges whether
+    a day is read whole (downsample), chunk by chunk (stream_downsample) or from the kept block summaries
+    of the newest day (DaySummary), so all three give the same answer.
     """
-    size = math.ceil(total / (max_points // 2))
+    size = math.ceil(total / (max_points // 2) / BLOCK_ROWS) * BLOCK_ROWS
     rows = [row for start in range(0, total, size) for row in (start, min(start + size, total) - 1)]
     single_last = rows[-2] == rows[-1]
     if single_last:
@@ -242,8 +369,9 @@ def _release_free_heap():
 class DayHistory:
     """GET /api/history/<day>: gzip answers in an LRU cache keyed by (day, file size, mtime, points).
 
-    The columns of the newest day are kept and extended with the rows appended since (about 4.8 MB
-    at the end of a day); any other day is parsed when asked for and only its answer is kept.
+    The newest day is kept as a DaySummary (about 0.7 MB at the end of a day; its columns, 4.8 MB, when
+    a row has no fix or is out of time order) and extended with the rows appended since; any other day
+    is read chunk by chunk when asked for and only its answer is kept.
     warm() prepares the operator's common case, today and yesterday, before anyone asks.
     """
 
@@ -277,9 +405,7 @@ class DayHistory:
                 if day != max(list_days(self.data_dir)[:1] or [day]):
                     streamed = stream_downsample(path, max_points)  # no columns kept: only the answer
             if streamed is None:
-                stamps, fixes, series = self._columns(day, path, stat.st_size)
-                streamed = len(stamps), downsample(stamps, fixes, series, max_points)
-                del stamps, fixes, series
+                streamed = self._answer(self._extended(day, path, stat.st_size), max_points)
         total, points = streamed
         document = {
             "vehicle": self.vehicle,
@@ -294,20 +420,32 @@ class DayHistory:
         _release_free_heap()
         return None, gzipped
 
-    def _columns(self, day, path, size):
-        """Return the columns of `day`, extending the kept newest day's (call with _parse_lock held)."""
-        return self._extended(day, path, size).columns()
+    @staticmethod
+    def _answer(parsed, max_points):
+        """Return (total rows, points) of a DaySummary or ParsedDay (call with _parse_lock held)."""
+        if isinstance(parsed, DaySummary):
+            answer = parsed.answer(max_points)
+            if answer is not None:
+                return answer
+            parsed = ParsedDay(parsed.path)  # all rows fit: a small day, read whole and let go
+            parsed.extend()
+        stamps, fixes, series = parsed.columns()
+        return len(stamps), downsample(stamps, fixes, series, max_points)
 
     def _extended(self, day, path, size):
-        """Return the ParsedDay of `day` read to its end; kept when it is the newest day."""
+        """Return the DaySummary of `day` read to its end, or its ParsedDay when a row has no fix or is out of
+        time order; kept when it is the newest day."""
         parsed = self._parsed
         if parsed is None or parsed.path != path or size < parsed.offset:
-            parsed = ParsedDay(path)
-        parsed.extend()
+            parsed = DaySummary(path)
+        if isinstance(parsed, DaySummary) and not parsed.extend():
+            parsed = ParsedDay(path)  # the columns themselves are kept for such a day (4.8 MB at its end)
+        if isinstance(parsed, ParsedDay):
+            parsed.extend()
         if day == max(list_days(self.data_dir)[:1] or [day]):
-            self._parsed = parsed  # the newest day grows: keep its columns, parse only what is appended
+            self._parsed = parsed  # the newest day grows: keep its summary, parse only what is appended
         elif self._parsed is parsed:
-            self._parsed = None  # yesterday now: its answer is cached, its columns let go
+            self._parsed = None  # yesterday now: its answer is cached, its summary let go
         return parsed
 
     def _remember(self, key, gzipped):

@@ -5,7 +5,15 @@ import gzip
 import json
 import threading
 
-from meso360.web.dayhistory import DEFAULT_POINTS, DayHistory, downsample, read_day, stream_downsample
+from meso360.web.dayhistory import (
+    DEFAULT_POINTS,
+    DayHistory,
+    DaySummary,
+    ParsedDay,
+    downsample,
+    read_day,
+    stream_downsample,
+)
 
 TEST_LINES = open("test_data/test.txt").read().splitlines()
 HEADER = TEST_LINES[0]
@@ -124,3 +132,37 @@ def test_a_day_out_of_time_order_or_with_a_bad_line_is_read_whole(tmp_path):
     assert stream_downsample(broken, DEFAULT_POINTS) is None
     document = _document(DayHistory(tmp_path, "MM1").body("20251105", DEFAULT_POINTS)[1])
     assert document["total_rows"] == 3050 and document["points"]["ts"] == sorted(document["points"]["ts"])
+
+
+def test_the_kept_summary_of_today_answers_as_the_day_read_cold(tmp_path):
+    lines = _rows(DAY, 9001)
+    for index in range(2000, 2100):  # a stretch without a value, and single missing cells
+        cells = lines[index].split(",")
+        cells[4] = "nan"
+        lines[index] = ",".join(cells)
+    cells = lines[7000].split(",")
+    cells[5], cells[12] = "", "x"
+    lines[7000] = ",".join(cells)
+    path = _write(tmp_path, DAY, lines[:5003])
+    history = DayHistory(tmp_path, "MM1")
+    history.warm()
+    _write(tmp_path, DAY, lines[5003:])  # the summary is extended across its partial last block
+    for points in (DEFAULT_POINTS, 2002, 10, 8000, 20000):
+        warm = _document(history.body("20251105", points)[1])
+        assert isinstance(history._parsed, DaySummary)
+        total, cold = stream_downsample(path, points) or (None, downsample(*read_day(path), points))
+        assert warm["points"] == cold == downsample(*read_day(path), points)
+        assert warm["total_rows"] == 9001 and len(warm["points"]["ts"]) <= points
+
+
+def test_a_today_with_a_row_without_fix_keeps_its_columns_and_answers_as_read_whole(tmp_path):
+    lines = _rows(DAY, 3000)
+    cells = lines[1500].split(",")
+    cells[9] = cells[10] = "nan"
+    lines[1500] = ",".join(cells)
+    path = _write(tmp_path, DAY, lines)
+    history = DayHistory(tmp_path, "MM1")
+    history.warm()
+    assert isinstance(history._parsed, ParsedDay)
+    document = _document(history.body("20251105", DEFAULT_POINTS)[1])
+    assert document["points"] == downsample(*read_day(path), DEFAULT_POINTS)
