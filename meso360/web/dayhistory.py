@@ -32,6 +32,9 @@ CHUNK_BYTES = 1 << 16  # about 600 rows: the cells of a chunk stay in the CPU ca
 # lon: their 5 decimals need more than float32's 7 significant digits.
 DOUBLE_KEYS = frozenset(("lat", "lon"))
 _NAN = float("nan")
+# Indexes (in SERIES order) of the float32 series: parsed already rounded, so that a value beyond float32
+# is nan (missing) on every path, not inf in an array("f") of one path only.
+SINGLE = frozenset(index for index, key in enumerate(SERIES_KEYS) if key not in DOUBLE_KEYS)
 WARM_INTERVAL_S = 60.0  # today's summary extended, a new day noticed, at least this often
 WARM_NICE = 10
 
@@ -58,7 +61,7 @@ class ParsedDay:
             if offset == self.offset:
                 return
             self.offset = offset
-            seconds, series = dayparse.parse_chunk(text, self._rows)
+            seconds, series = dayparse.parse_chunk(text, self._rows, SINGLE)
             if None in seconds:
                 seconds = [-1 if second is None else second for second in seconds]
             self.seconds.extend(seconds)
@@ -136,7 +139,7 @@ class DaySummary:
         self.at_high = [array.array("B") for _ in SERIES_KEYS]
         self.tail_ts = []  # the rows after the last whole block
         self.tail = [[] for _ in SERIES_KEYS]
-        self._single = frozenset(index for index, code in enumerate(typecodes) if code == "f")
+        self._single = SINGLE
         self._rows = RowReader()
 
     def total(self):
@@ -316,7 +319,7 @@ def stream_downsample(path, max_points):
     if total <= max_points:
         return None
     size, rows, single_last = _buckets(total, max_points)
-    single = frozenset(index for index, key in enumerate(SERIES_KEYS) if key not in DOUBLE_KEYS)
+    single = SINGLE
     reader, stamps, offset = RowReader(), array.array("q"), 0
     carry = [[] for _ in SERIES_KEYS]  # rows of the bucket that continues into the next chunk
     extremes = [[] for _ in SERIES_KEYS]

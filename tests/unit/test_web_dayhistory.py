@@ -113,9 +113,9 @@ def test_float32_columns_come_back_as_their_decimals(tmp_path):
 
 def test_a_day_read_chunk_by_chunk_gives_the_answer_of_the_whole_day_read(tmp_path):
     lines = _rows(DAY, 9000)
-    for index in (10, 4000, 8999):  # missing and garbage cells
+    for index in (10, 4000, 8999):  # missing and garbage cells, a value beyond float32
         cells = lines[index].split(",")
-        cells[4], cells[5], cells[12] = "nan", "", "x"
+        cells[4], cells[5], cells[12], cells[7] = "nan", "", "x", "1e39"
         lines[index] = ",".join(cells)
     path = _write(tmp_path, DAY, lines)
     for points in (DEFAULT_POINTS, 2002, 10, 8000):
