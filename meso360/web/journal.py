@@ -6,11 +6,17 @@ import logging
 import os
 import re
 
-from meso360.web.systemd import COMPONENTS, TARGET, unit_of
+from meso360 import unitfile
+from meso360.web.systemd import COMPONENTS, TARGET, unit_of, unitfile_instance
 
 log = logging.getLogger(__name__)
 
-UNITS = tuple(unit_of(component) for component in COMPONENTS) + (TARGET,)
+# The daemons, the target, and the root helper that enables/disables them for the panel.
+UNITS = (
+    tuple(unit_of(component) for component in COMPONENTS)
+    + (TARGET,)
+    + tuple(unitfile_instance(verb, component) for verb in unitfile.VERBS for component in unitfile.COMPONENTS)
+)
 WAIT_S = 1.0
 _SEQNUM_RE = re.compile(r"(?:^|;)i=([0-9a-f]+)")
 

@@ -202,3 +202,11 @@ def test_bulk_day_parser_equals_the_careful_parser_on_garbage_headers_and_missin
         got, want = list(parsed.series[key]), [row[index] for row in series]
         want = list(array.array(parsed.series[key].typecode, want))  # float32 but lat and lon, as stored
         assert [value if value == value else None for value in got] == [v if v == v else None for v in want], key
+
+
+def test_the_panel_log_follows_the_daemons_the_target_and_the_enable_disable_helper():
+    from meso360.web import journal
+
+    assert {"meso360-ingest.service", "meso360-web.service", "meso360.target"} <= set(journal.UNITS)
+    assert "meso360-unitfile@disable-ingest.service" in journal.UNITS
+    assert not [unit for unit in journal.UNITS if not unit.startswith("meso360")]
