@@ -35,6 +35,17 @@ def wait_written(sim, tmp_path, number, timeout=30.0):
     wait_until(lambda: newest_written(sim, tmp_path) >= number, timeout, f"record {number} written", interval=0.1)
 
 
+def run_until_more_written(sim, tmp_path, config, records):
+    """Run the daemon until `records` more logger records are on disk, then stop it; return (daemon, newest)."""
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    try:
+        newest = sim.wait_for_record(sim.state()["newest_record"] + records)
+        wait_written(sim, tmp_path, newest)
+    finally:
+        daemon.stop()
+    return daemon, newest
+
+
 def test_records_across_a_utc_midnight_go_to_two_daily_files_exactly_once(simulator, tmp_path):
     sim = simulator(rate=20, start_time="2026-11-26T23:59:55Z")
     daemon = IngestProcess(write_config(tmp_path, sim.url), tmp_path / "ingest.log")
@@ -129,12 +140,7 @@ def test_rows_written_just_before_a_crash_are_not_written_again(simulator, tmp_p
     state.update(last_record=state["last_record"] - 5, file_size=state["file_size"] - last_five)
     state["last_raw_gps"] = state["last_written_gps"] = " ".join(rows_before.split(",")[9:11])
     state_path.write_text(json.dumps(state))
-    daemon = IngestProcess(config, tmp_path / "ingest.log")
-    try:
-        newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
-        wait_written(sim, tmp_path, newest)
-    finally:
-        daemon.stop()
+    daemon, newest = run_until_more_written(sim, tmp_path, config, 20)
     assert_obs_complete(sim, tmp_path / "data", newest)
     assert "5 rows written just before the stop are already in" in daemon.log()
 
@@ -252,12 +258,7 @@ def test_torn_last_line_is_cut_and_the_record_written_whole(simulator, tmp_path)
     data_file = sorted((tmp_path / "data").iterdir())[-1]
     with open(data_file, "ab") as file:
         file.write(b"3.136,101.9,23.1,81")  # a power cut in the middle of a row
-    daemon = IngestProcess(config, tmp_path / "ingest.log")
-    try:
-        newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
-        wait_written(sim, tmp_path, newest)
-    finally:
-        daemon.stop()
+    daemon, newest = run_until_more_written(sim, tmp_path, config, 20)
     assert_obs_complete(sim, tmp_path / "data", newest)
     assert "torn last line of 19 bytes" in daemon.log()
 
@@ -285,12 +286,7 @@ def test_disk_full_is_reported_and_everything_is_backfilled_once_writable(simula
         daemon.stop()
         notify.close()
     assert data_rows(tmp_path / "data")  # files intact: header, whole lines only
-    daemon = IngestProcess(config, tmp_path / "ingest.log")
-    try:
-        newest = sim.wait_for_record(sim.state()["newest_record"] + 10)
-        wait_written(sim, tmp_path, newest)
-    finally:
-        daemon.stop()
+    daemon, newest = run_until_more_written(sim, tmp_path, config, 10)
     assert_obs_complete(sim, tmp_path / "data", newest)
     assert daemon.log().count("File too large") >= 1
 
@@ -336,12 +332,7 @@ def test_logger_with_http_basic_auth_is_collected_with_the_configured_credential
     finally:
         daemon.stop()
     config = write_config(tmp_path, sim.url, support_table="", username="meso", password="s3cret")
-    daemon = IngestProcess(config, tmp_path / "ingest.log")
-    try:
-        newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
-        wait_written(sim, tmp_path, newest)
-    finally:
-        daemon.stop()
+    run_until_more_written(sim, tmp_path, config, 20)
     assert_obs_complete(sim, tmp_path / "data")
 
 
