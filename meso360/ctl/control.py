@@ -47,26 +47,21 @@ stop = _verb_command("stop", "Stop")
 restart = _verb_command("restart", "Restart")
 
 
-@click.command()
-@click.argument("component", type=_COMPONENT_CHOICE)
-@click.option("--now", is_flag=True, help="Also start the daemon now.")
-def enable(component, now):
-    """Start COMPONENT at every boot (systemctl enable).
+def _boot_command(verb, summary, now_help):
+    @click.command(
+        name=verb,
+        help=f"{summary} (systemctl {verb}).\n\nCOMPONENT is one of {', '.join(systemd.COMPONENTS)}. Needs root.",
+    )
+    @click.argument("component", type=_COMPONENT_CHOICE)
+    @click.option("--now", is_flag=True, help=now_help)
+    def command(component, now):
+        _systemctl(verb, component, ["--now"] if now else [])
 
-    COMPONENT is one of ingest, web, tunnel, sim. Needs root.
-    """
-    _systemctl("enable", component, ["--now"] if now else [])
+    return command
 
 
-@click.command()
-@click.argument("component", type=_COMPONENT_CHOICE)
-@click.option("--now", is_flag=True, help="Also stop the daemon now.")
-def disable(component, now):
-    """Do not start COMPONENT at boot any more (systemctl disable).
-
-    COMPONENT is one of ingest, web, tunnel, sim. Needs root.
-    """
-    _systemctl("disable", component, ["--now"] if now else [])
+enable = _boot_command("enable", "Start COMPONENT at every boot", "Also start the daemon now.")
+disable = _boot_command("disable", "Do not start COMPONENT at boot any more", "Also stop the daemon now.")
 
 
 @click.command()
