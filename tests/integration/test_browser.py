@@ -244,11 +244,20 @@ def test_pure_functions_compute_legacy_formulas_in_the_browser(page_on):
     assert results["fahrenheit"] == pytest.approx(212)
 
 
-def test_dashboard_draws_every_live_row_and_names_the_vehicle(page_on):
+def test_dashboard_draws_every_live_row_and_names_the_vehicle(page_on, stack):
     page = page_on("/view")
     page.wait_for_selector("#conn-dot.dot-live")
     first = wait_until(lambda: point_count(page), 20, "history drawn")
-    wait_until(lambda: point_count(page) >= first + 3, 20, "live rows drawn")
+    try:
+        wait_until(lambda: point_count(page) >= first + 3, 20, "live rows drawn")
+    except AssertionError as error:
+        # Say where the rows stopped: the page, the web daemon or ingest.
+        page_ids = page.evaluate("window.meso360.buffer.points.map(p => p.id).slice(-3)")
+        server = requests.get(stack["web"].url + "/api/status", timeout=5).json().get("live")
+        ingest_log = (stack["base"] / "ingest.log").read_text(errors="replace")[-1500:]
+        raise AssertionError(
+            f"{error}; page {first} points, last ids {page_ids}; web live {server}; ingest log:\n" f"{ingest_log}"
+        ) from None
     assert page.title().startswith(VEHICLE)
     assert page.inner_text("#vehicle") == VEHICLE
     ids = page.evaluate("window.meso360.buffer.points.map(p => p.id)")
