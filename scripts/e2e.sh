@@ -681,7 +681,10 @@ main() {
 	log "booting the container (systemd-nspawn --boot --private-network)"
 	if ! boot; then
 		tail -n 30 "$WORK/console.log"
-		fail "boot: systemd reaches running/degraded" "see the console above"
+		# What is still pending, and the meso360 units' state, so a stalled boot can be diagnosed.
+		ct systemctl list-jobs --no-pager 2>&1 | head -n 20 || true
+		ct systemctl status --no-pager --lines=5 'meso360-*' 2>&1 | head -n 60 || true
+		fail "boot: systemd reaches running/degraded" "see the console, jobs and units above"
 		return 1
 	fi
 	pass "boot: systemd is $(ct systemctl is-system-running || true)"
