@@ -11,12 +11,12 @@ import os
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import benchlib
 import requests
 
 REPO = Path(__file__).resolve().parents[1]
@@ -26,8 +26,11 @@ TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 def start_sim(directory, *options):
     ports_file = directory / "sim.ports.json"
     log = open(directory / "sim.log", "wb")  # noqa: SIM115 - lives as long as the process
-    command = [sys.executable, "-m", "meso360.sim.cli", "--port", "0", "--control-port", "0"]
-    process = subprocess.Popen(command + ["--ports-file", str(ports_file), *options], stdout=log, stderr=log, cwd=REPO)
+    python, env = benchlib.daemon_python()
+    command = [python, "-m", "meso360.sim.cli", "--port", "0", "--control-port", "0"]
+    process = subprocess.Popen(
+        command + ["--ports-file", str(ports_file), *options], stdout=log, stderr=log, cwd=REPO, env=env
+    )
     deadline = time.monotonic() + 30
     while not ports_file.exists():
         if time.monotonic() > deadline or process.poll() is not None:
@@ -44,8 +47,9 @@ def start_ingest(directory, logger_url):
         f"state_dir = {directory / 'state'}\n[ingest]\nlogger_url = {logger_url}\npoll_interval = 1.0\n"
     )
     log = open(directory / "ingest.log", "wb")  # noqa: SIM115
-    command = [sys.executable, "-m", "meso360.ingest.daemon", "--config", str(config)]
-    return subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO)
+    python, env = benchlib.daemon_python()
+    command = [python, "-m", "meso360.ingest.daemon", "--config", str(config)]
+    return subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO, env=env)
 
 
 def stop(process):
@@ -214,6 +218,7 @@ def main():
     print(f"{'meso360-ingest':<44} {'measured':>22}  target")
     for name, value, target in rows:
         print(f"{name:<44} {value:>22}  {target}")
+    print(benchlib.describe(benchlib.daemon_python()[0]))
 
 
 if __name__ == "__main__":

@@ -17,12 +17,12 @@ import selectors
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import benchlib
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,9 +50,10 @@ def start_daemon(directory):
         "[web]\nlisten = 127.0.0.1:0\nhistory_hours = 2\n"
     )
     port_file = directory / "port"
-    env = dict(os.environ, MALLOC_ARENA_MAX="2")  # as in meso360-web.service
+    python, env = benchlib.daemon_python()
+    env["MALLOC_ARENA_MAX"] = "2"  # as in meso360-web.service
     process = subprocess.Popen(
-        [sys.executable, "-m", "meso360.web.daemon", "--config", str(config), "--port-file", str(port_file)],
+        [python, "-m", "meso360.web.daemon", "--config", str(config), "--port-file", str(port_file)],
         stdout=subprocess.DEVNULL,
         stderr=open(directory / "web.log", "wb"),
         env=env,
@@ -172,6 +173,7 @@ def main():
     print("-" * 90)
     for name, value, target in results:
         print(f"{name:58} {value:>16}  {target}")
+    print(benchlib.describe(benchlib.daemon_python()[0]))
 
 
 def run_bench(url, pid, today, args, start_time):
