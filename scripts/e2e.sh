@@ -505,6 +505,8 @@ check_web() {
 		wait_for 15 "api/status with a fresh observation" web status
 	log "web /api/status: $(web status 2>&1 || true)"
 	check "web: GET /api/history: the simulator's rows in the live window" web history 10
+	check "web: GET /api/history/<day> of a full past day (86 400 rows -> <= 2000 points), read in two processes" \
+		web past-day
 	check "web: GET /api/log/stream?lines=5: 5 'event: log' journal entries with priorities" \
 		web log-stream --lines 5 --timeout 10
 

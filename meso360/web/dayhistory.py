@@ -1,6 +1,7 @@
 """Any stored day as chart data: read a daily file and downsample it per series, keeping minima and maxima."""
 
 import array
+import bisect
 import collections
 import ctypes
 import gzip
@@ -11,11 +12,14 @@ import math
 import operator
 import os
 import re
+import subprocess
+import sys
 import threading
 import time
 
 from meso360.datafile import OBS_COLUMNS, daily_files
 from meso360.web import dayparse
+from meso360.web.dayrange import CHUNK_BYTES, DOUBLE_KEYS, SINGLE, range_extremes, series_extremes
 from meso360.web.points import SERIES_KEYS, RowReader
 
 log = logging.getLogger(__name__)
@@ -27,14 +31,8 @@ MIN_POINTS = 10
 # Encoded answers of any day, least recently used dropped first; bounded by their gzip bytes (a day at
 # 2000 points is about 40 kB, at 20000 points about 400 kB).
 CACHE_BYTES = 2 * 1024 * 1024
-CHUNK_BYTES = 1 << 16  # about 600 rows: the cells of a chunk stay in the CPU cache while its columns are parsed
-# Series values are kept as float32 (4.8 MB of columns for a full day instead of 7.6 MB) but for lat and
-# lon: their 5 decimals need more than float32's 7 significant digits.
-DOUBLE_KEYS = frozenset(("lat", "lon"))
+COUNT_BLOCK_BYTES = 1 << 16
 _NAN = float("nan")
-# Indexes (in SERIES order) of the float32 series: parsed already rounded, so that a value beyond float32
-# is nan (missing) on every path, not inf in an array("f") of one path only.
-SINGLE = frozenset(index for index, key in enumerate(SERIES_KEYS) if key not in DOUBLE_KEYS)
 WARM_INTERVAL_S = 60.0  # today's summary extended, a new day noticed, at least this often
 WARM_NICE = 10
 
@@ -230,31 +228,6 @@ def read_day(path):
     return parsed.columns()
 
 
-def _extremes(part):
-    """Return (first, second): the minimum and maximum of `part` in time order, or (None, None) when all nan."""
-    numbers = list(itertools.filterfalse(math.isnan, part))
-    if not numbers:
-        return None, None
-    low, high = min(numbers), max(numbers)
-    return (low, high) if part.index(low) <= part.index(high) else (high, low)
-
-
-def _series_extremes(values, slices):
-    """Given one series (array or list) and the bucket slices, return each bucket's minimum and maximum in
-    time order. No per-row Python: min, max and index of each bucket run in C over slices of the array.
-    """
-    parts = list(map(values.__getitem__, slices))  # of an array: copies of C floats, no float objects
-    if not math.isfinite(sum(values)):  # a nan somewhere (stored values are never infinite)
-        return [value for part in parts for value in _extremes(part)]
-    index = type(values).index
-    at_low = list(map(index, parts, map(min, parts)))
-    at_high = list(map(index, parts, map(max, parts)))
-    extremes = [None] * (2 * len(parts))
-    extremes[0::2] = map(operator.getitem, parts, map(min, at_low, at_high))
-    extremes[1::2] = map(operator.getitem, parts, map(max, at_low, at_high))
-    return extremes
-
-
 def downsample(stamps, fixes, series, max_points):
     """Return the columnar points: all rows when they fit, else 2 per bucket (each series' min and max).
 
@@ -272,7 +245,7 @@ def downsample(stamps, fixes, series, max_points):
     fix = [True] * len(rows) if fixes is None else [fixes[row] for row in rows]
     columns = {"id": rows, "ts": [stamps[row] for row in rows], "fix": fix}
     for key, values in series.items():
-        extremes = _series_extremes(values if isinstance(values, array.array | list) else list(values), slices)
+        extremes = series_extremes(values if isinstance(values, array.array | list) else list(values), slices)
         columns[key] = _tidy(extremes, values)
         if single_last:
             columns[key].pop()
@@ -295,60 +268,142 @@ def _buckets(total, max_points):
     return size, rows, single_last
 
 
-def _count_rows(path):
-    """Return (data lines, byte size read) of a daily file: its newlines, less a header at its start."""
-    lines = end = 0
+def _count_lines(path):
+    """Return (header lines, newlines counted at the end of each block of COUNT_BLOCK_BYTES) of a daily file."""
+    counts, lines = [], 0
     with open(path, "rb") as file:
         head = file.read(len(OBS_COLUMNS[0]) + 1)
         file.seek(0)
-        for block in iter(lambda: file.read(1 << 20), b""):
+        for block in iter(lambda: file.read(COUNT_BLOCK_BYTES), b""):  # small blocks: reused heap, no page faults
             lines += block.count(b"\n")
-            end += len(block)
-    return lines - (head == OBS_COLUMNS[0].encode() + b","), end
+            counts.append(lines)
+    return int(head == OBS_COLUMNS[0].encode() + b","), counts
+
+
+def _line_offset(path, counts, line):
+    """Given a file and its _count_lines() counts, return the byte offset at which line number `line` starts."""
+    block = bisect.bisect_left(counts, line)  # the first block that ends at or after that line's newline
+    if block == len(counts):
+        return os.path.getsize(path)
+    before = counts[block - 1] if block else 0
+    with open(path, "rb") as file:
+        file.seek(block * COUNT_BLOCK_BYTES)
+        data = file.read(COUNT_BLOCK_BYTES)
+    index = -1
+    for _ in range(line - before):
+        index = data.index(b"\n", index + 1)
+    return block * COUNT_BLOCK_BYTES + index + 1
+
+
+# The cold path of a large day is split in two: the end summarised by a helper process (on the other core)
+# while this one summarises the start. Below this size a process start costs more than it saves.
+SPLIT_MIN_BYTES = 2 * 1024 * 1024
+# The helper is a new interpreter, ready about 30 ms after it is started: this process takes a little more.
+SPLIT_SHARE = 0.55
+WORKER_COMMAND = (sys.executable, "-m", "meso360.web.dayrange")
+WORKER_TIMEOUT_S = 60.0
+_WORKER_FAILED = object()
+
+
+def _start_helper(path):
+    """Start the helper process for a day file (it waits for its byte range); None when it cannot (logged)."""
+    try:
+        return subprocess.Popen(
+            [*WORKER_COMMAND, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except OSError as error:
+        log.warning("day history: helper process not started (%s); reading the day in this process", error)
+        return None
+
+
+def _give_range(helper, begin, end, size):
+    """Send the helper its byte range; False when it is gone already (logged)."""
+    try:
+        helper.stdin.write(f"{begin} {end} {size}\n".encode())
+        helper.stdin.flush()  # one line: the helper starts on it (communicate() closes the pipe later)
+    except OSError as error:
+        log.warning("day history: helper process gone (%s); reading the day in this process", error)
+        return False
+    return True
+
+
+def _helper_answer(helper):
+    """Return the helper's range_extremes() answer (None included), or _WORKER_FAILED (logged)."""
+    try:
+        out, err = helper.communicate(timeout=WORKER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        log.warning("day history: helper process gave no answer in %.0f s; reading in this process", WORKER_TIMEOUT_S)
+        return _WORKER_FAILED
+    if helper.returncode != 0:
+        reason = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {helper.returncode}"]
+        log.warning("day history: helper process failed (%s); reading in this process", reason[0])
+        return _WORKER_FAILED
+    try:
+        return json.loads(out)
+    except ValueError:
+        log.warning("day history: helper process answered garbage; reading in this process")
+        return _WORKER_FAILED
+
+
+def _stop_helper(helper):
+    """Stop the helper if it still runs (not needed, or no answer in time) and collect its exit status."""
+    if helper.poll() is None:
+        helper.kill()
+    helper.communicate()
 
 
 def stream_downsample(path, max_points):
     """Return (total rows, columnar points) of a daily file read chunk by chunk, or None for the careful path.
 
     The cold path for a day larger than `max_points`: only each bucket's extremes are kept, never the
-    day's columns. Values are rounded to float32 (but lat, lon) as ParsedDay keeps them, and buckets are
-    cut as downsample() cuts them, so the answer equals downsample(*read_day(path), max_points).
+    day's columns; a large file is summarised in two parts at once, by this process and a helper process
+    started before the file's lines are counted. Values are rounded to float32 (but lat, lon) as ParsedDay
+    keeps them, and buckets are cut as downsample() cuts them, so the answer equals
+    downsample(*read_day(path), max_points).
     None (the caller reads the day whole) when not every line is a row with a GPS fix in time order.
     """
-    total, end = _count_rows(path)
-    if total <= max_points:
-        return None
-    size, rows, single_last = _buckets(total, max_points)
-    single = SINGLE
-    reader, stamps, offset = RowReader(), array.array("q"), 0
-    carry = [[] for _ in SERIES_KEYS]  # rows of the bucket that continues into the next chunk
-    extremes = [[] for _ in SERIES_KEYS]
-    while offset < end:
-        text, after = dayparse.read_text(path, offset, min(CHUNK_BYTES, end - offset))
-        if after == offset:
-            break
-        offset = after
-        seconds, series = dayparse.parse_chunk(text, reader, single)
-        if None in seconds:
+    began = time.monotonic()
+    helper = _start_helper(path) if os.path.getsize(path) >= SPLIT_MIN_BYTES else None
+    try:
+        header, counts = _count_lines(path)
+        total = (counts[-1] if counts else 0) - header
+        if total <= max_points:
             return None
-        stamps.fromlist(seconds)
-        for index, values in enumerate(series):
-            values = carry[index] + list(values) if carry[index] else list(values)
-            whole = len(values) // size * size
-            if whole:
-                slices = [slice(start, start + size) for start in range(0, whole, size)]
-                extremes[index] += _series_extremes(values, slices)
-            carry[index] = values[whole:]
-    if len(stamps) != total or not all(map(operator.le, stamps, itertools.islice(stamps, 1, None))):
+        size, rows, single_last = _buckets(total, max_points)
+        end = _line_offset(path, counts, counts[-1])  # after the last complete line
+        split_row = round(total * SPLIT_SHARE / size) * size  # a bucket edge
+        split = _line_offset(path, counts, header + split_row)
+        if helper is not None and 0 < split_row < total and _give_range(helper, split, end, size):
+            first = range_extremes(path, 0, split, size)
+            second = _helper_answer(helper) if first is not None else None
+            if second is _WORKER_FAILED:
+                second = range_extremes(path, split, end, size)
+            parts = [first, second]
+        else:
+            parts = [range_extremes(path, 0, end, size)]
+    finally:
+        if helper is not None:
+            _stop_helper(helper)
+    if None in parts:
         return None
-    columns = {"id": rows, "ts": [stamps[row] for row in rows], "fix": [True] * len(rows)}
+    edges = [stamp for part in parts for stamp in part["edges"]]
+    if sum(part["rows"] for part in parts) != total or not all(map(operator.le, edges, edges[1:])):
+        return None
+    if single_last:
+        edges.pop()
+    columns = {"id": rows, "ts": edges, "fix": [True] * len(rows)}
     for index, key in enumerate(SERIES_KEYS):
-        if carry[index]:
-            extremes[index] += _series_extremes(carry[index], [slice(0, size)])
+        extremes = [value for part in parts for value in part["extremes"][index]]
         if single_last:
-            extremes[index].pop()
-        columns[key] = _tidy(extremes[index], "f" if index in single else "d")
+            extremes.pop()
+        columns[key] = _tidy(extremes, "f" if index in SINGLE else "d")
+    how = "in two processes" if len(parts) == 2 else "in one process"
+    log.info("day history: %s, %d rows read %s in %.0f ms", os.path.basename(path), total, how, _ms_since(began))
     return total, columns
+
+
+def _ms_since(began):
+    return 1000 * (time.monotonic() - began)
 
 
 def _tidy(numbers, source):
@@ -500,6 +555,6 @@ class DayHistory:
         began = time.monotonic()
         self.warm()
         _release_free_heap()
-        log.info("day history of today and yesterday warmed in %.0f ms", 1000 * (time.monotonic() - began))
+        log.info("day history of today and yesterday warmed in %.0f ms", _ms_since(began))
         while not stop_event.wait(interval_s):
             self.warm()

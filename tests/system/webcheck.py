@@ -8,6 +8,8 @@ input (one line), never on the command line. Standard library only, run with the
 import argparse
 import http.cookiejar
 import json
+import os
+import subprocess
 import sys
 import time
 import urllib.error
@@ -88,6 +90,48 @@ def history(args):
     ids, stamps = points.get("id") or [], points.get("ts") or []
     result = {"status": code, "rows": len(ids), "last_id": answer.get("last_id"), "vehicle": answer.get("vehicle")}
     ok = code == 200 and len(ids) >= args.min_rows and len(stamps) == len(ids) and answer.get("last_id") == ids[-1]
+    return ok, result
+
+
+PAST_DAY = "20200101"  # long before anything the simulator replays
+PAST_DAY_ROW = "2.548,108.8,23.1,82.2,{t:.2f},19.92,81.8,900.85,93.1,010120,{hhmmss},33.19,-102.27,1021,0,85.5,28.16\n"
+
+
+def past_day(args):
+    """/api/history/<day> of a full past day (86 400 rows, written for this check and removed after): every row
+    counted, at most 2000 points, and the journal says the daemon read it in two processes (its helper process
+    runs in the unit's sandbox)."""
+    path = f"{args.data_dir}/{PAST_DAY}.txt"
+    clock = (f"{second // 3600:02}{second // 60 % 60:02}{second % 60:02}" for second in range(86400))
+    rows = (PAST_DAY_ROW.format(t=20 + second % 600 / 100, hhmmss=hhmmss) for second, hhmmss in enumerate(clock))
+    with open(path, "w", encoding="utf-8") as file:
+        file.writelines(rows)
+    try:
+        began = time.time()
+        code, answer = Client().json(f"/api/history/{PAST_DAY}?points=2000", timeout=60)
+        took_ms = 1000 * (time.time() - began)
+    finally:
+        os.remove(path)
+    points = answer.get("points") or {}
+    journal = subprocess.run(
+        ["journalctl", "-u", "meso360-web.service", "-o", "cat", "--since", f"@{int(began) - 1}", "--no-pager"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    read = [line for line in journal.splitlines() if f"day history: {PAST_DAY}.txt" in line]
+    warnings = [line for line in journal.splitlines() if "helper process" in line]
+    result = {"status": code, "total_rows": answer.get("total_rows"), "points": len(points.get("ts") or [])}
+    result |= {"ms": round(took_ms), "journal": read, "helper_warnings": warnings}
+    ok = (
+        code == 200
+        and answer.get("total_rows") == 86400
+        and 0 < len(points.get("ts") or []) <= 2000
+        and min(points.get("t") or [0]) == 20.0
+        and max(points.get("t") or [0]) == 25.99
+        and any("in two processes" in line for line in read)
+        and not warnings
+    )
     return ok, result
 
 
@@ -201,6 +245,9 @@ def main():
     command = commands.add_parser("history")
     command.add_argument("min_rows", type=int)
     command.set_defaults(run=history)
+    command = commands.add_parser("past-day")
+    command.add_argument("--data-dir", default="/var/lib/meso360/data")
+    command.set_defaults(run=past_day)
     commands.add_parser("read-only").set_defaults(run=read_only)
     commands.add_parser("wrong-password").set_defaults(run=wrong_password)
     command = commands.add_parser("control")

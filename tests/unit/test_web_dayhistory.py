@@ -3,8 +3,14 @@
 import datetime as dt
 import gzip
 import json
+import logging
+import subprocess
+import sys
 import threading
 
+import pytest
+
+from meso360.web import dayhistory
 from meso360.web.dayhistory import (
     DEFAULT_POINTS,
     DayHistory,
@@ -132,6 +138,110 @@ def test_a_day_out_of_time_order_or_with_a_bad_line_is_read_whole(tmp_path):
     assert stream_downsample(broken, DEFAULT_POINTS) is None
     document = _document(DayHistory(tmp_path, "MM1").body("20251105", DEFAULT_POINTS)[1])
     assert document["total_rows"] == 3050 and document["points"]["ts"] == sorted(document["points"]["ts"])
+
+
+def _day_with_odd_cells(tmp_path, count=9000):
+    lines = _rows(DAY, count)
+    for index in (10, 4000, 5100, 8999):  # missing and garbage cells, a value beyond float32, in both parts
+        cells = lines[index].split(",")
+        cells[4], cells[5], cells[12], cells[7] = "nan", "", "x", "1e39"
+        lines[index] = ",".join(cells)
+    return _write(tmp_path, DAY, lines)
+
+
+@pytest.fixture
+def split_always(monkeypatch):
+    """Every day file is read in two parts (a real one is split from 2 MB); returns the helpers' answers."""
+    monkeypatch.setattr(dayhistory, "SPLIT_MIN_BYTES", 0)
+    answers = []
+    real = dayhistory._helper_answer
+
+    def recording(helper):
+        answers.append(real(helper))
+        return answers[-1]
+
+    monkeypatch.setattr(dayhistory, "_helper_answer", recording)
+    return answers
+
+
+def test_a_day_read_in_two_parts_by_a_helper_process_gives_the_answer_of_the_whole_day_read(tmp_path, split_always):
+    path = _day_with_odd_cells(tmp_path)
+    for points in (DEFAULT_POINTS, 2002, 10, 8000):
+        total, streamed = stream_downsample(path, points)
+        assert total == 9000
+        assert streamed == downsample(*read_day(path), points)
+    assert len(split_always) == 4 and all(
+        isinstance(answer, dict) for answer in split_always
+    )  # the helper did its part
+    assert sum(answer["rows"] for answer in split_always) > 4 * 3000
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        (sys.executable, "-c", "import sys; print('no such thing', file=sys.stderr); sys.exit(3)"),  # fails
+        (sys.executable, "-c", "import sys; sys.stdin.readline(); print('{oops')"),  # answers garbage
+        (sys.executable, "-c", "import time; time.sleep(30)"),  # never answers
+        ("/nonexistent/python3",),  # cannot be started
+    ],
+    ids=["fails", "garbage", "hangs", "missing"],
+)
+def test_a_day_is_answered_in_this_process_when_the_helper_process_fails(tmp_path, monkeypatch, caplog, command):
+    path = _day_with_odd_cells(tmp_path)
+    expected = downsample(*read_day(path), DEFAULT_POINTS)
+    monkeypatch.setattr(dayhistory, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(dayhistory, "WORKER_COMMAND", command)
+    monkeypatch.setattr(dayhistory, "WORKER_TIMEOUT_S", 1.0)
+    with caplog.at_level(logging.WARNING, logger="meso360.web.dayhistory"):
+        assert stream_downsample(path, DEFAULT_POINTS) == (9000, expected)
+    assert "reading the day in this process" in caplog.text or "reading in this process" in caplog.text
+
+
+def _split_row(total):
+    """The first row of the helper's part of a day of `total` rows."""
+    size = dayhistory._buckets(total, DEFAULT_POINTS)[0]
+    return round(total * dayhistory.SPLIT_SHARE / size) * size
+
+
+def _without_fix(line):
+    cells = line.split(",")
+    cells[9] = cells[10] = "nan"
+    return ",".join(cells)
+
+
+@pytest.mark.parametrize(
+    ("change", "helper_answer"),
+    [
+        (lambda lines: lines.__setitem__(100, "1,2,3\n"), dict),  # a malformed line in this process's part
+        (lambda lines: lines.__setitem__(8500, "1,2,3\n"), dict),  # ... in the helper's part: one row short
+        (lambda lines: lines.__setitem__(8500, _without_fix(lines[8500])), type(None)),  # no fix there
+        (lambda lines: lines.__setitem__(_split_row(9000) - 1, lines[6000]), dict),  # back in time across the parts
+    ],
+    ids=["malformed-first", "malformed-helper", "no-fix-helper", "time-order-across"],
+)
+def test_a_bad_line_in_either_part_of_a_split_day_sends_it_to_the_careful_path(
+    tmp_path, split_always, change, helper_answer
+):
+    lines = _rows(DAY, 9000)
+    change(lines)
+    path = _write(tmp_path, DAY, lines)
+    assert stream_downsample(path, DEFAULT_POINTS) is None
+    assert len(split_always) == 1 and isinstance(split_always[0], helper_answer)
+    document = _document(DayHistory(tmp_path, "MM1").body("20251105", DEFAULT_POINTS)[1])
+    assert document["points"] == downsample(*read_day(path), DEFAULT_POINTS)  # answered by the careful path
+
+
+def test_the_helper_process_is_a_command_line_tool(tmp_path):
+    path = _write(tmp_path, DAY, _rows(DAY, 100))
+    command = [sys.executable, "-m", "meso360.web.dayrange"]
+    usage = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert usage.returncode == 2 and "usage:" in usage.stderr
+    idle = subprocess.run([*command, str(path)], input="", capture_output=True, text=True, check=False)
+    assert idle.returncode == 0 and idle.stdout == ""  # no range given: not needed after all
+    size = path.stat().st_size
+    answer = subprocess.run([*command, str(path)], input=f"0 {size} 16\n", capture_output=True, text=True, check=True)
+    summary = json.loads(answer.stdout)
+    assert summary["rows"] == 100 and len(summary["edges"]) == 2 * 7 and len(summary["extremes"]) == 10
 
 
 def test_the_kept_summary_of_today_answers_as_the_day_read_cold(tmp_path):
