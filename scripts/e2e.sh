@@ -505,6 +505,9 @@ check_web() {
 		wait_for 15 "api/status with a fresh observation" web status
 	log "web /api/status: $(web status 2>&1 || true)"
 	check "web: GET /api/history: the simulator's rows in the live window" web history 10
+	check "web: the day-history warmer runs at lower priority (setpriority allowed by the unit's filter)" eval "
+		ct journalctl --no-pager -o cat -u $WEB | grep -q 'day history of today and yesterday warmed' &&
+		! ct journalctl --no-pager -o cat -u $WEB | grep 'keeps the normal priority'"
 	check "web: GET /api/history/<day> of a full past day (86 400 rows -> <= 2000 points), read in two processes" \
 		web past-day
 	check "web: GET /api/log/stream?lines=5: 5 'event: log' journal entries with priorities" \
