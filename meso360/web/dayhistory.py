@@ -184,12 +184,11 @@ class DaySummary:
         columns = {"id": rows, "ts": [self._ts(row, whole) for row in rows], "fix": [True] * len(rows)}
         per_bucket = size // BLOCK_ROWS
         for index, key in enumerate(SERIES_KEYS):
-            lows, highs = self.lows[index].tolist(), self.highs[index].tolist()
-            at_low, at_high = self.at_low[index].tolist(), self.at_high[index].tolist()
-            if self.tail_ts:  # the partial last block, summarised now
+            kept = (self.lows[index], self.highs[index], self.at_low[index], self.at_high[index])
+            if self.tail_ts:  # the partial last block, summarised now (copies of C arrays: no float objects)
                 tail = _block_extremes(self.tail[index], [slice(0, BLOCK_ROWS)])
-                for kept, more in zip((lows, highs, at_low, at_high), tail, strict=True):
-                    kept += more
+                kept = [values + array.array(values.typecode, more) for values, more in zip(kept, tail, strict=True)]
+            lows, highs, at_low, at_high = kept
             extremes = []
             for start in range(0, len(lows), per_bucket):
                 extremes += _bucket_of_blocks(lows, highs, at_low, at_high, start, start + per_bucket)
