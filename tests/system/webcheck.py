@@ -120,7 +120,7 @@ def past_day(args):
         check=False,
     ).stdout
     read = [line for line in journal.splitlines() if f"day history: {PAST_DAY}.txt" in line]
-    warnings = [line for line in journal.splitlines() if "helper process" in line]
+    warnings = [line for line in journal.splitlines() if "day history: helper process" in line]
     result = {"status": code, "total_rows": answer.get("total_rows"), "points": len(points.get("ts") or [])}
     result |= {"ms": round(took_ms), "journal": read, "helper_warnings": warnings}
     ok = (
