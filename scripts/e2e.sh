@@ -612,7 +612,8 @@ check_upgrade() {
 	ct cp -p /etc/meso360/meso360.conf /root/meso360.conf.before-offline-tunnel
 	ct sed -i "/^\[tunnel\]\$/a host = 127.0.0.1\\nport = $OFFLINE_BASTION_PORT\\nuser = $BASTION_USER\\nremote_port = $TUNNEL_REMOTE_PORT\\nconnect_timeout = 5\\nretry_max_delay = 2" \
 		/etc/meso360/meso360.conf
-	ct systemctl restart --no-block $TUNNEL
+	check "meso360ctl restart tunnel, bastion unreachable: returns at once, says the start is queued" eval "
+		ct timeout 20 meso360ctl restart tunnel | grep -q 'requested; the tunnel reports ready once'"
 	check "upgrade: tunnel configured, bastion unreachable: unit activating (no READY)" \
 		wait_for 15 "tunnel activating" unit_is $TUNNEL activating
 	tunnel_pid=$(prop $TUNNEL MainPID)

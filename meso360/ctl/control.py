@@ -3,6 +3,7 @@
 import click
 
 from meso360.ctl import systemd
+from meso360.tunnel import state as tunnel_state
 
 _TARGET_CHOICE = click.Choice([*systemd.COMPONENTS, "all"])
 _COMPONENT_CHOICE = click.Choice(systemd.COMPONENTS)
@@ -25,7 +26,10 @@ def _systemctl(verb, component, extra=()):
         raise click.ClickException(result.stderr.strip() or f"systemctl {verb} {unit} exited {result.returncode}")
     if result.stderr.strip():
         click.echo(result.stderr.strip(), err=True)
-    click.echo(f"{verb}: {unit}: done")
+    if "--no-block" in extra:
+        click.echo(f"{verb}: {unit}: requested; {tunnel_state.READY_NOTE}")
+    else:
+        click.echo(f"{verb}: {unit}: done")
 
 
 def _verb_command(verb, summary):
@@ -37,7 +41,7 @@ def _verb_command(verb, summary):
     )
     @click.argument("component", type=_TARGET_CHOICE, default="all", required=False)
     def command(component):
-        _systemctl(verb, component)
+        _systemctl(verb, component, ["--no-block"] if tunnel_state.start_not_awaited(component, verb) else [])
 
     return command
 
@@ -55,7 +59,10 @@ def _boot_command(verb, summary, now_help):
     @click.argument("component", type=_COMPONENT_CHOICE)
     @click.option("--now", is_flag=True, help=now_help)
     def command(component, now):
-        _systemctl(verb, component, ["--now"] if now else [])
+        extra = ["--now"] if now else []
+        if now and verb == "enable" and tunnel_state.start_not_awaited(component, "start"):
+            extra.append("--no-block")  # enable --now starts it
+        _systemctl(verb, component, extra)
 
     return command
 

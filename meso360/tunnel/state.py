@@ -11,6 +11,16 @@ import time
 log = logging.getLogger(__name__)
 
 STATE_FILE_NAME = "tunnel.json"
+# meso360-tunnel is READY only once its forward is verified, which never happens while the vehicle is offline:
+# `systemctl start|restart` of it would wait forever (TimeoutStartSec=infinity). meso360ctl and the web panel
+# queue those jobs with --no-block instead and say so.
+NOT_AWAITED_VERBS = ("start", "restart")
+READY_NOTE = "the tunnel reports ready once its forward to the bastion is verified; its state is in status"
+
+
+def start_not_awaited(component, verb):
+    """True when `verb` of the meso360 `component` is queued without waiting for it (a tunnel start)."""
+    return component == "tunnel" and verb in NOT_AWAITED_VERBS
 
 
 def _iso(wall_time):

@@ -8,6 +8,8 @@ import subprocess
 import threading
 import time
 
+from meso360.tunnel import state as tunnel_state
+
 log = logging.getLogger(__name__)
 
 COMPONENTS = ("ingest", "web", "tunnel", "sim")
@@ -161,7 +163,7 @@ class Systemd:
         running `systemctl enable|disable meso360-COMPONENT.service`); a failure is reported with that
         instance's error messages from the journal.
         """
-        helper = None
+        helper, no_block = None, False
         if action == "restart-all":
             unit, command = TARGET, ["restart", "--no-block", TARGET]
         elif action in ("enable", "disable"):
@@ -169,8 +171,10 @@ class Systemd:
             command = ["start", helper]
         else:
             unit = unit_of(component)
-            # The web daemon restarting or stopping itself must not wait for its own end.
-            command = [action] + (["--no-block"] if component == "web" else []) + [unit]
+            # The web daemon restarting or stopping itself must not wait for its own end; see tunnel.state
+            # for the tunnel.
+            no_block = component == "web" or tunnel_state.start_not_awaited(component, action)
+            command = [action] + (["--no-block"] if no_block else []) + [unit]
         systemctl = self._systemctl()
         if systemctl is None:
             raise ControlFailed("systemctl not found: this system is not run by systemd")
@@ -195,6 +199,8 @@ class Systemd:
         self._cached = None  # the next status shows the change
         if helper:
             return unit, f"{unit} {action}d (start at boot: {'yes' if action == 'enable' else 'no'})"
+        if tunnel_state.start_not_awaited(component, action):
+            return unit, f"{action} requested; {tunnel_state.READY_NOTE}"
         return unit, output or "done"
 
 

@@ -187,6 +187,27 @@ def test_start_all_and_enable_now_call_systemctl_with_the_right_units(tmp_path):
     ]
 
 
+def test_a_tunnel_start_is_queued_not_awaited_and_says_when_it_is_ready(tmp_path):
+    # The tunnel is READY only once its forward is verified: offline, a waiting systemctl would never return.
+    path = fake_tool(tmp_path, "systemctl", f'echo "$@" >> {tmp_path}/systemctl.args\n')
+    config_path = write_config(tmp_path)
+    for args in (("restart", "tunnel"), ("start", "tunnel"), ("enable", "tunnel", "--now"), ("stop", "tunnel")):
+        result = run(config_path, *args, path=path)
+        assert result.returncode == 0, result.stderr
+        if args[0] == "stop":
+            assert result.stdout.strip() == "stop: meso360-tunnel.service: done"
+        else:
+            assert "requested; the tunnel reports ready once its forward to the bastion is verified" in result.stdout
+    assert run(config_path, "restart", "ingest", path=path).stdout.strip() == "restart: meso360-ingest.service: done"
+    assert (tmp_path / "systemctl.args").read_text().splitlines() == [
+        "restart --no-block meso360-tunnel.service",
+        "start --no-block meso360-tunnel.service",
+        "enable --now --no-block meso360-tunnel.service",
+        "stop meso360-tunnel.service",
+        "restart meso360-ingest.service",
+    ]
+
+
 def test_logs_execs_journalctl_with_the_unit_and_options(tmp_path):
     path = fake_tool(tmp_path, "journalctl", 'echo "journalctl $@"\n')
     result = run(write_config(tmp_path), "logs", "ingest", "-n", "20", "-p", "warning", "--since", "today", path=path)

@@ -267,12 +267,17 @@ def test_login_csrf_and_control_run_systemctl(tmp_path, web_factory, fake_system
     assert enable.json()["unit"] == "meso360-ingest.service" and "enabled" in enable.json()["result"]
     disable = session.post(control, json={"action": "disable", "component": "web"}, headers=headers, timeout=10)
     assert disable.status_code == 200, disable.text
+    # A tunnel (re)start is queued, not awaited: READY comes only once the forward is verified (never offline).
+    tunnel = session.post(control, json={"action": "restart", "component": "tunnel"}, headers=headers, timeout=10)
+    assert tunnel.status_code == 200, tunnel.text
+    assert tunnel.json()["result"].startswith("restart requested; the tunnel reports ready once its forward")
     calls = [line for line in argv_log.read_text().splitlines() if not line.startswith("show")]
     assert calls == [
         "--no-ask-password restart meso360-ingest.service",
         "--no-ask-password restart --no-block meso360.target",
         "--no-ask-password start meso360-unitfile@enable-ingest.service",
         "--no-ask-password start meso360-unitfile@disable-web.service",
+        "--no-ask-password restart --no-block meso360-tunnel.service",
     ]
     (tmp_path / "fail").touch()
     failed = session.post(control, json={"action": "stop", "component": "sim"}, headers=headers, timeout=10)
