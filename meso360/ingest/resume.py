@@ -30,6 +30,14 @@ def reconcile(collector, saved):
                 matched,
                 path,
             )
+        elif matched == 0 and _resume_after_line(collector, saved, extra[-1]):
+            log.warning(
+                "%s: the logger no longer holds the first of the %d rows written after the saved state; the "
+                "last of them is record %d: resuming after it (those rows are not written again)",
+                collector.table,
+                len(extra),
+                saved.last_record,
+            )
         else:
             log.warning(
                 "%s: %s has %d rows after the saved state, %d of them match the next records; the others "
@@ -63,6 +71,21 @@ def _match_extra_lines(collector, saved, extra):
         if not page.more:
             return matched
     return matched
+
+
+def _resume_after_line(collector, saved, line):
+    """Advance `saved` to the record whose row is `line` when the logger still holds it (same signature,
+    after the saved record); return whether it did. For a stop long enough that the logger dropped the
+    records right after the saved one, but not the last one written."""
+    signature, newest = collector.newest_record()
+    if newest is None or (None not in (saved.signature, signature) and saved.signature != signature):
+        return False
+    found = _find_record_of_line(collector, line, newest)
+    if found is None or found.no <= saved.last_record:
+        return False
+    saved.last_record = found.no
+    saved.last_raw_gps, saved.last_written_gps = collector.fmt.chain_after(found, line)
+    return True
 
 
 def decide_without_state(collector):

@@ -145,6 +145,37 @@ def test_rows_written_just_before_a_crash_are_not_written_again(simulator, tmp_p
     assert "5 rows written just before the stop are already in" in daemon.log()
 
 
+def test_rows_after_the_saved_state_are_not_written_again_when_the_logger_dropped_the_first_of_them(
+    simulator, tmp_path
+):
+    """A crash window of 30 rows, then a stop long enough that the logger's ring table (40 records) dropped
+    the first of them but still holds the last: the daemon finds the last row on disk among the records
+    the logger holds and resumes after it."""
+    sim = simulator(rate=5, table_size=40)
+    config = write_config(tmp_path, sim.url, support_table="")
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    wait_written(sim, tmp_path, 35)
+    assert daemon.stop() == 0
+    state_path = tmp_path / "state" / "obs.json"
+    state = json.loads(state_path.read_text())
+    data_file = tmp_path / "data" / state["file"].rsplit("/", 1)[1]
+    lines = data_file.read_bytes().splitlines(keepends=True)
+    unsaved = 30
+    rows_before = data_rows(tmp_path / "data")[-unsaved - 1]
+    unsaved_bytes = sum(map(len, lines[-unsaved:]))
+    state.update(last_record=state["last_record"] - unsaved, file_size=state["file_size"] - unsaved_bytes)
+    state["last_raw_gps"] = state["last_written_gps"] = " ".join(rows_before.split(",")[9:11])
+    state_path.write_text(json.dumps(state))
+    last_on_disk = state["last_record"] + unsaved
+    # The table holds the newest 40: the first unsaved record (last_on_disk - 29) is gone once the newest is
+    # last_on_disk + 11; the last one written stays until the newest is last_on_disk + 40 (6 s later at 5/s).
+    sim.wait_for_record(last_on_disk + 12)
+    assert sim.state()["oldest_record"] > state["last_record"] + 1
+    daemon, newest = run_until_more_written(sim, tmp_path, config, 10)
+    assert_obs_complete(sim, tmp_path / "data", newest)
+    assert f"the last of them is record {last_on_disk}: resuming after it" in daemon.log()
+
+
 def test_program_recompile_starts_a_new_sequence_without_merging_or_dropping(simulator, tmp_path):
     sim = simulator(rate=20)
     daemon = IngestProcess(write_config(tmp_path, sim.url, support_table=""), tmp_path / "ingest.log")
