@@ -31,7 +31,7 @@ MIN_POINTS = 10
 # Encoded answers of any day, least recently used dropped first; bounded by their gzip bytes (a day at
 # 2000 points is about 40 kB, at 20000 points about 400 kB).
 CACHE_BYTES = 2 * 1024 * 1024
-COUNT_BLOCK_BYTES = 1 << 16
+COUNT_BLOCK_BYTES = 1 << 16  # a day's lines are counted in blocks this small: reused heap, no page faults
 _NAN = float("nan")
 WARM_INTERVAL_S = 60.0  # today's summary extended, a new day noticed, at least this often
 WARM_NICE = 10
@@ -273,7 +273,7 @@ def _count_lines(path):
     with open(path, "rb") as file:
         head = file.read(len(OBS_COLUMNS[0]) + 1)
         file.seek(0)
-        for block in iter(lambda: file.read(COUNT_BLOCK_BYTES), b""):  # small blocks: reused heap, no page faults
+        for block in iter(lambda: file.read(COUNT_BLOCK_BYTES), b""):
             lines += block.count(b"\n")
             counts.append(lines)
     return int(head == OBS_COLUMNS[0].encode() + b","), counts
@@ -290,7 +290,9 @@ def _line_offset(path, counts, line):
         data = file.read(COUNT_BLOCK_BYTES)
     index = -1
     for _ in range(line - before):
-        index = data.index(b"\n", index + 1)
+        index = data.find(b"\n", index + 1)
+        if index < 0:  # the file changed since it was counted: the row count check rejects the parts
+            return os.path.getsize(path)
     return block * COUNT_BLOCK_BYTES + index + 1
 
 
@@ -371,7 +373,7 @@ def stream_downsample(path, max_points):
         size, rows, single_last = _buckets(total, max_points)
         end = _line_offset(path, counts, counts[-1])  # after the last complete line
         split_row = round(total * SPLIT_SHARE / size) * size  # a bucket edge
-        split = _line_offset(path, counts, header + split_row)
+        split = _line_offset(path, counts, header + split_row) if helper is not None else end
         if helper is not None and 0 < split_row < total and _give_range(helper, split, end, size):
             first = range_extremes(path, 0, split, size)
             second = _helper_answer(helper) if first is not None else None

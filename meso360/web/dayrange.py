@@ -1,7 +1,7 @@
 """One byte range of a daily file summarised per bucket of rows: each series' minimum and maximum.
 
-The cold path of the day history (dayhistory.stream_downsample) reads a large day in two halves at once:
-the first in the web daemon, the second in a helper process started as
+The cold path of the day history (dayhistory.stream_downsample) reads a large day in two parts at once:
+the start in the web daemon, the end in a helper process started as
 
     python3 -m meso360.web.dayrange PATH
 
