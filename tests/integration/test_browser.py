@@ -255,8 +255,13 @@ def test_dashboard_draws_every_live_row_and_names_the_vehicle(page_on, stack):
         page_ids = page.evaluate("window.meso360.buffer.points.map(p => p.id).slice(-3)")
         server = requests.get(stack["web"].url + "/api/status", timeout=5).json().get("live")
         ingest_log = (stack["base"] / "ingest.log").read_text(errors="replace")[-1500:]
+        newest_file = sorted((stack["base"] / "data").glob("2*.txt"))[-1]
+        lines = newest_file.read_text(errors="replace").splitlines()
+        logger = stack["sim"].state()
         raise AssertionError(
-            f"{error}; page {first} points, last ids {page_ids}; web live {server}; ingest log:\n" f"{ingest_log}"
+            f"{error}; page {first} points, last ids {page_ids}; web live {server}; logger newest record "
+            f"{logger.get('newest_record')}; {newest_file.name}: {len(lines)} lines, last {lines[-1][:90]!r}; "
+            f"ingest log:\n{ingest_log}\nweb log:\n{stack['web'].log_path.read_text(errors='replace')[-1500:]}"
         ) from None
     assert page.title().startswith(VEHICLE)
     assert page.inner_text("#vehicle") == VEHICLE
