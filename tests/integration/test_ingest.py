@@ -35,6 +35,20 @@ def wait_written(sim, tmp_path, number, timeout=30.0):
     wait_until(lambda: newest_written(sim, tmp_path) >= number, timeout, f"record {number} written", interval=0.1)
 
 
+def rewind_state(tmp_path, rows):
+    """Recreate the crash window after a clean stop: the Obs state set back by its file's last `rows` rows, as
+    if they were appended and fsynced but the state not saved yet. Return the state written."""
+    state_path = tmp_path / "state" / "obs.json"
+    state = json.loads(state_path.read_text())
+    data_file = tmp_path / "data" / state["file"].rsplit("/", 1)[1]
+    unsaved_bytes = sum(map(len, data_file.read_bytes().splitlines(keepends=True)[-rows:]))
+    row_before = data_rows(tmp_path / "data")[-rows - 1]
+    state.update(last_record=state["last_record"] - rows, file_size=state["file_size"] - unsaved_bytes)
+    state["last_raw_gps"] = state["last_written_gps"] = " ".join(row_before.split(",")[9:11])
+    state_path.write_text(json.dumps(state))
+    return state
+
+
 def run_until_more_written(sim, tmp_path, config, records):
     """Run the daemon until `records` more logger records are on disk, then stop it; return (daemon, newest)."""
     daemon = IngestProcess(config, tmp_path / "ingest.log")
@@ -131,15 +145,7 @@ def test_rows_written_just_before_a_crash_are_not_written_again(simulator, tmp_p
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     wait_written(sim, tmp_path, 30)
     assert daemon.stop() == 0
-    state_path = tmp_path / "state" / "obs.json"
-    state = json.loads(state_path.read_text())
-    data_file = tmp_path / "data" / state["file"].rsplit("/", 1)[1]
-    lines = data_file.read_bytes().splitlines(keepends=True)
-    last_five = sum(len(line) for line in lines[-5:])
-    rows_before = data_rows(tmp_path / "data")[-6]
-    state.update(last_record=state["last_record"] - 5, file_size=state["file_size"] - last_five)
-    state["last_raw_gps"] = state["last_written_gps"] = " ".join(rows_before.split(",")[9:11])
-    state_path.write_text(json.dumps(state))
+    rewind_state(tmp_path, 5)
     daemon, newest = run_until_more_written(sim, tmp_path, config, 20)
     assert_obs_complete(sim, tmp_path / "data", newest)
     assert "5 rows written just before the stop are already in" in daemon.log()
@@ -156,16 +162,8 @@ def test_rows_after_the_saved_state_are_not_written_again_when_the_logger_droppe
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     wait_written(sim, tmp_path, 35)
     assert daemon.stop() == 0
-    state_path = tmp_path / "state" / "obs.json"
-    state = json.loads(state_path.read_text())
-    data_file = tmp_path / "data" / state["file"].rsplit("/", 1)[1]
-    lines = data_file.read_bytes().splitlines(keepends=True)
     unsaved = 30
-    rows_before = data_rows(tmp_path / "data")[-unsaved - 1]
-    unsaved_bytes = sum(map(len, lines[-unsaved:]))
-    state.update(last_record=state["last_record"] - unsaved, file_size=state["file_size"] - unsaved_bytes)
-    state["last_raw_gps"] = state["last_written_gps"] = " ".join(rows_before.split(",")[9:11])
-    state_path.write_text(json.dumps(state))
+    state = rewind_state(tmp_path, unsaved)
     last_on_disk = state["last_record"] + unsaved
     # The table holds the newest 40: the first unsaved record (last_on_disk - 29) is gone once the newest is
     # last_on_disk + 11; the last one written stays until the newest is last_on_disk + 40 (6 s later at 5/s).
