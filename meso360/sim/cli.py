@@ -2,6 +2,7 @@
 
 import calendar
 import datetime as dt
+import faulthandler
 import ipaddress
 import json
 import os
@@ -145,6 +146,7 @@ def main(**options):
         sys.exit(EXIT_FAILURE)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop_event.set())
+    faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack to stderr
     url_host = f"[{host}]" if ":" in host else host
     click.echo(
         f"meso360-sim: logger http://{url_host}:{simulator.port}/ control http://{url_host}:{simulator.control_port}/",
