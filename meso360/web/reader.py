@@ -86,13 +86,13 @@ class DataReader:
                 # Only the line's text is kept until the window is known: a list of 17 cells per row
                 # for two days of rows would double the daemon's memory for good.
                 kept.append((ts, fix, ",".join(row)))
+                if len(kept) > self.window.max_points:
+                    kept.popleft()  # bounded while reading too: a burst of rows in a few seconds stays small
                 if fix and (newest is None or ts > newest):
                     newest = ts
                     cutoff = newest - self.window.history_seconds
                     while kept and kept[0][0] < cutoff:
                         kept.popleft()
-        while len(kept) > self.window.max_points:
-            kept.popleft()
         while kept:
             # In small batches, each line let go as its point is made: the points reuse the lines' memory
             # instead of growing the heap around them (freed but fragmented memory stays in the RSS).
