@@ -268,15 +268,20 @@ def _buckets(total, max_points):
 
 
 def _count_lines(path):
-    """Return (header lines, newlines counted at the end of each block of COUNT_BLOCK_BYTES) of a daily file."""
-    counts, lines = [], 0
+    """Return (header lines, newlines counted at the end of each block of COUNT_BLOCK_BYTES, byte offset after
+    the last complete line) of a daily file."""
+    counts, lines, end, position = [], 0, 0, 0
     with open(path, "rb") as file:
         head = file.read(len(OBS_COLUMNS[0]) + 1)
         file.seek(0)
         for block in iter(lambda: file.read(COUNT_BLOCK_BYTES), b""):
-            lines += block.count(b"\n")
+            found = block.count(b"\n")
+            if found:
+                lines += found
+                end = position + block.rindex(b"\n") + 1
             counts.append(lines)
-    return int(head == OBS_COLUMNS[0].encode() + b","), counts
+            position += len(block)
+    return int(head == OBS_COLUMNS[0].encode() + b","), counts, end
 
 
 def _line_offset(path, counts, line):
@@ -301,16 +306,16 @@ def _line_offset(path, counts, line):
 SPLIT_MIN_BYTES = 2 * 1024 * 1024
 # The helper is a new interpreter, ready about 30 ms after it is started: this process takes a little more.
 SPLIT_SHARE = 0.55
-WORKER_COMMAND = (sys.executable, "-m", "meso360.web.dayrange")
-WORKER_TIMEOUT_S = 60.0
-_WORKER_FAILED = object()
+HELPER_COMMAND = (sys.executable, "-m", "meso360.web.dayrange")
+HELPER_TIMEOUT_S = 60.0
+_HELPER_FAILED = object()
 
 
 def _start_helper(path):
     """Start the helper process for a day file (it waits for its byte range); None when it cannot (logged)."""
     try:
         return subprocess.Popen(
-            [*WORKER_COMMAND, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+            [*HELPER_COMMAND, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
     except OSError as error:
         log.warning("day history: helper process not started (%s); reading the day in this process", error)
@@ -329,21 +334,21 @@ def _give_range(helper, begin, end, size):
 
 
 def _helper_answer(helper):
-    """Return the helper's range_extremes() answer (None included), or _WORKER_FAILED (logged)."""
+    """Return the helper's range_extremes() answer (None included), or _HELPER_FAILED (logged)."""
     try:
-        out, err = helper.communicate(timeout=WORKER_TIMEOUT_S)
+        out, err = helper.communicate(timeout=HELPER_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        log.warning("day history: helper process gave no answer in %.0f s; reading in this process", WORKER_TIMEOUT_S)
-        return _WORKER_FAILED
+        log.warning("day history: helper process gave no answer in %.0f s; reading in this process", HELPER_TIMEOUT_S)
+        return _HELPER_FAILED
     if helper.returncode != 0:
         reason = err.decode(errors="replace").strip().splitlines()[-1:] or [f"exit status {helper.returncode}"]
         log.warning("day history: helper process failed (%s); reading in this process", reason[0])
-        return _WORKER_FAILED
+        return _HELPER_FAILED
     try:
         return json.loads(out)
     except ValueError:
         log.warning("day history: helper process answered garbage; reading in this process")
-        return _WORKER_FAILED
+        return _HELPER_FAILED
 
 
 def _stop_helper(helper):
@@ -366,18 +371,17 @@ def stream_downsample(path, max_points):
     began = time.monotonic()
     helper = _start_helper(path) if os.path.getsize(path) >= SPLIT_MIN_BYTES else None
     try:
-        header, counts = _count_lines(path)
+        header, counts, end = _count_lines(path)
         total = (counts[-1] if counts else 0) - header
         if total <= max_points:
             return None
         size, rows, single_last = _buckets(total, max_points)
-        end = _line_offset(path, counts, counts[-1])  # after the last complete line
         split_row = round(total * SPLIT_SHARE / size) * size  # a bucket edge
         split = _line_offset(path, counts, header + split_row) if helper is not None else end
         if helper is not None and 0 < split_row < total and _give_range(helper, split, end, size):
             first = range_extremes(path, 0, split, size)
             second = _helper_answer(helper) if first is not None else None
-            if second is _WORKER_FAILED:
+            if second is _HELPER_FAILED:
                 second = range_extremes(path, split, end, size)
             parts = [first, second]
         else:

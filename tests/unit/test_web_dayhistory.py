@@ -190,8 +190,8 @@ def test_a_day_is_answered_in_this_process_when_the_helper_process_fails(tmp_pat
     path = _day_with_odd_cells(tmp_path)
     expected = downsample(*read_day(path), DEFAULT_POINTS)
     monkeypatch.setattr(dayhistory, "SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(dayhistory, "WORKER_COMMAND", command)
-    monkeypatch.setattr(dayhistory, "WORKER_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(dayhistory, "HELPER_COMMAND", command)
+    monkeypatch.setattr(dayhistory, "HELPER_TIMEOUT_S", 1.0)
     with caplog.at_level(logging.WARNING, logger="meso360.web.dayhistory"):
         assert stream_downsample(path, DEFAULT_POINTS) == (9000, expected)
     assert "reading the day in this process" in caplog.text or "reading in this process" in caplog.text
