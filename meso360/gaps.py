@@ -7,7 +7,8 @@ Definitions (1 Hz data, GPS time of each row):
 - gap: two consecutive rows with a GPS fix whose times differ by >= GAP_MIN_SECONDS (2 s);
   missing seconds of a gap = delta - 1. Rows without a GPS fix are counted and skipped (the previous
   time is kept), so a stretch without fix shows up as one gap, as in the legacy report.
-- duplicate: a row with the same GPS time as the previous row (delta 0); never a gap.
+- duplicate: a row whose GPS second is already in an earlier row of the file, next to it or anywhere
+  before (a re-collected stretch); never a gap. A second written three times counts 2 duplicates.
 - backward jump: a row older than the previous row; counted, never a gap.
 - completeness: distinct GPS seconds / seconds in the window [first row, end] (both inclusive), where
   end is the last row's time, or `until` when given and later (pass "now" to count the current outage
@@ -198,6 +199,8 @@ class GapCounter:
             return
         if self._mark(second):
             report.distinct_seconds += 1
+        else:
+            report.duplicates += 1
         if self._first is None or second < self._first:
             self._first = second
             report.first = _utc(second)
@@ -207,9 +210,7 @@ class GapCounter:
         previous = self._previous
         if previous is not None:
             delta = second - previous
-            if delta == 0:
-                report.duplicates += 1
-            elif delta < 0:
+            if delta < 0:
                 report.backward_jumps += 1
             elif delta >= GAP_MIN_SECONDS:
                 report.gaps.append(Gap(_utc(previous), _utc(second)))

@@ -3,6 +3,7 @@
 import datetime as dt
 import json
 import shutil
+from pathlib import Path
 
 import click
 
@@ -60,6 +61,7 @@ def _today(data_dir, now):
         "gap_count": len(report.gaps),
         "missing_s": report.missing_seconds,
         "duplicates": report.duplicates,
+        "backward_jumps": report.backward_jumps,
         "completeness": completeness.fraction,
         "completeness_window": [completeness.window_start, completeness.window_end],
     }
@@ -105,7 +107,13 @@ def collect(config, now=None):
         problems.append(f"no observations in {config.general.data_dir}")
     elif observation.age_seconds > STALE_AFTER_SECONDS:
         problems.append(f"newest observation is {observation.age_seconds:.0f} s old (> {STALE_AFTER_SECONDS} s)")
-    status["today"] = _today(config.general.data_dir, now)
+    status["today"] = today = _today(config.general.data_dir, now)
+    if today and today["duplicates"]:
+        # ingest never writes a GPS second twice: repeats mean a stretch was collected again.
+        problems.append(
+            f"{Path(today['file']).name}: {today['duplicates']} rows repeat a GPS second already in the file"
+            " (duplicate times: data collected twice)"
+        )
     status["disk"] = _disk(config.general.data_dir)
     status["problems"] = problems
     status["healthy"] = not problems
@@ -167,6 +175,8 @@ def format_status(status):
         lines.append(
             f"{label}: {today['rows']} rows, {fraction} complete, {today['gap_count']} gaps"
             f" ({today['missing_s']} s missing)"
+            + (f", {today['duplicates']} duplicate times" if today["duplicates"] else "")
+            + (f", {today['backward_jumps']} backward jumps" if today["backward_jumps"] else "")
         )
     disk = status["disk"]
     lines.append(f"disk free: {disk['free_bytes'] / 1e9:.1f} GB of {disk['total_bytes'] / 1e9:.1f} GB ({disk['path']})")
@@ -185,7 +195,8 @@ def status(ctl, as_json):
     Exit codes:
       0  healthy (units that cannot be queried, e.g. without systemd, count as unknown, not unhealthy)
       1  unhealthy: a unit failed or is restarting, an enabled unit is not running,
-         or the newest observation is older than 30 s (or there is none)
+         or the newest observation is older than 30 s (or there is none),
+         or today's file repeats a GPS second (duplicate times)
       78 configuration invalid
     """
     result = collect(ctl.config)

@@ -25,7 +25,7 @@ class DayTally:
         self._counter.add(second)
 
     def summary(self, now=None):
-        """Return {"date", "rows", "rows_without_fix", "completeness_pct", "gaps", "missing_s"}.
+        """Return {"date", "rows", "rows_without_fix", "completeness_pct", "gaps", "missing_s", "duplicates"}.
 
         Completeness counts the current outage too: its window ends at `now` (epoch seconds, the host
         clock) when that is later than the last row but still on the file's date.
@@ -42,4 +42,5 @@ class DayTally:
             "completeness_pct": None if complete.fraction is None else round(complete.fraction * 100, 2),
             "gaps": len(report.gaps),
             "missing_s": report.missing_seconds,
+            "duplicates": report.duplicates,
         }

@@ -135,3 +135,35 @@ def test_json_form_holds_the_numbers_and_iso_times(tmp_path):
     assert data["gap_count"] == 1 and data["missing_s"] == 2
     assert data["gaps"][0]["start"] == "2025-06-05T12:00:00+00:00"
     assert data["buckets"] == [{"label": "2-5s", "count": 1, "missing_seconds": 2}]
+
+
+def test_a_gps_second_repeated_anywhere_in_the_file_counts_as_a_duplicate(tmp_path):
+    # A re-collection writes seconds already in the file again, not next to their first copy.
+    times = ["120000", "120001", "120002", "120003", "120001", "120002", "120004", "120002"]
+    report = gaps.analyze_file(write_rows(tmp_path / "20250605.txt", times))
+    assert report.duplicates == 3  # 120001 once more, 120002 twice more
+    assert report.distinct_seconds == 5
+    assert report.backward_jumps == 2
+    assert report.as_dict()["duplicates"] == 3
+    assert "Duplicate times:   3" in format_report(report).splitlines()
+
+
+def test_duplicates_are_counted_the_same_row_by_row_as_from_the_file(tmp_path):
+    # The web's live tally (GapCounter with a day array) and the file analysis agree.
+    times = ["235958", "235959", "235958", ("060625", "000000"), ("060625", "000000"), "235959"]
+    path = write_rows(tmp_path / "20250605.txt", times)
+    day_start = int(dt.datetime(2025, 6, 5, tzinfo=dt.UTC).timestamp())
+    counter = gaps.GapCounter(day_start=day_start)
+    for second in gaps._LineTimes().seconds(path.read_text().splitlines(keepends=True)):
+        counter.add(second)
+    assert counter.report.duplicates == gaps.analyze_file(path).duplicates == 3
+
+
+def test_the_web_day_summary_reports_repeated_seconds(tmp_path):
+    from meso360.web.tally import DayTally
+
+    path = write_rows(tmp_path / "20250605.txt", ["120000", "120001", "120002", "120000", "120001"])
+    tally = DayTally(path)
+    for second in gaps._LineTimes().seconds(path.read_text().splitlines(keepends=True)):
+        tally.add(second)
+    assert tally.summary()["duplicates"] == 2
