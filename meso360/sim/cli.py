@@ -21,9 +21,15 @@ from meso360.notify import Notifier
 from meso360.sim.app import Simulator
 from meso360.sim.replay import load_rows
 from meso360.sim.server import ServerOptions
+from meso360.sim.state import StateSaver, load_state
 from meso360.sim.table import Logger, TableOptions
 
 STATUS_INTERVAL_S = 5.0
+# How often the state file is rewritten while running (and once more at stop). A simulator killed
+# without a save goes on from an older state: it produces the same records again, value for value.
+STATE_SAVE_INTERVAL_S = 5.0
+# Options a resumed logger ignores: it goes on with the signature, numbers and clock of its state.
+FIRST_START_OPTIONS = ("prefill", "start_time", "first_record", "signature")
 
 
 def parse_start_time(text):
@@ -57,8 +63,8 @@ def write_ports_file(path, ports):
     os.replace(temporary, path)
 
 
-def run(simulator, stop_event, notifier, log):
-    """Produce records until stop_event; report READY/STATUS/WATCHDOG to systemd."""
+def run(simulator, stop_event, notifier, log, saver=None):
+    """Produce records until stop_event; report READY/STATUS/WATCHDOG to systemd; save the state with `saver`."""
     logger = simulator.logger
     last_status = [0.0]
 
@@ -77,11 +83,14 @@ def run(simulator, stop_event, notifier, log):
     clock = threading.Thread(target=logger.run_clock, args=(stop_event, on_record), name="clock", daemon=True)
     clock.start()
     notifier.ready(f"logger on port {simulator.port}, control on port {simulator.control_port}")
-    stop_event.wait()
+    while not stop_event.wait(STATE_SAVE_INTERVAL_S if saver else None):
+        saver.save()
     notifier.stopping()
     log.info("stopping")
     simulator.stop()
     clock.join(timeout=2)
+    if saver and saver.save():
+        log.info("state saved to %s: the next start goes on from record %s", saver.path, logger.next_no)
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -98,6 +107,12 @@ def run(simulator, stop_event, notifier, log):
 @click.option("--signature", default=None, type=click.IntRange(1, 65535), help="Table signature (default: random).")
 @click.option("--data", "data_path", default=None, type=click.Path(exists=True, dir_okay=False), help="Rows to replay.")
 @click.option("--ports-file", default=None, type=click.Path(dir_okay=False), help="Write {logger, control} ports.")
+@click.option(
+    "--state-file",
+    default=None,
+    type=click.Path(dir_okay=False),
+    help="Keep signature, record numbers and clock here: a restart goes on as the same logger.",
+)
 @click.option("--station-name", default="MM1", show_default=True, help="station_name in DataQuery heads.")
 @click.option("--no-dataquery", is_flag=True, help="Emulate an old logger: DataQuery and ClockCheck answer 404.")
 @click.option("--omit-more", is_flag=True, help='Leave "more" out of complete answers (old OS behaviour).')
@@ -118,6 +133,11 @@ def main(**options):
     except (OSError, ValueError) as error:
         log.error("cannot load observations: %s", error)
         sys.exit(EXIT_USAGE)
+    resume = load_state(options["state_file"]) if options["state_file"] else None
+    if resume is not None:
+        ignored = [f"--{name.replace('_', '-')}" for name in FIRST_START_OPTIONS if options[name]]
+        if ignored:
+            log.info("going on from %s: %s apply to a first start only", options["state_file"], ", ".join(ignored))
     table_options = TableOptions(
         start_seconds=parse_start_time(options["start_time"]),
         rate=options["rate"],
@@ -125,6 +145,7 @@ def main(**options):
         table_size=options["table_size"],
         first_record=options["first_record"],
         signature=options["signature"],
+        resume=resume,
     )
     server_options = ServerOptions(
         host=host,
@@ -138,7 +159,12 @@ def main(**options):
         omit_more=options["omit_more"],
     )
     stop_event = threading.Event()
-    simulator = Simulator(Logger(rows, table_options), server_options, stop_event)
+    logger = Logger(rows, table_options)
+    saver = StateSaver(options["state_file"], logger.saved_state) if options["state_file"] else None
+    if saver and not saver.save():
+        log.error("cannot save the state file %s: give a path in a writable directory", options["state_file"])
+        sys.exit(EXIT_USAGE)
+    simulator = Simulator(logger, server_options, stop_event)
     try:
         simulator.start()
     except OSError as error:
@@ -155,7 +181,7 @@ def main(**options):
     sys.stdout.flush()
     if options["ports_file"]:
         write_ports_file(options["ports_file"], {"logger": simulator.port, "control": simulator.control_port})
-    run(simulator, stop_event, Notifier(), log)
+    run(simulator, stop_event, Notifier(), log, saver)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 from dataclasses import dataclass
 
 from meso360.sim.replay import Record, utc
+from meso360.sim.state import LoggerState
 
 log = logging.getLogger("meso360.sim")
 
@@ -28,14 +29,19 @@ class TableOptions:
     first_record: int = 0
     history_size: int = 200_000
     signature: int | None = None
+    # The state a previous run saved: go on as that logger (prefill, start time, first record and
+    # signature are then ignored).
+    resume: LoggerState | None = None
 
 
 class Logger:
     """Records, clock and fault state shared by the HTTP handlers; every method is thread-safe."""
 
-    def __init__(self, rows, options):
+    def __init__(self, rows, options, now=None):
+        """`now`: the wall clock (epoch seconds) at start, for tests; default time.time()."""
         self.rows = rows
         self.options = options
+        self.interval_seconds = 1.0 / options.rate
         self._lock = threading.Condition()
         self._random = random.Random(options.start_seconds)
         self.signature = options.signature if options.signature is not None else self._random.randrange(1, 65535)
@@ -50,15 +56,59 @@ class Logger:
         self.requests = 0
         self.faults = {}  # kind -> params, with a remaining "count"
         self.outage_until = None  # monotonic deadline while the logger socket is closed
+        self.resumed = None  # after a resume: {"held", "produced_while_stopped"} (record counts)
+        now = time.time() if now is None else now
         with self._lock:
-            for _ in range(options.prefill):
-                self._produce_locked()
+            if options.resume is not None:
+                self._resume_locked(options.resume, now)
+            else:
+                for _ in range(options.prefill):
+                    self._produce_locked()
+                # The newest prefilled record is stamped "now"; without prefill the first is due at once.
+                self.next_due_wall = now + (self.interval_seconds if options.prefill else 0.0)
+
+    def _resume_locked(self, state, now):
+        """Go on as the logger `state` describes: rebuild the records its table held, then produce the
+        records due while it was stopped (the newest table_size of them), one logger second apart."""
+        due = state.next_due_wall
+        if due > now + self.interval_seconds:
+            log.warning("state file: the next record was due %.0f s in the future; the clock went back?", due - now)
+            due, due_while_stopped = now, 0
+        else:
+            due_while_stopped = 0 if now < due else int((now - due) // self.interval_seconds) + 1
+        held = min(state.held_records, state.next_record, self.options.table_size)
+        kept = min(held + due_while_stopped, self.options.table_size)
+        skipped = held + due_while_stopped - kept  # the ring overwrote them while it was stopped
+        offset = skipped - held  # of the oldest record kept, from state.next_record
+        self.signature = state.signature
+        self.next_no = state.next_record + offset
+        self.next_seconds = state.next_seconds + offset
+        self._row = (state.replay_row + offset) % len(self.rows)
+        self._last_gps_seconds = self.next_seconds - 1
+        exceptions = dict(state.gps_exceptions)
+        for _ in range(kept):
+            self._produce_locked(exceptions)
+        self.next_due_wall = due + due_while_stopped * self.interval_seconds
+        self.resumed = {"held": max(0, held - skipped), "produced_while_stopped": due_while_stopped}
+        log.info(
+            "resumed logger signature %s: records %s..%s held; %d produced for the %.0f s it was stopped"
+            " (%d no longer held: table size %d)",
+            self.signature,
+            self.table[0].no if self.table else None,
+            self.table[-1].no if self.table else None,
+            due_while_stopped,
+            max(0.0, now - state.next_due_wall),
+            skipped,
+            self.options.table_size,
+        )
 
     # -- production -------------------------------------------------------------------------
 
-    def _produce_locked(self):
+    def _produce_locked(self, gps_exceptions=None):
         seconds = self.next_seconds
-        if self._take_locked("no_fix"):
+        if gps_exceptions and self.next_no in gps_exceptions:
+            gps_seconds = gps_exceptions[self.next_no]  # a held record rebuilt as it was
+        elif self._take_locked("no_fix"):
             gps_seconds = None
         elif self._take_locked("frozen_gps") and self._last_gps_seconds is not None:
             gps_seconds = self._last_gps_seconds
@@ -76,20 +126,18 @@ class Logger:
         return record
 
     def produce(self):
-        """Store the next record (logger time advances one second) and return it."""
+        """Store the next record (logger time advances one second, the next is due one interval later)."""
         with self._lock:
+            self.next_due_wall += self.interval_seconds
             return self._produce_locked()
 
     def run_clock(self, stop_event, on_record=None):
-        """Produce records at options.rate per wall second until stop_event is set."""
-        interval = 1.0 / self.options.rate
-        started = time.monotonic()
+        """Produce records at options.rate per wall second until stop_event is set, from next_due_wall on."""
+        with self._lock:
+            first_due = time.monotonic() + (self.next_due_wall - time.time())
         produced = 0
         while not stop_event.is_set():
-            if self.options.prefill == 0 and produced == 0:
-                delay = 0.0
-            else:
-                delay = started + (produced + 1) * interval - time.monotonic()
+            delay = first_due + produced * self.interval_seconds - time.monotonic()
             if delay > 0 and stop_event.wait(delay):
                 break
             record = self.produce()
@@ -130,10 +178,24 @@ class Logger:
             wanted = self.signature if signature is None else signature
             return [record for sig, record in self.history if sig == wanted and first <= record.no <= last]
 
+    def saved_state(self):
+        """Return the LoggerState a restart needs to go on as this logger."""
+        with self._lock:
+            return LoggerState(
+                signature=self.signature,
+                next_record=self.next_no,
+                next_seconds=self.next_seconds,
+                replay_row=self._row,
+                next_due_wall=self.next_due_wall,
+                held_records=len(self.table),
+                gps_exceptions=tuple((r.no, r.gps_seconds) for r in self.table if r.gps_seconds != r.seconds),
+            )
+
     def state(self):
         with self._lock:
             return {
                 "signature": self.signature,
+                "resumed": self.resumed,
                 "newest_record": self.table[-1].no if self.table else None,
                 "oldest_record": self.table[0].no if self.table else None,
                 "newest_time": utc(self.table[-1].seconds).isoformat() + "Z" if self.table else None,

@@ -320,3 +320,70 @@ def test_support_table_has_nine_fields_and_valid_nmea(simulator):
 def test_sigterm_stops_the_simulator_cleanly(simulator):
     sim = simulator(prefill=1)
     assert sim.stop() == 0
+
+
+# --- state file: the same logger across restarts -------------------------------------------------
+
+
+def assert_one_continuous_logger(records, rows):
+    """Record numbers consecutive, each stamped one logger second after the previous, replaying the next row."""
+    times = [parse_time(record["time"]) for record in records]
+    assert [r["no"] for r in records] == list(range(records[0]["no"], records[0]["no"] + len(records)))
+    assert {(later - earlier).total_seconds() for earlier, later in zip(times, times[1:], strict=False)} == {1.0}
+    for record in records:  # started at record 0 on row 0: record k replays row k
+        assert record["vals"][:9] == list(rows[record["no"] % len(rows)][:9]), record
+
+
+def test_a_restart_with_a_state_file_continues_the_same_logger_and_produces_the_stopped_time(simulator, tmp_path):
+    from meso360.sim.replay import load_rows
+
+    rows = load_rows()
+    state_file = tmp_path / "sim-state.json"
+    rate = 20
+    first = simulator(rate=rate, prefill=50, state_file=state_file)
+    first.wait_for_record(70)
+    signature = first.state()["signature"]
+    before = first.records("Obs", 0, 70)
+    stopped_at = time.time()
+    assert first.stop() == 0
+    saved = json.loads(state_file.read_text())
+    time.sleep(1.0)  # the scenario: the logger keeps running while the vehicle computer is off
+
+    second = simulator(rate=rate, prefill=50, state_file=state_file)  # --prefill applies to a first start only
+    started_at = time.time()
+    state = second.state()
+    assert state["signature"] == signature
+    assert state["oldest_record"] == 0  # the table it held before the stop is still there
+    produced_while_stopped = state["resumed"]["produced_while_stopped"]
+    assert rate * (1.0 - 0.2) <= produced_while_stopped <= rate * (started_at - stopped_at + 0.2)
+    assert state["newest_record"] >= saved["next_record"] + produced_while_stopped - 1
+    after = second.records("Obs", 0, state["newest_record"] + 20)
+    assert after[: len(before)] == before  # what it held before the stop, value for value
+    assert_one_continuous_logger(after, rows)
+    second.wait_for_record(state["newest_record"] + 5)
+    assert_one_continuous_logger(second.records("Obs", 0, state["newest_record"] + 5), rows)
+
+
+def test_a_malformed_state_file_is_logged_and_ignored_then_replaced(simulator, tmp_path):
+    state_file = tmp_path / "sim-state.json"
+    state_file.write_text('{"signature": "not a number"')
+    sim = simulator(rate=20, prefill=5, state_file=state_file)
+    assert sim.state()["oldest_record"] == 0 and sim.state()["resumed"] is None
+    signature = sim.state()["signature"]
+    assert sim.stop() == 0
+    assert "ignoring the state file" in sim.log_path.read_text()
+    assert json.loads(state_file.read_text())["signature"] == signature
+
+
+def test_a_state_file_in_a_missing_directory_is_refused_at_start(tmp_path):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "meso360.sim.cli", "--port", "0", "--state-file", str(tmp_path / "no" / "state.json")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "cannot save the state file" in result.stderr
