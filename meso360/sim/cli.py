@@ -137,7 +137,7 @@ def main(**options):
     if resume is not None:
         ignored = [f"--{name.replace('_', '-')}" for name in FIRST_START_OPTIONS if options[name]]
         if ignored:
-            log.info("going on from %s: %s apply to a first start only", options["state_file"], ", ".join(ignored))
+            log.info("going on from %s: %s ignored (first start only)", options["state_file"], ", ".join(ignored))
     table_options = TableOptions(
         start_seconds=parse_start_time(options["start_time"]),
         rate=options["rate"],
