@@ -387,3 +387,23 @@ def test_a_state_file_in_a_missing_directory_is_refused_at_start(tmp_path):
     )
     assert result.returncode == 2
     assert "cannot save the state file" in result.stderr
+
+
+def test_a_killed_simulator_goes_on_from_its_last_periodic_save_with_the_same_records(simulator, tmp_path):
+    from meso360.sim.replay import load_rows
+
+    state_file = tmp_path / "sim-state.json"
+    first = simulator(rate=20, prefill=10, state_file=state_file)
+    at_start = json.loads(state_file.read_text())["next_record"]
+    wait_until(lambda: json.loads(state_file.read_text())["next_record"] > at_start, 15, "a periodic save")
+    served = first.records("Obs", 0, first.state()["newest_record"])
+    first.process.kill()  # SIGKILL: no save at stop
+    first.process.wait(timeout=10)
+    saved = json.loads(state_file.read_text())
+
+    second = simulator(rate=20, prefill=10, state_file=state_file)
+    state = second.state()
+    assert state["signature"] == saved["signature"]
+    # The records served after the last save are produced again, value for value.
+    assert second.records("Obs", 0, served[-1]["no"]) == served
+    assert_one_continuous_logger(second.records("Obs", 0, state["newest_record"]), load_rows())
