@@ -21,7 +21,7 @@ from meso360.notify import Notifier
 from meso360.sim.app import Simulator
 from meso360.sim.replay import load_rows
 from meso360.sim.server import ServerOptions
-from meso360.sim.state import StateSaver, load_state
+from meso360.sim.state import StateSaver, load_state, save_state
 from meso360.sim.table import Logger, TableOptions
 
 STATUS_INTERVAL_S = 5.0
@@ -161,9 +161,12 @@ def main(**options):
     stop_event = threading.Event()
     logger = Logger(rows, table_options)
     saver = StateSaver(options["state_file"], logger.saved_state) if options["state_file"] else None
-    if saver and not saver.save():
-        log.error("cannot save the state file %s: give a path in a writable directory", options["state_file"])
-        sys.exit(EXIT_USAGE)
+    if saver:
+        try:  # at once: a path that cannot be written is refused now, not found out at the stop
+            save_state(saver.path, logger.saved_state())
+        except OSError as error:
+            log.error("cannot save the state file %s: %s", saver.path, error)
+            sys.exit(EXIT_USAGE)
     simulator = Simulator(logger, server_options, stop_event)
     try:
         simulator.start()
