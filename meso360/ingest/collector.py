@@ -56,6 +56,7 @@ class Collector:
         self.empty_polls = 0
         self.written_total = 0
         self.legacy = False
+        self.state_problem = None  # the last unreadable-state problem logged (logged once, not per retry)
 
     # -- the two protocols: DataQuery, or legacy NewestRecord + lastrecords.html ----------------------------------
 
@@ -85,7 +86,7 @@ class Collector:
 
         Raise LoggerError when the logger is needed and not reachable, OSError when the disk is not usable.
         """
-        saved = state_store.load(self.state_path)
+        saved = self._read_state()
         self.catchup = None
         if saved is None or saved.last_record is None:
             saved = resume.decide_without_state(self)
@@ -95,6 +96,31 @@ class Collector:
             log.info("%s: resuming after record %d (signature %s)", self.table, saved.last_record, saved.signature)
         state_store.save(self.state_path, saved)
         self.state, self.saved_at, self.unsaved = saved, self.clock(), False
+
+    def _read_state(self):
+        """Return the saved state, or None when there is none or it is unreadable (logged once per problem)."""
+        try:
+            saved = state_store.read(self.state_path)
+        except state_store.UnreadableStateError as error:
+            saved, problem = None, str(error)
+            if problem != self.state_problem:
+                log.error(
+                    "%s: state file %s is unreadable (%s): ignored, resuming as without state",
+                    self.table,
+                    self.state_path,
+                    problem,
+                )
+            self.state_problem = problem
+            return None
+        if saved is not None and saved.file is not None and Path(saved.file).parent != Path(self.fmt.directory):
+            problem = f"its file {saved.file} is not in {self.fmt.directory}"
+            if problem != self.state_problem:
+                log.error(
+                    "%s: state file %s: %s: ignored, resuming as without state", self.table, self.state_path, problem
+                )
+            self.state_problem = problem
+            return None
+        return saved
 
     def newest_record(self):
         """Return (signature, the newest valid record or None) and remember its number."""
