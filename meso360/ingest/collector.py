@@ -21,6 +21,9 @@ from meso360.ingest.sequencer import Episodes
 log = logging.getLogger(__name__)
 
 BAD_RECORD_ATTEMPTS = 3
+# A bad record is skipped only when it was still bad after this long: a logger busy writing its table can serve
+# the same broken record several times within a second, and holds a good copy moments later.
+BAD_RECORD_RETRY_S = 30.0
 REGRESSION_CHECK_AFTER_EMPTY_POLLS = (3, 10, 30)
 STATE_SAVE_INTERVAL_S = 5.0  # same-file state saves at most this often (the crash window is reconciled at start)
 
@@ -155,6 +158,7 @@ class Collector:
                 if self.catchup is not None:
                     self.catchup["lost"] += lost
             self.write(valid)
+            self._forget_bad_records_written()
         elif not page.records:
             self.empty_polls += 1
             if self.empty_polls in REGRESSION_CHECK_AFTER_EMPTY_POLLS or self.empty_polls % 60 == 0:
@@ -163,7 +167,8 @@ class Collector:
             self._bad_record(problem)
         self._track_catchup(page, before)
         self._save_if_due()
-        return page.more or (problem is not None and problem.no is not None and problem.no < self.next_no)
+        # A bad record is asked for again on the runner's schedule, never in a tight loop.
+        return page.more and problem is None
 
     def _valid_prefix(self, records):
         valid, expected_min = [], self.next_no
@@ -178,25 +183,39 @@ class Collector:
 
     def _bad_record(self, record):
         key = record.no if record.no is not None else ("after", self.state.last_record)
-        attempts = self.bad_attempts.get(key, 0) + 1
-        self.bad_attempts[key] = attempts
+        attempts, first_seen = self.bad_attempts.get(key, (0, self.clock()))
+        attempts += 1
+        self.bad_attempts[key] = (attempts, first_seen)
         if attempts == 1:
             log.warning(
                 "%s: bad record in the logger's answer (%s): nothing written for it, asking again",
                 self.table,
                 record.problem,
             )
-        if attempts >= BAD_RECORD_ATTEMPTS and record.no is not None and record.no >= self.next_no:
+        bad_for_s = self.clock() - first_seen
+        if (
+            attempts >= BAD_RECORD_ATTEMPTS
+            and bad_for_s >= BAD_RECORD_RETRY_S
+            and record.no is not None
+            and record.no >= self.next_no
+        ):
             log.error(
-                "%s: record %d was bad %d times (%s): skipped, not written",
+                "%s: record %d was bad %d times over %.0f s (%s): skipped, not written",
                 self.table,
                 record.no,
                 attempts,
+                bad_for_s,
                 record.problem,
             )
             self.state.last_record = record.no
             self._save()
             del self.bad_attempts[key]
+
+    def _forget_bad_records_written(self):
+        for key in list(self.bad_attempts):
+            number = key[1] + 1 if isinstance(key, tuple) else key
+            if number < self.next_no:
+                del self.bad_attempts[key]
 
     def _sequence_changed(self, signature):
         if self.state.signature is None:

@@ -50,3 +50,23 @@ def test_a_state_file_with_wrong_types_is_logged_once_and_ignored(simulator, tmp
     assert "Traceback" not in log
     assert log.count("is unreadable (file is 123, not text)") == 1
     assert "no state: the last row of" in log
+
+
+def test_a_record_malformed_in_three_answers_within_a_second_is_asked_again_not_skipped(simulator, tmp_path):
+    """One record per answer (page size 1) and a backlog after an outage: the next five answers, asked for at once
+    because more records wait, all hold the same record broken (or the newest one); the sixth holds it whole."""
+    sim = simulator(rate=2, page_size=1)
+    daemon = IngestProcess(write_config(tmp_path, sim.url, support_table=""), tmp_path / "ingest.log")
+    try:
+        wait_written(sim, tmp_path, 2)
+        sim.fault("outage", seconds=3)
+        sim.fault("malformed", variant="fields", count=5)
+        wait_until(lambda: "malformed" not in sim.state()["faults"], 20, "five broken answers served")
+        newest = sim.wait_for_record(sim.state()["newest_record"] + 2)
+        wait_written(sim, tmp_path, newest, timeout=60)
+    finally:
+        assert daemon.stop() == 0
+    assert_obs_complete(sim, tmp_path / "data", newest)
+    log = daemon.log()
+    assert "18 values, expected 19" in log
+    assert "skipped, not written" not in log
