@@ -39,11 +39,14 @@ def thousands(number):
 class Collector:
     """Collect table `table` of the logger through `client` into files laid out by `fmt` (ObsFormat/SupportFormat)."""
 
-    def __init__(self, client, table, fmt, state_path, now=utc_now, clock=time.monotonic):
+    def __init__(self, client, table, fmt, state_path, now=utc_now, clock=time.monotonic, first_start="today"):
         self.client = client
         self.table = table
         self.fmt = fmt
         self.state_path = Path(state_path)
+        self.first_start = (
+            first_start  # where a first start (no state, no data files) begins: one of resume.FIRST_START_CHOICES
+        )
         self.now = now
         self.clock = clock
         self.saved_at = None  # clock() of the last state save
@@ -96,6 +99,7 @@ class Collector:
         else:
             self.catchup = {"recovered": 0, "lost": 0}
             resume.reconcile(self, saved)
+            saved = resume.check_against_logger(self, saved)
             log.info("%s: resuming after record %d (signature %s)", self.table, saved.last_record, saved.signature)
         state_store.save(self.state_path, saved)
         self.state, self.saved_at, self.unsaved = saved, self.clock(), False
@@ -234,16 +238,20 @@ class Collector:
         return True
 
     def _check_regression(self, signature):
-        _signature, newest = self.newest_record()
-        if newest is not None and newest.no < self.state.last_record:
-            log.warning(
-                "%s: record numbers went back from %d to %d (table reset?): a new record sequence, collected "
-                "from the oldest record the logger holds",
-                self.table,
-                self.state.last_record,
-                newest.no,
-            )
-            self._new_sequence(signature)
+        signature, newest = self.newest_record()
+        if newest is None or newest.no >= self.state.last_record:
+            return
+        log.warning(
+            "%s: record numbers went back from %d to %d (table reset?): the rows on disk decide where to resume",
+            self.table,
+            self.state.last_record,
+            newest.no,
+        )
+        self.appender.close()
+        self.state = resume.after_regression(self, signature, newest)
+        self.bad_attempts.clear()
+        self.backfill = None
+        self._save()
 
     def _new_sequence(self, signature):
         self.state.signature = signature

@@ -61,7 +61,11 @@ def run_support(config, stop_event):
     ingest, general = config.ingest, config.general
     client = make_client(ingest)
     collector = Collector(
-        client, ingest.support_table, SupportFormat(general.support_dir), general.state_dir / "support.json"
+        client,
+        ingest.support_table,
+        SupportFormat(general.support_dir),
+        general.state_dir / "support.json",
+        first_start=ingest.first_start,
     )
     interval = max(ingest.poll_interval, SUPPORT_POLL_INTERVAL_S)
     runner = TableRunner(collector, interval, log_every_s=SUPPORT_LOG_EVERY_S)
@@ -96,7 +100,13 @@ def run(config, stop_event, notifier):
         general.state_dir,
     )
     client = make_client(ingest)
-    collector = Collector(client, ingest.obs_table, ObsFormat(general.data_dir), general.state_dir / "obs.json")
+    collector = Collector(
+        client,
+        ingest.obs_table,
+        ObsFormat(general.data_dir),
+        general.state_dir / "obs.json",
+        first_start=ingest.first_start,
+    )
     runner = TableRunner(collector, ingest.poll_interval)
     notifier.ready(runner.status())
     support = None

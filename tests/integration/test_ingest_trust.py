@@ -2,8 +2,10 @@
 record twice, whatever the state file, the disk or the logger's answers say. The real daemon against the real
 simulator over loopback HTTP."""
 
+import datetime as dt
 import json
 
+import pytest
 from ingest_helpers import (
     IngestProcess,
     assert_obs_complete,
@@ -11,6 +13,8 @@ from ingest_helpers import (
     wait_until,
     write_config,
 )
+
+from meso360.errors import EXIT_CONFIG
 
 
 def newest_written(sim, tmp_path):
@@ -70,3 +74,68 @@ def test_a_record_malformed_in_three_answers_within_a_second_is_asked_again_not_
     log = daemon.log()
     assert "18 values, expected 19" in log
     assert "skipped, not written" not in log
+
+
+def test_a_data_file_that_lost_its_tail_after_a_clean_stop_is_completed_from_the_logger(simulator, tmp_path):
+    """The state was saved at the stop; then the disk lost the file's last two and a half rows."""
+    sim = simulator(rate=20)
+    config = write_config(tmp_path, sim.url, support_table="")
+    collect_until(sim, tmp_path, config, 30)
+    data_file = sorted((tmp_path / "data").iterdir())[-1]
+    lines = data_file.read_bytes().splitlines(keepends=True)
+    cut = len(lines[-1]) + len(lines[-2]) + len(lines[-3]) // 2
+    with open(data_file, "r+b") as file:
+        file.truncate(data_file.stat().st_size - cut)
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    try:
+        newest = sim.wait_for_record(sim.state()["newest_record"] + 20)
+        wait_written(sim, tmp_path, newest)
+    finally:
+        assert daemon.stop() == 0
+    assert_obs_complete(sim, tmp_path / "data", newest)
+    log = daemon.log()
+    assert "is shorter" in log and "collected again (their rows are not on the disk)" in log
+
+
+def test_a_state_ahead_of_the_logger_with_the_same_signature_writes_no_row_twice(simulator, tmp_path):
+    sim = simulator(rate=20)
+    config = write_config(tmp_path, sim.url, support_table="")
+    collect_until(sim, tmp_path, config, 30)
+    state_path = tmp_path / "state" / "obs.json"
+    state = json.loads(state_path.read_text())
+    state_path.write_text(json.dumps({**state, "last_record": state["last_record"] + 100_000}))
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    try:
+        newest = sim.wait_for_record(sim.state()["newest_record"] + 40)
+        wait_written(sim, tmp_path, newest)
+    finally:
+        assert daemon.stop() == 0
+    assert_obs_complete(sim, tmp_path / "data", newest)
+    log = daemon.log()
+    assert "disagrees with the logger" in log and "resuming after it" in log
+
+
+@pytest.mark.parametrize("first_start", ["newest", "today", "all"])
+def test_a_first_start_collects_what_first_start_says(simulator, tmp_path, first_start):
+    """100 records held, the newest stamped 00:00:30 today (UTC, host clock): 30 of them are of yesterday."""
+    today = dt.datetime.now(dt.UTC).date()
+    sim = simulator(rate=10, prefill=100, start_time=f"{today:%Y-%m-%d}T00:00:30Z")
+    config = write_config(tmp_path, sim.url, support_table="", first_start=first_start)
+    collect_until(sim, tmp_path, config, 110)
+    first, _last = assert_obs_complete(sim, tmp_path / "data", 110)
+    if first_start == "all":
+        assert first == 0
+    elif first_start == "today":
+        assert first == 69  # record 99 is stamped 00:00:30, record 69 00:00:00
+        assert sim.records("Obs", first=69, last=69)[0]["time"].endswith("00:00:00")
+    else:
+        assert first >= 99
+    assert f"([ingest] first_start = {first_start})" in (tmp_path / "ingest.log").read_text()
+
+
+def test_a_bad_first_start_value_is_a_config_error(tmp_path):
+    config = write_config(tmp_path, "http://127.0.0.1:9", first_start="yesterday")
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    assert daemon.process.wait(timeout=30) == EXIT_CONFIG
+    daemon.stop()
+    assert "ingest.first_start = 'yesterday': must be one of newest, today, all" in daemon.log()
