@@ -225,13 +225,18 @@ def decide_without_state(collector):
 
 def _first_start_record(collector, newest):
     choice = collector.first_start
+    if collector.legacy and choice != "newest":
+        # lastrecords.html holds a few records only: older ones would be declared lost at the first poll.
+        choice = "newest (the legacy protocol cannot backfill)"
     if choice == "all":
         first = locate.oldest_record_no(collector)
         what = "the oldest record the logger holds"
     elif choice == "today":
-        midnight = collector.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        # Today by the logger's newest record (GPS time): the vehicle computer's clock may be wrong when offline.
+        now = collector.fmt.record_time(newest) or collector.now()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
         first = locate.first_record_after(collector, newest, lambda stamped: stamped < midnight, midnight)
-        what = f"the first record of today ({midnight:%Y-%m-%d} UTC) the logger holds"
+        what = f"the first record of its current day ({midnight:%Y-%m-%d} UTC) the logger holds"
     else:
         first = newest.no
         what = "the newest record"

@@ -117,7 +117,7 @@ def test_a_state_ahead_of_the_logger_with_the_same_signature_writes_no_row_twice
 
 @pytest.mark.parametrize("first_start", ["newest", "today", "all"])
 def test_a_first_start_collects_what_first_start_says(simulator, tmp_path, first_start):
-    """100 records held, the newest stamped 00:00:30 today (UTC, host clock): 30 of them are of yesterday."""
+    """100 records held, the newest stamped 00:00:30 today (UTC): 30 of them are of yesterday."""
     today = dt.datetime.now(dt.UTC).date()
     sim = simulator(rate=10, prefill=100, start_time=f"{today:%Y-%m-%d}T00:00:30Z")
     config = write_config(tmp_path, sim.url, support_table="", first_start=first_start)
