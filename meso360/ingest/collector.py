@@ -154,10 +154,11 @@ class Collector:
             lost = valid[0].no - self.next_no
             if lost > 0:
                 log.warning(
-                    "%s: records %d-%d were lost (older than the logger keeps)",
+                    "%s: records %d-%d were lost (%s)",
                     self.table,
                     self.next_no,
                     valid[0].no - 1,
+                    "no longer shown by the legacy pages" if self.legacy else "older than the logger keeps",
                 )
                 if self.catchup is not None:
                     self.catchup["lost"] += lost

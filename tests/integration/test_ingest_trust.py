@@ -9,7 +9,9 @@ import pytest
 from ingest_helpers import (
     IngestProcess,
     assert_obs_complete,
+    expected_support_rows,
     newest_on_disk,
+    rows_on_disk,
     wait_until,
     write_config,
 )
@@ -139,3 +141,48 @@ def test_a_bad_first_start_value_is_a_config_error(tmp_path):
     assert daemon.process.wait(timeout=30) == EXIT_CONFIG
     daemon.stop()
     assert "ingest.first_start = 'yesterday': must be one of newest, today, all" in daemon.log()
+
+
+def test_busy_html_answers_then_an_outage_neither_change_protocol_nor_lose_records(simulator, tmp_path):
+    """Five HTML pages with status 200 (a busy logger), then a 12 s outage: DataQuery stays, everything is collected."""
+    sim = simulator(rate=10)
+    daemon = IngestProcess(write_config(tmp_path, sim.url), tmp_path / "ingest.log")
+    try:
+        wait_written(sim, tmp_path, 20)
+        sim.fault("malformed", variant="html200", count=5)
+        wait_until(lambda: "malformed" not in sim.state()["faults"], 20, "five busy pages served")
+        sim.fault("outage", seconds=12)
+        newest = sim.wait_for_record(sim.state()["newest_record"] + 150, timeout=40)
+        wait_written(sim, tmp_path, newest, timeout=60)
+    finally:
+        assert daemon.stop() == 0
+    assert_obs_complete(sim, tmp_path / "data", newest)
+    log = daemon.log()
+    assert "legacy protocol" not in log
+    assert "were lost" not in log and "lost 0" in log
+
+
+def test_legacy_protocol_polls_both_tables_every_second_and_an_8_s_outage_loses_nothing(simulator, tmp_path):
+    """A logger without DataQuery at one record a second: lastrecords.html shows the last 10 Obs records, Support
+    has only its newest record. Every Support record is collected while the logger answers, and retries during an
+    8 s outage come often enough that lastrecords.html still holds every Obs record made meanwhile."""
+    sim = simulator(rate=1, no_dataquery=True)
+    config = write_config(tmp_path, sim.url, poll_interval=0.25)
+    daemon = IngestProcess(config, tmp_path / "ingest.log")
+    try:
+        first = sim.state()["newest_record"]
+        wait_written(sim, tmp_path, first + 12, timeout=40)
+        support_rows = rows_on_disk(tmp_path / "support", support=True)
+        sim.fault("outage", seconds=8)
+        newest = sim.wait_for_record(sim.state()["newest_record"] + 14, timeout=40)
+        wait_written(sim, tmp_path, newest)
+    finally:
+        assert daemon.stop() == 0
+    assert_obs_complete(sim, tmp_path / "data", newest)
+    assert len(support_rows) >= 10
+    expected = expected_support_rows(sim.records("Support"))
+    start = expected.index(support_rows[0])
+    assert support_rows == expected[start : start + len(support_rows)]  # no Support record missed
+    log = daemon.log()
+    assert log.count("using the legacy protocol") == 2  # once per table
+    assert "Obs: records" not in log  # no Obs record declared lost
