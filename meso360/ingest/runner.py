@@ -147,7 +147,7 @@ class TableRunner:
         # A change of protocol is logged whatever the rate limit of this table's messages.
         log.warning(
             "%s: the logger has no DataQuery (%d answers in %.0f s: %s): using the legacy protocol (NewestRecord "
-            "and lastrecords.html); asking for DataQuery again every %d s and before any record is declared lost",
+            "and lastrecords.html); asking for DataQuery again every %d s and whenever the legacy pages miss a record",
             self.table,
             self.not_supported,
             time.monotonic() - self.not_supported_since,
