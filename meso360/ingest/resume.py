@@ -108,7 +108,8 @@ def _resume_after_shorter_file(collector, saved, path):
     signature, newest = collector.newest_record()
     if newest is None or (None not in (saved.signature, signature) and saved.signature != signature):
         return  # a new sequence anyway: the first poll finds it
-    state = from_disk(collector, signature, newest, path)
+    # The state's file first; when it has no row left (or is gone), the newest file with rows.
+    state = from_disk(collector, signature, newest, path) or from_disk(collector, signature, newest)
     if state is None:
         state = TableState(signature, locate.oldest_record_no(collector) - 1)
     if state.last_record < saved.last_record:
