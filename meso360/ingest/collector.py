@@ -239,7 +239,7 @@ class Collector:
         return True
 
     def _check_regression(self, signature):
-        signature, newest = self.newest_record()
+        _signature, newest = self.newest_record()
         if newest is None or newest.no >= self.state.last_record:
             return
         log.warning(
