@@ -77,6 +77,15 @@ def _integer(low, high, optional=False):
     return parse
 
 
+def _choice(*choices):
+    def parse(value):
+        if value not in choices:
+            raise ValueError("one of " + ", ".join(choices))
+        return value
+
+    return parse
+
+
 def _listen(value):
     host, sep, port = value.rpartition(":")
     host = host.strip("[]")
@@ -126,6 +135,12 @@ SCHEMA = {
         "request_timeout": ("5.0", _positive_float(0.5, 120.0), "Seconds before an HTTP request to the logger fails."),
         "username": ("", _username, "HTTP Basic user for the logger; empty: no authentication."),
         "password": ("", _text, "HTTP Basic password for the logger."),
+        "first_start": (
+            "today",
+            _choice("newest", "today", "all"),
+            "Where the very first start (no state, no data files) begins: newest (the newest record), today"
+            " (every record of the current UTC day the logger holds) or all (everything it holds).",
+        ),
     },
     "web": {
         "listen": ("0.0.0.0:8080", _listen, "Address and port of the dashboard and control panel."),
@@ -174,6 +189,7 @@ class IngestConfig:
     request_timeout: float
     username: str
     password: str
+    first_start: str
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,7 +28,15 @@ class LoggerAnswerError(LoggerError):
 
 
 class NotSupportedError(LoggerError):
-    """The logger does not know this command (HTTP 404, or an HTML page instead of JSON)."""
+    """The logger does not know this command (HTTP 404, or an HTML page instead of JSON).
+
+    `definitive` is True for HTTP 404 ("no such command"); an HTML page with status 200 may also be a busy
+    logger's error page, so it is weak evidence (False).
+    """
+
+    def __init__(self, message, definitive=True):
+        super().__init__(message)
+        self.definitive = definitive
 
 
 class _Number(str):
@@ -275,7 +283,7 @@ class LoggerClient:
             mode = f"mode=since-record&p1={int(since_record)}"
         text = self.get_text(f"/?command=DataQuery&uri=dl:{table}&format=json&{mode}")
         if text.lstrip()[:1] == "<":
-            raise NotSupportedError("DataQuery answered with an HTML page, not JSON")
+            raise NotSupportedError("DataQuery answered with an HTML page, not JSON", definitive=False)
         return parse_data_query(text, expected_fields)
 
     def newest_record(self, table, expected_fields=OBS_FIELD_COUNT):

@@ -21,6 +21,9 @@ from meso360.ingest.sequencer import Episodes
 log = logging.getLogger(__name__)
 
 BAD_RECORD_ATTEMPTS = 3
+# A bad record is skipped only when it was still bad after this long: a logger busy writing its table can serve
+# the same broken record several times within a second, and holds a good copy moments later.
+BAD_RECORD_RETRY_S = 30.0
 REGRESSION_CHECK_AFTER_EMPTY_POLLS = (3, 10, 30)
 STATE_SAVE_INTERVAL_S = 5.0  # same-file state saves at most this often (the crash window is reconciled at start)
 
@@ -36,11 +39,14 @@ def thousands(number):
 class Collector:
     """Collect table `table` of the logger through `client` into files laid out by `fmt` (ObsFormat/SupportFormat)."""
 
-    def __init__(self, client, table, fmt, state_path, now=utc_now, clock=time.monotonic):
+    def __init__(self, client, table, fmt, state_path, now=utc_now, clock=time.monotonic, first_start="today"):
         self.client = client
         self.table = table
         self.fmt = fmt
         self.state_path = Path(state_path)
+        self.first_start = (
+            first_start  # where a first start (no state, no data files) begins: one of resume.FIRST_START_CHOICES
+        )
         self.now = now
         self.clock = clock
         self.saved_at = None  # clock() of the last state save
@@ -56,6 +62,7 @@ class Collector:
         self.empty_polls = 0
         self.written_total = 0
         self.legacy = False
+        self.state_problem = None  # the last unreadable-state problem logged (logged once, not per retry)
 
     # -- the two protocols: DataQuery, or legacy NewestRecord + lastrecords.html ----------------------------------
 
@@ -85,16 +92,42 @@ class Collector:
 
         Raise LoggerError when the logger is needed and not reachable, OSError when the disk is not usable.
         """
-        saved = state_store.load(self.state_path)
+        saved = self._read_state()
         self.catchup = None
         if saved is None or saved.last_record is None:
             saved = resume.decide_without_state(self)
         else:
             self.catchup = {"recovered": 0, "lost": 0}
             resume.reconcile(self, saved)
+            saved = resume.check_against_logger(self, saved)
             log.info("%s: resuming after record %d (signature %s)", self.table, saved.last_record, saved.signature)
         state_store.save(self.state_path, saved)
         self.state, self.saved_at, self.unsaved = saved, self.clock(), False
+
+    def _read_state(self):
+        """Return the saved state, or None when there is none or it is unreadable (logged once per problem)."""
+        try:
+            saved = state_store.read(self.state_path)
+        except state_store.UnreadableStateError as error:
+            saved, problem = None, str(error)
+            if problem != self.state_problem:
+                log.error(
+                    "%s: state file %s is unreadable (%s): ignored, resuming as without state",
+                    self.table,
+                    self.state_path,
+                    problem,
+                )
+            self.state_problem = problem
+            return None
+        if saved is not None and saved.file is not None and Path(saved.file).parent != Path(self.fmt.directory):
+            problem = f"its file {saved.file} is not in {self.fmt.directory}"
+            if problem != self.state_problem:
+                log.error(
+                    "%s: state file %s: %s: ignored, resuming as without state", self.table, self.state_path, problem
+                )
+            self.state_problem = problem
+            return None
+        return saved
 
     def newest_record(self):
         """Return (signature, the newest valid record or None) and remember its number."""
@@ -121,14 +154,16 @@ class Collector:
             lost = valid[0].no - self.next_no
             if lost > 0:
                 log.warning(
-                    "%s: records %d-%d were lost (older than the logger keeps)",
+                    "%s: records %d-%d were lost (%s)",
                     self.table,
                     self.next_no,
                     valid[0].no - 1,
+                    "no longer shown by the legacy pages" if self.legacy else "older than the logger keeps",
                 )
                 if self.catchup is not None:
                     self.catchup["lost"] += lost
             self.write(valid)
+            self._forget_bad_records_written()
         elif not page.records:
             self.empty_polls += 1
             if self.empty_polls in REGRESSION_CHECK_AFTER_EMPTY_POLLS or self.empty_polls % 60 == 0:
@@ -137,7 +172,8 @@ class Collector:
             self._bad_record(problem)
         self._track_catchup(page, before)
         self._save_if_due()
-        return page.more or (problem is not None and problem.no is not None and problem.no < self.next_no)
+        # A bad record is asked for again on the runner's schedule, never in a tight loop.
+        return page.more and problem is None
 
     def _valid_prefix(self, records):
         valid, expected_min = [], self.next_no
@@ -152,25 +188,39 @@ class Collector:
 
     def _bad_record(self, record):
         key = record.no if record.no is not None else ("after", self.state.last_record)
-        attempts = self.bad_attempts.get(key, 0) + 1
-        self.bad_attempts[key] = attempts
+        attempts, first_seen = self.bad_attempts.get(key, (0, self.clock()))
+        attempts += 1
+        self.bad_attempts[key] = (attempts, first_seen)
         if attempts == 1:
             log.warning(
                 "%s: bad record in the logger's answer (%s): nothing written for it, asking again",
                 self.table,
                 record.problem,
             )
-        if attempts >= BAD_RECORD_ATTEMPTS and record.no is not None and record.no >= self.next_no:
+        bad_for_s = self.clock() - first_seen
+        if (
+            attempts >= BAD_RECORD_ATTEMPTS
+            and bad_for_s >= BAD_RECORD_RETRY_S
+            and record.no is not None
+            and record.no >= self.next_no
+        ):
             log.error(
-                "%s: record %d was bad %d times (%s): skipped, not written",
+                "%s: record %d was bad %d times over %.0f s (%s): skipped, not written",
                 self.table,
                 record.no,
                 attempts,
+                bad_for_s,
                 record.problem,
             )
             self.state.last_record = record.no
             self._save()
             del self.bad_attempts[key]
+
+    def _forget_bad_records_written(self):
+        for key in list(self.bad_attempts):
+            number = key[1] + 1 if isinstance(key, tuple) else key
+            if number < self.next_no:
+                del self.bad_attempts[key]
 
     def _sequence_changed(self, signature):
         if self.state.signature is None:
@@ -190,15 +240,19 @@ class Collector:
 
     def _check_regression(self, signature):
         _signature, newest = self.newest_record()
-        if newest is not None and newest.no < self.state.last_record:
-            log.warning(
-                "%s: record numbers went back from %d to %d (table reset?): a new record sequence, collected "
-                "from the oldest record the logger holds",
-                self.table,
-                self.state.last_record,
-                newest.no,
-            )
-            self._new_sequence(signature)
+        if newest is None or newest.no >= self.state.last_record:
+            return
+        log.warning(
+            "%s: record numbers went back from %d to %d (table reset?): the rows on disk decide where to resume",
+            self.table,
+            self.state.last_record,
+            newest.no,
+        )
+        self.appender.close()
+        self.state = resume.after_regression(self, signature, newest)
+        self.bad_attempts.clear()
+        self.backfill = None
+        self._save()
 
     def _new_sequence(self, signature):
         self.state.signature = signature

@@ -26,6 +26,14 @@ SUPPORT_LOG_EVERY_S = 60.0
 # Support rows are not shown live: polling them every few seconds (since-record, so nothing is missed) keeps
 # the daemon's CPU use low; Obs keeps the phase-locked poll_interval.
 SUPPORT_POLL_INTERVAL_S = 5.0
+# With the legacy protocol (no DataQuery) a record is collected only while the legacy pages still show it: the
+# newest one (NewestRecord), or the last 10 Obs records (lastrecords.html). Both tables are then polled, and retried
+# after a failure, at least this often, so that window is never outrun while the logger answers.
+LEGACY_POLL_INTERVAL_S = 1.0
+
+
+def legacy_interval(ingest):
+    return min(ingest.poll_interval, LEGACY_POLL_INTERVAL_S)
 
 
 def wait(stop_event, seconds, on_slice):
@@ -61,10 +69,16 @@ def run_support(config, stop_event):
     ingest, general = config.ingest, config.general
     client = make_client(ingest)
     collector = Collector(
-        client, ingest.support_table, SupportFormat(general.support_dir), general.state_dir / "support.json"
+        client,
+        ingest.support_table,
+        SupportFormat(general.support_dir),
+        general.state_dir / "support.json",
+        first_start=ingest.first_start,
     )
     interval = max(ingest.poll_interval, SUPPORT_POLL_INTERVAL_S)
-    runner = TableRunner(collector, interval, log_every_s=SUPPORT_LOG_EVERY_S)
+    runner = TableRunner(
+        collector, interval, log_every_s=SUPPORT_LOG_EVERY_S, legacy_interval_s=legacy_interval(ingest)
+    )
     try:
         while not stop_event.is_set():
             try:
@@ -96,8 +110,14 @@ def run(config, stop_event, notifier):
         general.state_dir,
     )
     client = make_client(ingest)
-    collector = Collector(client, ingest.obs_table, ObsFormat(general.data_dir), general.state_dir / "obs.json")
-    runner = TableRunner(collector, ingest.poll_interval)
+    collector = Collector(
+        client,
+        ingest.obs_table,
+        ObsFormat(general.data_dir),
+        general.state_dir / "obs.json",
+        first_start=ingest.first_start,
+    )
+    runner = TableRunner(collector, ingest.poll_interval, legacy_interval_s=legacy_interval(ingest))
     notifier.ready(runner.status())
     support = None
     if ingest.support_table:

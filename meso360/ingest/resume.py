@@ -1,10 +1,16 @@
-"""Where collection of a table resumes: crash-window reconciliation with the state, or a start without state."""
+"""Where collection of a table resumes: crash-window reconciliation with the state, a state that disagrees with the
+logger or the files, or a start without state. The rows on disk are the truth: never written twice, and nothing the
+logger still holds after them is declared lost.
+"""
 
 import logging
 from pathlib import Path
 
 from meso360 import datafile
+from meso360.ingest import locate
 from meso360.ingest.state import TableState
+
+FIRST_START_CHOICES = ("newest", "today", "all")
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +25,16 @@ def reconcile(collector, saved):
         log.warning("%s: removed a torn last line of %d bytes from %s (power cut?)", collector.table, removed, path)
     size = path.stat().st_size if path.exists() else 0
     if size < saved.file_size:
-        log.warning("%s: %s is shorter (%d bytes) than recorded (%d)", collector.table, path, size, saved.file_size)
+        log.warning(
+            "%s: %s is shorter (%d bytes) than recorded in the state (%d): rows written before the stop are gone "
+            "from the disk; resuming after its last complete row",
+            collector.table,
+            path,
+            size,
+            saved.file_size,
+        )
+        _resume_after_shorter_file(collector, saved, path)
+        size = path.stat().st_size if path.exists() else 0
     elif size > saved.file_size:
         extra, end = datafile.read_complete_lines(path, saved.file_size)
         matched = _match_extra_lines(collector, saved, extra)
@@ -80,7 +95,7 @@ def _resume_after_line(collector, saved, line):
     signature, newest = collector.newest_record()
     if newest is None or (None not in (saved.signature, signature) and saved.signature != signature):
         return False
-    found = _find_record_of_line(collector, line, newest)
+    found = locate.record_of_line(collector, line, newest)
     if found is None or found.no <= saved.last_record:
         return False
     saved.last_record = found.no
@@ -88,60 +103,149 @@ def _resume_after_line(collector, saved, line):
     return True
 
 
+def _resume_after_shorter_file(collector, saved, path):
+    """The state's file lost its tail (a disk that lost writes): move `saved` back to the last row on disk."""
+    signature, newest = collector.newest_record()
+    if newest is None or (None not in (saved.signature, signature) and saved.signature != signature):
+        return  # a new sequence anyway: the first poll finds it
+    # The state's file first; when it has no row left (or is gone), the newest file with rows.
+    state = from_disk(collector, signature, newest, path) or from_disk(collector, signature, newest)
+    if state is None:
+        state = TableState(signature, locate.oldest_record_no(collector) - 1)
+    if state.last_record < saved.last_record:
+        log.warning(
+            "%s: records %d-%d are collected again (their rows are not on the disk)",
+            collector.table,
+            state.last_record + 1,
+            saved.last_record,
+        )
+        saved.last_record, saved.last_raw_gps, saved.last_written_gps = (
+            state.last_record,
+            state.last_raw_gps,
+            state.last_written_gps,
+        )
+
+
+def check_against_logger(collector, saved):
+    """Return the state to resume from: `saved`, unless it disagrees with the logger (a record number ahead of the
+    logger's newest, or another signature while the logger holds the last row on disk); then the rows on disk
+    decide, so no record already there is written again.
+    """
+    signature, newest = collector.newest_record()
+    if newest is None:
+        return saved
+    if None not in (saved.signature, signature) and saved.signature != signature:
+        state = from_disk(collector, signature, newest, found_only=True)
+        if state is None:
+            return saved  # a program recompiled while stopped: the first poll starts the new sequence
+        log.warning(
+            "%s: the state's signature %s is not the logger's %s, but the logger holds the last row on disk: "
+            "the state is wrong; resuming after that row",
+            collector.table,
+            saved.signature,
+            signature,
+        )
+        return state
+    if saved.last_record <= newest.no:
+        return saved
+    log.warning(
+        "%s: the state says record %d was written last, but the logger's newest is %d (same signature): the state "
+        "disagrees with the logger; the rows on disk decide where to resume",
+        collector.table,
+        saved.last_record,
+        newest.no,
+    )
+    return after_regression(collector, signature, newest)
+
+
+def after_regression(collector, signature, newest):
+    """Return the state to resume from when record numbers went back: after the last row on disk when the logger
+    holds it or newer records, else a new sequence from the oldest record the logger holds.
+    """
+    state = from_disk(collector, signature, newest)
+    if state is not None:
+        return state
+    log.warning(
+        "%s: a new record sequence, collected from the oldest record the logger holds (no row of it is on disk)",
+        collector.table,
+    )
+    return TableState(signature=signature, last_record=locate.oldest_record_no(collector) - 1)
+
+
+def from_disk(collector, signature, newest, path=None, found_only=False, context=""):
+    """Return the state after the last row on disk (of `path`, else of the newest file): after its record when the
+    logger still holds it, else (unless found_only) after the records stamped up to its time. None without rows.
+    """
+    path, lines = locate.last_rows_on_disk(collector, path)
+    if not lines:
+        return None
+    size = path.stat().st_size
+    found = locate.record_of_line(collector, lines[-1], newest)
+    if found is not None:
+        log.info("%s: %sthe last row of %s is record %d; resuming after it", collector.table, context, path, found.no)
+        raw_gps, written_gps = collector.fmt.chain_after(found, lines[-1])
+        return TableState(signature, found.no, raw_gps, written_gps, str(path), size)
+    if found_only:
+        return None
+    when = locate.last_row_time(collector, lines)
+    if when is None:
+        first = locate.oldest_record_no(collector)
+        log.warning(
+            "%s: the last rows of %s have no time and are not among the records the logger holds: collecting from "
+            "the oldest record it holds, %d",
+            collector.table,
+            path,
+            first,
+        )
+    else:
+        first = locate.first_record_after(collector, newest, lambda stamped: stamped <= when, when)
+        log.warning(
+            "%s: the last row of %s (%sZ) is not among the records the logger holds: resuming at record %d, the "
+            "first one stamped after it",
+            collector.table,
+            path,
+            when.strftime("%Y-%m-%d %H:%M:%S"),
+            first,
+        )
+    return TableState(signature, first - 1, None, None, str(path), size)
+
+
 def decide_without_state(collector):
-    """Return where to start without state: after the last row on disk when the logger still holds it."""
+    """Return where to start without state: after the last row on disk (see from_disk), or on a first start (no
+    data files) as [ingest] first_start says.
+    """
     signature, newest = collector.newest_record()
     if newest is None:
         log.info("%s: no state and the logger table is empty: collecting from its first record", collector.table)
         return TableState(signature=signature, last_record=-1)
-    path, line = _last_line_on_disk(collector)
-    if line is None:
-        log.info("%s: no state and no data files: starting at the newest record %d", collector.table, newest.no)
-        return TableState(signature=signature, last_record=newest.no - 1)
-    found = _find_record_of_line(collector, line, newest)
-    if found is None:
-        log.warning(
-            "%s: no state, and the last row of %s is not among the records the logger holds: starting at "
-            "the newest record %d (older records not collected)",
-            collector.table,
-            path,
-            newest.no,
-        )
-        return TableState(signature=signature, last_record=newest.no - 1)
-    log.info("%s: no state: the last row of %s is record %d; resuming after it", collector.table, path, found.no)
-    raw_gps, written_gps = collector.fmt.chain_after(found, line)
-    return TableState(signature, found.no, raw_gps, written_gps, str(path), path.stat().st_size)
+    state = from_disk(collector, signature, newest, context="no state: ")
+    if state is not None:
+        return state
+    return TableState(signature=signature, last_record=_first_start_record(collector, newest) - 1)
 
 
-def _last_line_on_disk(collector):
-    for path in reversed(collector.fmt.files()):
-        datafile.repair_torn_tail(path)
-        lines, _ = datafile.read_complete_lines(path, max(0, path.stat().st_size - 65536))
-        data_lines = [line for line in lines if line and line != collector.fmt.header]
-        if data_lines:
-            return path, data_lines[-1]
-    return None, None
-
-
-def _find_record_of_line(collector, line, newest):
-    """Return the logger record whose plain line is `line` (latest match), searching near its time first."""
-    starts = [0]
-    target, newest_time = collector.fmt.line_time(line), collector.fmt.record_time(newest)
-    if target and newest_time:
-        estimate = newest.no - int((newest_time - target).total_seconds())
-        starts.insert(0, max(0, estimate - 60))
-    for first in starts:
-        found, since = None, first
-        while True:
-            page = collector.since(since)
-            for record in page.records:
-                if not record.problem and collector.fmt.plain_line(record) == line:
-                    found = record
-            if found is not None or not page.more or not page.records:
-                break
-            if since == first and first > 0:
-                break  # the estimate missed: scan everything from the oldest
-            since = page.records[-1].no + 1
-        if found is not None:
-            return found
-    return None
+def _first_start_record(collector, newest):
+    choice = collector.first_start
+    if collector.legacy and choice != "newest":
+        # lastrecords.html holds a few records only: older ones would be declared lost at the first poll.
+        choice = "newest (the legacy protocol cannot backfill)"
+    if choice == "all":
+        first = locate.oldest_record_no(collector)
+        what = "the oldest record the logger holds"
+    elif choice == "today":
+        # Today by the logger's newest record (GPS time): the vehicle computer's clock may be wrong when offline.
+        now = collector.fmt.record_time(newest) or collector.now()
+        midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        first = locate.first_record_after(collector, newest, lambda stamped: stamped < midnight, midnight)
+        what = f"the first record of its current day ({midnight:%Y-%m-%d} UTC) the logger holds"
+    else:
+        first = newest.no
+        what = "the newest record"
+    log.info(
+        "%s: first start (no state, no data files): collecting from %s, record %d ([ingest] first_start = %s)",
+        collector.table,
+        what,
+        first,
+        choice,
+    )
+    return first

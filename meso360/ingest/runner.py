@@ -12,7 +12,11 @@ from meso360.logger_api import LoggerAnswerError, NotSupportedError
 log = logging.getLogger(__name__)
 
 REMINDER_INTERVAL_S = 300.0
+# The legacy protocol is used only on persistent evidence that the logger has no DataQuery: this many answers in a
+# row, and all of them HTTP 404 ("no such command") or HTML pages for at least LEGACY_AFTER_HTML_S (a busy logger
+# answers an HTML error page with status 200 too), with NewestRecord working.
 LEGACY_AFTER_NOT_SUPPORTED = 3
+LEGACY_AFTER_HTML_S = 30.0
 DATAQUERY_REPROBE_S = 300.0
 
 
@@ -38,24 +42,45 @@ class RateLimitedLog:
 class TableRunner:
     """Drive one Collector: each step() does one poll (or start) and returns the seconds to wait before the next."""
 
-    def __init__(self, collector, interval_s, log_every_s=None):
+    def __init__(self, collector, interval_s, log_every_s=None, legacy_interval_s=None):
+        """`legacy_interval_s`: the poll interval and the longest retry delay with the legacy protocol, whose pages
+        hold only the last few records (default interval_s)."""
         self.collector = collector
         self.table = collector.table
-        self.interval_s = interval_s
+        self.normal_interval_s = interval_s
+        self.legacy_interval_s = legacy_interval_s or interval_s
         self.schedule = PhaseLock(interval_s)
+        self.schedule_legacy = False
         self.backoff = Backoff()
+        self.normal_backoff_maximum_s = self.backoff.maximum_s
         self.say = RateLimitedLog(log_every_s)
         self.down_since = None  # UTC datetime while the logger is unreachable
         self.down_reason = None
         self.next_reminder = None
         self.disk_error = None
         self.answer_problem = None
-        self.not_supported = 0
+        self.not_supported = 0  # DataQuery answers in a row saying it is not supported
+        self.not_supported_since = None
+        self.not_supported_definitive = True  # all of them HTTP 404
         self.reprobe_at = None
         self.retry_at = None
 
+    @property
+    def interval_s(self):
+        return self.legacy_interval_s if self.collector.legacy else self.normal_interval_s
+
+    def _follow_protocol(self):
+        """Poll and retry at the pace of the protocol in use (the legacy pages are a window of a few records)."""
+        legacy = self.collector.legacy
+        if legacy != self.schedule_legacy:
+            self.schedule, self.schedule_legacy = PhaseLock(self.interval_s), legacy
+        self.backoff.maximum_s = self.legacy_interval_s if legacy else self.normal_backoff_maximum_s
+        if self.backoff.current_s is not None:
+            self.backoff.current_s = min(self.backoff.current_s, self.backoff.maximum_s)
+
     def step(self):
         """Poll once; return the delay (s) until the next step. Unknown errors propagate."""
+        self._follow_protocol()
         now = time.monotonic()
         try:
             if self.collector.legacy and now >= self.reprobe_at:
@@ -69,6 +94,8 @@ class TableRunner:
             return self._not_supported(error)
         except LoggerAnswerError as error:
             self._logger_up()
+            if not self.collector.legacy:
+                self.not_supported = 0  # DataQuery answered (badly): it exists
             if self.answer_problem is None:
                 self.say(
                     logging.WARNING,
@@ -94,9 +121,18 @@ class TableRunner:
 
     def _not_supported(self, error):
         self._logger_up()
-        self.not_supported += 1
-        if self.collector.legacy or self.not_supported < LEGACY_AFTER_NOT_SUPPORTED:
+        if self.collector.legacy:
             return self.interval_s
+        if self.not_supported == 0:
+            self.not_supported_since, self.not_supported_definitive = time.monotonic(), True
+            self.say(logging.WARNING, "%s: DataQuery not answered (%s): asking again", self.table, error)
+        self.not_supported += 1
+        self.not_supported_definitive = self.not_supported_definitive and getattr(error, "definitive", True)
+        self.answer_problem = str(error)
+        persistent = self.not_supported_definitive or time.monotonic() - self.not_supported_since >= LEGACY_AFTER_HTML_S
+        # Gathering the evidence at the legacy pace: an old logger's pages hold a few records only.
+        if self.not_supported < LEGACY_AFTER_NOT_SUPPORTED or not persistent:
+            return self.legacy_interval_s
         try:
             self.collector.client.newest_record(self.table, self.collector.fmt.expected_fields)
         except LoggerError as legacy_error:
@@ -107,12 +143,14 @@ class TableRunner:
                 error,
                 legacy_error,
             )
-            return self.interval_s
-        self.say(
-            logging.WARNING,
-            "%s: the logger has no DataQuery (%s): using the legacy protocol (NewestRecord and "
-            "lastrecords.html); asking for DataQuery again every %d s",
+            return self.legacy_interval_s
+        # A change of protocol is logged whatever the rate limit of this table's messages.
+        log.warning(
+            "%s: the logger has no DataQuery (%d answers in %.0f s: %s): using the legacy protocol (NewestRecord "
+            "and lastrecords.html); asking for DataQuery again every %d s and whenever the legacy pages miss a record",
             self.table,
+            self.not_supported,
+            time.monotonic() - self.not_supported_since,
             error,
             DATAQUERY_REPROBE_S,
         )
@@ -128,7 +166,7 @@ class TableRunner:
             return
         except LoggerAnswerError:
             return
-        self.say(logging.INFO, "%s: the logger answers DataQuery again: leaving the legacy protocol", self.table)
+        log.info("%s: the logger answers DataQuery again: leaving the legacy protocol", self.table)
         self.collector.legacy = False
         self.not_supported = 0
 

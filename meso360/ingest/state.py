@@ -25,21 +25,55 @@ class TableState:
     file_size: int = 0
 
 
-def load(path):
-    """Return the TableState saved at `path`, or None if there is none. A corrupt file is logged and ignored."""
+class UnreadableStateError(ValueError):
+    """The state file exists but does not hold a valid state (corrupt JSON, wrong shape or types)."""
+
+
+_OPTIONAL_TEXT_FIELDS = ("signature", "last_raw_gps", "last_written_gps", "file")
+
+
+def read(path):
+    """Return the TableState saved at `path`, or None if there is none.
+
+    Raise UnreadableStateError when the file is not a valid state: not JSON, not an object, or a value of the
+    wrong type (the state is never trusted half-way: a wrong value would move the resume point).
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except (OSError, UnicodeDecodeError) as error:
+        raise UnreadableStateError(f"cannot read it: {error}") from error
     try:
         data = json.loads(text)
-        known = {f.name for f in dataclasses.fields(TableState)}
-        state = TableState(**{key: value for key, value in data.items() if key in known})
-        if state.last_record is not None:
-            state.last_record = int(state.last_record)
-        state.file_size = int(state.file_size or 0)
-        return state
-    except (ValueError, TypeError, AttributeError) as error:
+    except ValueError as error:
+        raise UnreadableStateError(f"not JSON: {error}") from error
+    if not isinstance(data, dict):
+        raise UnreadableStateError(f"not a JSON object but {type(data).__name__}")
+    known = {f.name for f in dataclasses.fields(TableState)}
+    state = TableState(**{key: value for key, value in data.items() if key in known})
+    for name in _OPTIONAL_TEXT_FIELDS:
+        value = getattr(state, name)
+        if value is not None and not isinstance(value, str):
+            raise UnreadableStateError(f"{name} is {value!r}, not text")
+    if state.last_record is not None and (not _is_integer(state.last_record) or state.last_record < -1):
+        raise UnreadableStateError(f"last_record is {state.last_record!r}, not a record number (or -1)")
+    if state.file_size is None:
+        state.file_size = 0
+    if not _is_integer(state.file_size) or state.file_size < 0:
+        raise UnreadableStateError(f"file_size is {state.file_size!r}, not a size in bytes")
+    return state
+
+
+def _is_integer(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def load(path):
+    """Return the TableState saved at `path`, or None if there is none. An unreadable one is logged and ignored."""
+    try:
+        return read(path)
+    except UnreadableStateError as error:
         log.error("state file %s is unreadable (%s); starting as without state", path, error)
         return None
 

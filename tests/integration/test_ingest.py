@@ -62,7 +62,8 @@ def run_until_more_written(sim, tmp_path, config, records):
 
 def test_records_across_a_utc_midnight_go_to_two_daily_files_exactly_once(simulator, tmp_path):
     sim = simulator(rate=20, start_time="2026-11-26T23:59:55Z")
-    daemon = IngestProcess(write_config(tmp_path, sim.url), tmp_path / "ingest.log")
+    # first_start = all: from record 0 (23:59:55), however late the daemon starts (today would begin at midnight).
+    daemon = IngestProcess(write_config(tmp_path, sim.url, first_start="all"), tmp_path / "ingest.log")
     try:
         wait_written(sim, tmp_path, 60)
         wait_until(lambda: newest_on_disk(sim, tmp_path / "support", "Support") >= 60, 30, "support", interval=0.1)

@@ -21,6 +21,7 @@ def test_an_empty_file_gives_the_documented_defaults():
     assert loaded.general.data_dir == Path("/var/lib/meso360/data")
     assert loaded.ingest.logger_url == "http://192.168.4.6"
     assert loaded.ingest.poll_interval == 1.0
+    assert loaded.ingest.first_start == "today"
     assert loaded.web.listen == ("0.0.0.0", 8080)
     assert loaded.tunnel.configured is False
 
@@ -43,6 +44,7 @@ def test_every_problem_is_listed_at_once_with_file_key_value_and_what_is_allowed
         ("meso360", "data_dir", "relative/dir", "an absolute path"),
         ("ingest", "request_timeout", "0", "between 0.5 and 120.0"),
         ("ingest", "obs_table", "Obs;drop", "a logger table name"),
+        ("ingest", "first_start", "yesterday", "one of newest, today, all"),
         ("web", "history_hours", "100", "between 1 and 48"),
         ("tunnel", "port", "70000", "between 1 and 65535"),
         ("tunnel", "host", "-oProxyCommand=x", "a host name or IP address"),

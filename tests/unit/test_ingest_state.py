@@ -56,3 +56,25 @@ def test_phase_lock_converges_to_shortly_after_the_record_arrival():
 def test_phase_lock_polls_at_once_while_more_records_wait():
     lock = PhaseLock(1.0)
     assert lock.next_poll(5.0, True, True, 5.02) == 5.02
+
+
+def test_state_with_wrong_types_is_no_state_and_says_why(tmp_path, caplog):
+    wrong = [
+        {"file": 123, "last_record": 5},
+        {"last_record": "5"},
+        {"last_record": True},
+        {"last_record": 5, "file_size": "x"},
+        {"last_record": 5, "file_size": -1},
+        {"last_record": 5, "signature": ["a"]},
+        {"last_record": 5, "last_raw_gps": 7},
+        {"last_record": -2},
+        [1, 2, 3],
+        "text",
+        None,
+    ]
+    for number, data in enumerate(wrong):
+        path = tmp_path / f"state{number}.json"
+        path.write_text(json.dumps(data))
+        caplog.clear()
+        assert state_store.load(path) is None, data
+        assert "unreadable" in caplog.text and str(path) in caplog.text, data
