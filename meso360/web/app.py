@@ -10,6 +10,7 @@ from pathlib import Path
 import bottle
 
 from meso360.web import api, control, streams
+from meso360.web.login_guard import LoginGuard
 from meso360.web.responses import json_error
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Services:
     sessions: object  # Sessions
     day_history: object  # DayHistory
     stop_event: threading.Event
+    login_guard: object = dataclasses.field(default_factory=LoginGuard)
     sse_clients: int = 0
     stream_clients: int = 0
     counter_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
@@ -122,7 +124,7 @@ def _add_file_routes(app, services):
 def create_app(config, services):
     """Given the Config and the Services, return the WSGI app (the Bottle app is its .bottle attribute)."""
     app = bottle.Bottle(catchall=True, autojson=False)
-    for status in (400, 401, 403, 404, 405, 413, 500):
+    for status in (400, 401, 403, 404, 405, 413, 429, 431, 500, 503):
         app.error_handler[status] = _error_handler
     _add_file_routes(app, services)
     api.add_routes(app, services)

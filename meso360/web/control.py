@@ -2,14 +2,14 @@
 
 import json
 import logging
-import time
 import urllib.parse
 
 import bottle
 
 from meso360.web import auth
+from meso360.web.login_guard import LoginRefused
 from meso360.web.responses import json_body, json_error
-from meso360.web.sessions import FAILURE_DELAY_S, SESSION_COOKIE, SESSION_SECONDS
+from meso360.web.sessions import SESSION_COOKIE, SESSION_SECONDS
 from meso360.web.systemd import ACTIONS, COMPONENTS, ControlFailed
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,11 @@ def _origin_matches_host():
     host = bottle.request.get_header("Host", "")
     parsed = urllib.parse.urlsplit(origin)
     return parsed.scheme in ("http", "https") and parsed.netloc.lower() == host.lower()
+
+
+def client_address():
+    """Return the address the request came from (never X-Forwarded-For, which any client can write)."""
+    return bottle.request.environ.get("REMOTE_ADDR") or "unknown"
 
 
 def _json_request():
@@ -69,15 +74,16 @@ def add_routes(app, services):
         password = document.get("password")
         if not isinstance(password, str) or not password:
             return json_error(400, 'the body must be {"password": "..."}')
-        if sessions.throttled():
-            return json_error(429, "too many failed logins: wait a minute and try again")
-        if not auth.verify_password(password, password_hash):
-            sessions.failed()
-            log.warning("failed control-panel login from %s", bottle.request.remote_addr)
-            time.sleep(FAILURE_DELAY_S)  # slows down guessing; the failure count limits it
+        address = client_address()
+        try:
+            right = services.login_guard.check(address, lambda: auth.verify_password(password, password_hash))
+        except LoginRefused as refused:
+            return json_error(refused.status, str(refused))
+        if not right:
+            log.warning("failed control-panel login from %s", address)
             return json_error(401, "wrong password")
         session = sessions.create()
-        log.info("control-panel login from %s", bottle.request.remote_addr)
+        log.info("control-panel login from %s", address)
         answer = json_body({"ok": True, "csrf_token": session.csrf_token})
         answer.set_cookie(
             SESSION_COOKIE, session.token, httponly=True, samesite="Strict", path="/", max_age=SESSION_SECONDS
@@ -131,7 +137,7 @@ def add_routes(app, services):
             if action in ("enable", "disable") and ("denied" in message or "authentication" in message.lower()):
                 # The package's polkit rule allows it; without polkitd nothing is authorised.
                 message += f" (is polkitd installed? Or on the vehicle computer: sudo meso360ctl {action} {component})"
-            log.warning("control %s %s from %s failed: %s", action, component or "", bottle.request.remote_addr, error)
+            log.warning("control %s %s from %s failed: %s", action, component or "", client_address(), error)
             return json_error(502, message)
-        log.info("control: %s %s by operator at %s", action, unit, bottle.request.remote_addr)
+        log.info("control: %s %s by operator at %s", action, unit, client_address())
         return json_body({"ok": True, "action": action, "unit": unit, "result": result})

@@ -1,4 +1,4 @@
-"""meso360-web: serve the dashboard, control panel and API with cheroot; sd_notify READY/STATUS/WATCHDOG."""
+"""meso360-web: serve the dashboard, control panel and API with waitress; sd_notify READY/STATUS/WATCHDOG."""
 
 import argparse
 import ctypes
@@ -10,8 +10,6 @@ import sys
 import threading
 import time
 
-from cheroot import wsgi
-
 from meso360 import config as config_module
 from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
 from meso360.logs import setup_logging
@@ -20,19 +18,15 @@ from meso360.web.app import Services, create_app
 from meso360.web.dayhistory import DayHistory
 from meso360.web.reader import DataReader
 from meso360.web.resources import Resources
+from meso360.web.server import WORKER_THREADS, create_server
 from meso360.web.sessions import Sessions
 from meso360.web.systemd import Systemd
 from meso360.web.window import LiveWindow
 
 log = logging.getLogger("meso360.web")
 
-# Every SSE client holds a worker thread for as long as it is connected (hours): streams.MAX_OBS_CLIENTS
-# live clients, streams.MAX_OTHER_STREAMS log/tail streams and 20 threads for the API requests beside them.
-# Each idle thread costs RSS (its stack pages, its glibc bookkeeping): no more than the load needs.
-SERVER_THREADS = 128
 # Worker threads run shallow Python code (requests, generators); the 8 MiB default stack is mostly unused.
 THREAD_STACK_BYTES = 512 * 1024
-SOCKET_TIMEOUT_S = 20  # a client that does not read for this long is dropped
 HEALTH_TIMEOUT_S = 2.0
 LOOP_INTERVAL_S = 5.0
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
@@ -102,28 +96,20 @@ def run(config, stop_event, notifier, port_file=None):
     services.reader.start(stop_event)
     services.day_history.start_warming(stop_event, services.reader.ready)
     host, port = config.web.listen
-    server = wsgi.Server(
-        (host, port),
-        create_app(config, services),
-        numthreads=SERVER_THREADS,
-        timeout=SOCKET_TIMEOUT_S,
-        server_name="meso360-web",
-        shutdown_timeout=5,
-    )
     try:
-        server.prepare()  # binds the socket
+        server = create_server(create_app(config, services), host, port)  # binds the socket
     except OSError as error:
         log.error("cannot listen on %s:%d: %s", host, port, error)
         return EXIT_FAILURE
-    bound_host, bound_port = server.bind_addr[:2]
+    bound_host, bound_port = server.effective_host, server.effective_port
     listen = f"{bound_host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
-    log.info("listening on %s (%d server threads)", listen, SERVER_THREADS)
+    log.info("listening on %s (%d server threads)", listen, WORKER_THREADS)
     if port_file:
         temporary = f"{port_file}.tmp"
         with open(temporary, "w", encoding="ascii") as file:
             file.write(f"{bound_port}\n")
         os.replace(temporary, port_file)
-    serving = threading.Thread(target=server.serve, name="http-server", daemon=True)
+    serving = threading.Thread(target=server.run, name="http-server", daemon=True)
     serving.start()
     services.reader.ready.wait(READER_START_TIMEOUT_S)
     notifier.ready(_status_line(services, listen))
@@ -150,7 +136,8 @@ def run(config, stop_event, notifier, port_file=None):
     finally:
         notifier.stopping()
         services.window.close()  # wakes every SSE client so its thread is free
-        server.stop()
+        server.close()
+        server.task_dispatcher.shutdown(timeout=5)
         log.info("stopped")
     return EXIT_OK
 

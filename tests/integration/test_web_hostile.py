@@ -1,0 +1,86 @@
+"""The real meso360-web process under hostile clients on loopback: slow senders, login floods, huge requests.
+
+"Another address" is 127.0.0.2: the whole of 127.0.0.0/8 is loopback, a client socket bound to it
+reaches the daemon on 127.0.0.1 from a second address. Nothing here leaves the machine.
+"""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+from test_web_api import DAY, PASSWORD, make_rows, write_day
+from web_attackers import login_from
+from web_helpers import start_web
+
+from meso360.web.auth import hash_password
+
+SLOW_CLIENTS = 150
+FLOOD_CLIENTS = 60
+ATTACK_SECONDS = 20.0
+HEALTH_ANSWER_LIMIT_S = 2.0
+RSS_LIMIT_MB = 100.0
+ATTACKERS = Path(__file__).with_name("web_attackers.py")
+
+
+@pytest.fixture
+def web(tmp_path):
+    (tmp_path / "data").mkdir()
+    write_day(tmp_path / "data", DAY, make_rows(DAY, 600))
+    process = start_web(tmp_path, f"[web]\npassword_hash = {hash_password(PASSWORD)}\n")
+    yield process
+    process.stop()
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status", encoding="ascii") as file:
+        for line in file:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_slow_clients_and_a_login_flood_leave_health_memory_and_the_operators_login_intact(web):
+    """150 slowloris connections and 60 parallel wrong logins from 127.0.0.1 for 20 s: /healthz answers
+    within 2 s throughout, the daemon stays under 100 MB, and the right password from 127.0.0.2 logs in."""
+    command = [sys.executable, str(ATTACKERS), "--port", str(web.port), "--slow", str(SLOW_CLIENTS)]
+    command += ["--flood", str(FLOOD_CLIENTS), "--seconds", str(ATTACK_SECONDS)]
+    attackers = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    slowest_health_s, peak_rss_mb, probes, failures = 0.0, 0.0, 0, []
+    operator = None
+    try:
+        assert attackers.stdout.readline().strip() == "attacking"
+        started = time.monotonic()
+        while time.monotonic() - started < ATTACK_SECONDS:
+            probe_start = time.monotonic()
+            try:
+                answer = requests.get(web.url + "/healthz", timeout=HEALTH_ANSWER_LIMIT_S + 3)
+                if answer.status_code != 200:
+                    failures.append(f"{answer.status_code} {answer.text}")
+            except requests.RequestException as error:
+                failures.append(str(error))
+            slowest_health_s = max(slowest_health_s, time.monotonic() - probe_start)
+            peak_rss_mb = max(peak_rss_mb, rss_mb(web.process.pid))
+            probes += 1
+            if operator is None and time.monotonic() - started > ATTACK_SECONDS / 2:
+                operator = login_from("127.0.0.2", web.port, PASSWORD)
+            time.sleep(0.2)  # the probe's pace, not a synchronisation
+        report = json.loads(attackers.communicate(timeout=60)[0].splitlines()[-1])
+        statuses = report["statuses"]
+    finally:
+        if attackers.poll() is None:
+            attackers.kill()
+            attackers.wait(timeout=10)
+    print(f"slowest /healthz {slowest_health_s:.3f} s over {probes} probes, peak RSS {peak_rss_mb:.0f} MB, {report}")
+    assert not failures, failures[:5]
+    assert probes > 10
+    assert slowest_health_s < HEALTH_ANSWER_LIMIT_S, f"slowest /healthz {slowest_health_s:.2f} s"
+    assert peak_rss_mb < RSS_LIMIT_MB, f"peak RSS {peak_rss_mb:.0f} MB"
+    assert operator is not None and operator[0] == 200 and operator[1]["ok"] is True, operator
+    # The flooding address is refused without a password check once it failed too often.
+    assert statuses.get("429", 0) > 0 and statuses.get("401", 0) <= 12, statuses
+    assert "200" not in statuses
+    assert web.process.poll() is None
