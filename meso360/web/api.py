@@ -10,7 +10,7 @@ import bottle
 import meso360
 from meso360.tunnel.state import read_state as read_tunnel_state
 from meso360.web import dayhistory
-from meso360.web.responses import json_error
+from meso360.web.responses import json_error, whole_number
 from meso360.web.sessions import SESSION_COOKIE
 
 
@@ -123,14 +123,12 @@ def add_routes(app, services):
     @app.get("/api/history/<day>")
     def history_of_day(day):
         text = bottle.request.query.get("points", str(dayhistory.DEFAULT_POINTS))
-        if not text.isdigit() or not dayhistory.MIN_POINTS <= int(text) <= dayhistory.MAX_POINTS:
-            return json_error(
-                400,
-                f"points must be a whole number from {dayhistory.MIN_POINTS} to "
-                f"{dayhistory.MAX_POINTS}, not {text!r}",
-            )
         try:
-            raw, gzipped = day_history.body(day, int(text))
+            points = whole_number(text, "points", dayhistory.MIN_POINTS, dayhistory.MAX_POINTS)
+        except ValueError as error:
+            return json_error(400, str(error))
+        try:
+            raw, gzipped = day_history.body(day, points)
         except FileNotFoundError:
             return json_error(404, f"no data file for day {day!r} (expected YYYYMMDD; see /api/days)")
         return _encoded(raw, gzipped)

@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import logging
+import os
 import re
 import threading
 from pathlib import Path
@@ -18,7 +19,7 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 VIEWS_DIR = PACKAGE_DIR / "views"
 STATIC_DIR = PACKAGE_DIR / "static"
-DATA_FILE_RE = re.compile(r"^(\d{8})(_support)?\.txt$")
+DATA_FILE_RE = re.compile(r"([0-9]{8})(_support)?\.txt")  # used with fullmatch
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -87,6 +88,17 @@ def _page(name, page):
     return answer
 
 
+def _regular_file_inside(directory, name):
+    """Return True when directory/name is a regular file whose real path is inside the directory's real path.
+
+    A symlink in the data directory pointing elsewhere (at /etc/meso360/tunnel_key, say) is not served;
+    the data directory itself may be a symlink (to a USB disk).
+    """
+    root = os.path.realpath(directory)
+    path = os.path.realpath(os.path.join(root, name))
+    return os.path.dirname(path) == root and os.path.isfile(path)
+
+
 def _add_file_routes(app, services):
     general = services.config.general
 
@@ -110,10 +122,12 @@ def _add_file_routes(app, services):
 
     @app.get("/data/<name>")
     def download(name):
-        match = DATA_FILE_RE.match(name)
+        match = DATA_FILE_RE.fullmatch(name)
         if match is None:
             return json_error(404, f"no such data file: {name}")
         directory = general.support_dir if match.group(2) else general.data_dir
+        if not _regular_file_inside(directory, name):
+            return json_error(404, f"no such data file: {name}")
         answer = bottle.static_file(name, root=str(directory), mimetype="text/csv", download=name)
         if answer.status_code >= 400:
             return json_error(404, f"no such data file: {name}")

@@ -36,21 +36,42 @@ def client_address():
     return bottle.request.environ.get("REMOTE_ADDR") or "unknown"
 
 
+class BadRequest(ValueError):
+    """A request body the routes cannot use; .status is 400 or 413, str() the message for the client."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
 def _json_request():
-    """Return the JSON object of the request body; raise ValueError with a message for the client."""
+    """Return the JSON object of the request body; raise BadRequest with a message for the client."""
     content_type = bottle.request.get_header("Content-Type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise ValueError("the request body must be JSON with Content-Type: application/json")
-    length = bottle.request.content_length
-    if length > MAX_BODY_BYTES:
-        raise ValueError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+        raise BadRequest("the request body must be JSON with Content-Type: application/json")
+    if bottle.request.content_length > MAX_BODY_BYTES:
+        raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
+    body = bottle.request.body.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:  # chunked, without a Content-Length
+        raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
     try:
-        document = json.loads(bottle.request.body.read(MAX_BODY_BYTES + 1) or b"null")
+        document = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"the request body is not valid JSON: {error}") from None
+        raise BadRequest(f"the request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("the request body is not valid JSON: nested too deeply") from None
     if not isinstance(document, dict):
-        raise ValueError("the request body must be a JSON object")
+        raise BadRequest("the request body must be a JSON object")
     return document
+
+
+def _is_utf8(text):
+    """Return False for a string JSON may hold but UTF-8 cannot (a lone surrogate such as "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def add_routes(app, services):
@@ -69,11 +90,11 @@ def add_routes(app, services):
             return json_error(403, "cross-origin request refused")
         try:
             document = _json_request()
-        except ValueError as error:
-            return json_error(400, str(error))
+        except BadRequest as error:
+            return json_error(error.status, str(error))
         password = document.get("password")
-        if not isinstance(password, str) or not password:
-            return json_error(400, 'the body must be {"password": "..."}')
+        if not isinstance(password, str) or not password or not _is_utf8(password):
+            return json_error(400, 'the body must be {"password": "..."} (text)')
         address = client_address()
         try:
             right = services.login_guard.check(address, lambda: auth.verify_password(password, password_hash))
@@ -120,8 +141,8 @@ def add_routes(app, services):
             return json_error(403, "missing or wrong X-CSRF-Token header (reload the page)")
         try:
             document = _json_request()
-        except ValueError as error:
-            return json_error(400, str(error))
+        except BadRequest as error:
+            return json_error(error.status, str(error))
         action, component = document.get("action"), document.get("component")
         if action not in ACTIONS:
             return json_error(400, f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
