@@ -3,7 +3,6 @@
 import dataclasses
 import json
 import logging
-import os
 import re
 import threading
 from pathlib import Path
@@ -11,6 +10,7 @@ from pathlib import Path
 import bottle
 
 from meso360.web import api, control, streams
+from meso360.web.confine import regular_file_inside
 from meso360.web.login_guard import LoginGuard
 from meso360.web.responses import json_error
 
@@ -88,17 +88,6 @@ def _page(name, page):
     return answer
 
 
-def _regular_file_inside(directory, name):
-    """Return True when directory/name is a regular file whose real path is inside the directory's real path.
-
-    A symlink in the data directory pointing elsewhere (at /etc/meso360/tunnel_key, say) is not served;
-    the data directory itself may be a symlink (to a USB disk).
-    """
-    root = os.path.realpath(directory)
-    path = os.path.realpath(os.path.join(root, name))
-    return os.path.dirname(path) == root and os.path.isfile(path)
-
-
 def _add_file_routes(app, services):
     general = services.config.general
 
@@ -126,7 +115,7 @@ def _add_file_routes(app, services):
         if match is None:
             return json_error(404, f"no such data file: {name}")
         directory = general.support_dir if match.group(2) else general.data_dir
-        if not _regular_file_inside(directory, name):
+        if not regular_file_inside(directory, name):
             return json_error(404, f"no such data file: {name}")
         answer = bottle.static_file(name, root=str(directory), mimetype="text/csv", download=name)
         if answer.status_code >= 400:
