@@ -45,7 +45,8 @@ class Services:
     sse_clients: int = 0
     stream_clients: int = 0
     counter_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    loop_heartbeat: float = 0.0  # monotonic time of the daemon loop's last pass (0: not started)
+    loop_heartbeat: float = 0.0  # monotonic time the daemon loop last finished a pass (0: none yet)
+    loop_stall_s: float = 15.0  # the loop is stuck when its heartbeat is older (set by the daemon from its pace)
 
 
 class _SecurityHeaders:

@@ -28,7 +28,8 @@ log = logging.getLogger("meso360.web")
 # Worker threads run shallow Python code (requests, generators); the 8 MiB default stack is mostly unused.
 THREAD_STACK_BYTES = 512 * 1024
 HEALTH_TIMEOUT_S = 2.0
-LOOP_INTERVAL_S = 5.0
+LOOP_INTERVAL_S = 5.0  # at most half of WatchdogSec (30 s in the unit): six passes may fail before systemd acts
+LOOP_STALL_PASSES = 3  # /healthz fails for everyone once the loop missed this many passes
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 MMAP_THRESHOLD_BYTES = 128 * 1024
 READER_START_TIMEOUT_S = 60.0
@@ -88,11 +89,11 @@ def _status_line(services, listen):
     return f"serving on {listen}, {services.sse_clients} SSE clients, {age}"
 
 
-def run(config, stop_event, notifier, port_file=None):
-    """Serve until `stop_event` is set; return the exit code."""
+def run(config, stop_event, notifier, port_file=None, services=None):
+    """Serve until `stop_event` is set; return the exit code. `services`: built by build_services (tests)."""
     _fix_mmap_threshold()
     threading.stack_size(THREAD_STACK_BYTES)  # for the threads started below (reader, server workers)
-    services = build_services(config, stop_event)
+    services = services or build_services(config, stop_event)
     services.reader.start(stop_event)
     services.day_history.start_warming(stop_event, services.reader.ready)
     host, port = config.web.listen
@@ -115,10 +116,14 @@ def run(config, stop_event, notifier, port_file=None):
     notifier.ready(_status_line(services, listen))
     probe = _probe_host(bound_host)
     interval = min(LOOP_INTERVAL_S, notifier.watchdog_interval_s() or LOOP_INTERVAL_S)
+    services.loop_stall_s = LOOP_STALL_PASSES * interval
+    services.loop_heartbeat = time.monotonic()  # from now on a loop stuck, even in its first pass, is seen
     failing = None
     try:
         while not stop_event.is_set():
-            services.loop_heartbeat = time.monotonic()
+            # WATCHDOG=1 needs three things to progress: the server (it answered /healthz on a new
+            # connection), the data reader (/healthz checks its heartbeat) and this loop (it sends the ping).
+            # The loop's own heartbeat, stamped at the end of a pass, is for the other callers of /healthz.
             problem = check_health(probe, bound_port)
             if problem is None:
                 notifier.watchdog()  # only when the server really answered
@@ -132,6 +137,7 @@ def run(config, stop_event, notifier, port_file=None):
             if not serving.is_alive():
                 log.error("the HTTP server thread ended")
                 return EXIT_FAILURE
+            services.loop_heartbeat = time.monotonic()
             stop_event.wait(interval)
     finally:
         notifier.stopping()

@@ -94,6 +94,7 @@ def create_server(app, host, port):
         asyncore_use_poll=True,  # select() fails on descriptors above 1023
         ident="meso360-web",
         expose_tracebacks=False,
+        clear_untrusted_proxy_headers=True,  # no proxy is trusted: X-Forwarded-* never reach the app
     )
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adjustments.threads)

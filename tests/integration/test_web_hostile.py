@@ -84,3 +84,20 @@ def test_slow_clients_and_a_login_flood_leave_health_memory_and_the_operators_lo
     assert statuses.get("429", 0) > 0 and statuses.get("401", 0) <= 12, statuses
     assert "200" not in statuses
     assert web.process.poll() is None
+
+
+def test_an_x_forwarded_for_header_neither_hides_a_guesser_nor_locks_out_the_address_it_names(web):
+    """The limits count the connection's address: a made-up X-Forwarded-For changes nothing."""
+    for index in range(10):
+        answer = requests.post(
+            web.url + "/api/login",
+            json={"password": "wrong password"},
+            headers={"X-Forwarded-For": f"10.9.9.{index}"},
+            timeout=30,
+        )
+        assert answer.status_code == 401
+    blocked = requests.post(
+        web.url + "/api/login", json={"password": PASSWORD}, headers={"X-Forwarded-For": "10.9.9.99"}, timeout=30
+    )
+    assert blocked.status_code == 429 and "127.0.0.1" in blocked.json()["error"]
+    assert login_from("127.0.0.2", web.port, PASSWORD)[0] == 200
