@@ -28,11 +28,16 @@ CONNECTION_LIMIT = 400
 MAX_HEADER_BYTES = 16 * 1024
 # Largest request body: login and control bodies are JSON of a few hundred bytes; beyond: 413.
 MAX_BODY_BYTES = 16 * 1024
-# A request must arrive whole (header and body) within this many seconds of its first byte; a
+# A request must arrive whole (header and body) within this many seconds of its first byte (slow senders); a
 # connection that sends nothing for IDLE_TIMEOUT_S between requests is closed. A running request
 # (a live stream) is never cut by either.
 REQUEST_DEADLINE_S = 10.0
 IDLE_TIMEOUT_S = 10
+# A client that takes none of the answer waiting for it for this long is dropped (a live stream to a
+# laptop that went to sleep): its thread is freed and the unsent frames do not pile up in memory.
+SEND_STALL_S = 20.0
+# Unsent answer bytes a connection may hold before its worker waits for the client (bounds the memory).
+OUTPUT_HIGH_WATER_BYTES = 1024 * 1024
 CLEANUP_INTERVAL_S = 2  # how often the deadlines above are checked
 
 
@@ -51,29 +56,36 @@ class _Channel(HTTPChannel):
 
 
 class _Server(TcpWSGIServer):
-    """waitress's TCP server, which also closes connections that send a request too slowly."""
+    """waitress's TCP server, which also closes connections that send a request or take its answer too slowly."""
 
     channel_class = _Channel
-    slow_clients_dropping = False
+    dropping = {"slow senders": False, "stalled readers": False}
 
     def maintenance(self, now):
         super().maintenance(now)  # connections idle for more than IDLE_TIMEOUT_S
         too_old = time.monotonic() - REQUEST_DEADLINE_S
-        dropped = 0
+        stalled_since = now - SEND_STALL_S  # waitress stamps last_activity with time.time() on each send
+        dropped = {"slow senders": 0, "stalled readers": 0}
         for channel in list(self.active_channels.values()):
             started = getattr(channel, "request_started", None)
             if started is not None and started < too_old and not channel.requests and not channel.will_close:
-                channel.will_close = True
-                dropped += 1
-        if dropped and not self.slow_clients_dropping:
-            log.warning(
-                "closing connections that did not send a whole request within %.0f s (%d now; slow clients)",
-                REQUEST_DEADLINE_S,
-                dropped,
-            )
-        elif not dropped and self.slow_clients_dropping:
-            log.info("no more slow connections to close")
-        self.slow_clients_dropping = bool(dropped)
+                channel.will_close = True  # closed once writable, by waitress's loop
+                dropped["slow senders"] += 1
+            elif channel.requests and channel.total_outbufs_len and channel.last_activity < stalled_since:
+                channel.handle_close()  # the worker's next write raises ClientDisconnected
+                dropped["stalled readers"] += 1
+        self._log_changes(dropped)
+
+    def _log_changes(self, dropped):
+        """Log when connections start to be dropped for a reason, and when that stops: not once per pass."""
+        states = dict(self.dropping)
+        for reason, count in dropped.items():
+            if count and not states[reason]:
+                log.warning("closing connections of %s (%d now)", reason, count)
+            elif not count and states[reason]:
+                log.info("no more connections of %s to close", reason)
+            states[reason] = bool(count)
+        self.dropping = states
 
 
 def create_server(app, host, port):
@@ -89,6 +101,7 @@ def create_server(app, host, port):
         connection_limit=CONNECTION_LIMIT,
         max_request_header_size=MAX_HEADER_BYTES,
         max_request_body_size=MAX_BODY_BYTES,
+        outbuf_high_watermark=OUTPUT_HIGH_WATER_BYTES,
         channel_timeout=IDLE_TIMEOUT_S,
         cleanup_interval=CLEANUP_INTERVAL_S,
         asyncore_use_poll=True,  # select() fails on descriptors above 1023

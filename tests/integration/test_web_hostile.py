@@ -4,7 +4,9 @@
 reaches the daemon on 127.0.0.1 from a second address. Nothing here leaves the machine.
 """
 
+import datetime as dt
 import json
+import socket
 import subprocess
 import sys
 import time
@@ -12,11 +14,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from ingest_helpers import wait_until
 from test_web_api import DAY, PASSWORD, make_rows, write_day
 from web_attackers import login_from
 from web_helpers import start_web
 
 from meso360.web.auth import hash_password
+from meso360.web.server import SEND_STALL_S
 
 SLOW_CLIENTS = 150
 FLOOD_CLIENTS = 60
@@ -101,3 +105,34 @@ def test_an_x_forwarded_for_header_neither_hides_a_guesser_nor_locks_out_the_add
     )
     assert blocked.status_code == 429 and "127.0.0.1" in blocked.json()["error"]
     assert login_from("127.0.0.2", web.port, PASSWORD)[0] == 200
+
+
+def metric(web, name):
+    for line in requests.get(web.url + "/metrics", timeout=10).text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no {name} in /metrics")
+
+
+def test_a_live_stream_client_that_stops_reading_is_dropped_and_its_thread_freed(web):
+    """A client that takes nothing for SEND_STALL_S (a laptop gone to sleep) must not hold a worker and
+    a growing pile of frames for ever."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small, so the server's buffers fill soon
+    try:
+        sock.connect(("127.0.0.1", web.port))
+        sock.sendall(b"GET /api/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        wait_until(lambda: metric(web, "meso360_sse_clients") == 1, timeout=30, message="the stream to start")
+        start = DAY + dt.timedelta(seconds=600)
+        for burst in range(1, 31):  # rows the client never reads: 6.5 MB of frames, more than the socket buffers take
+            write_day(web.data_dir, DAY, make_rows(start + dt.timedelta(seconds=1000 * burst), 1000))
+            read = 600 + 1000 * burst
+            wait_until(lambda read=read: metric(web, "meso360_records_written_total") >= read, message="the rows read")
+        wait_until(
+            lambda: metric(web, "meso360_sse_clients") == 0,
+            timeout=SEND_STALL_S + 30,
+            message="the stalled client to be dropped",
+        )
+    finally:
+        sock.close()
+    assert requests.get(web.url + "/healthz", timeout=10).status_code == 200
