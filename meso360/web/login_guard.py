@@ -10,8 +10,11 @@ guessing stops. Tunnelled users all arrive from 127.0.0.1 and share its limits; 
 """
 
 import collections
+import logging
 import threading
 import time
+
+log = logging.getLogger(__name__)
 
 MAX_PARALLEL_CHECKS = 2
 CHECK_WAIT_S = 10.0  # an attempt that gets no check slot within this answers 503
@@ -71,6 +74,13 @@ class LoginGuard:
             failures = self._failures.pop(address, None) or collections.deque(maxlen=MAX_FAILURES_PER_WINDOW)
             failures.append(self._clock())
             self._failures[address] = failures  # now the most recent
+            if self._recent_failures(address, self._clock()) == MAX_FAILURES_PER_WINDOW:
+                log.warning(
+                    "%d wrong passwords from %s within %.0f s: its logins are refused until a minute has passed",
+                    MAX_FAILURES_PER_WINDOW,
+                    address,
+                    FAILURE_WINDOW_S,
+                )
             while len(self._failures) > MAX_ADDRESSES:
                 self._failures.popitem(last=False)
 

@@ -28,12 +28,14 @@ def fail_until_refused(guard, address):
         failures += 1
 
 
-def test_failures_from_one_address_lock_out_that_address_only_and_for_a_minute_after_the_last_guess():
+def test_failures_from_one_address_lock_out_that_address_only_and_for_a_minute_after_the_last_guess(caplog):
     clock = FakeClock()
     guard = LoginGuard(clock=clock, sleep=lambda _seconds: None)
     failures, refused = fail_until_refused(guard, "192.168.1.50")
     assert failures == login_guard.MAX_FAILURES_PER_WINDOW and refused.status == 429
     assert "192.168.1.50" in str(refused)
+    locked = [record for record in caplog.records if "wrong passwords from 192.168.1.50" in record.getMessage()]
+    assert len(locked) == 1  # said once, when the address got locked, not for every refused attempt
     # The operator at another address still gets a password check.
     assert guard.check("192.168.1.20", lambda: True) is True
     # Refused attempts are not counted: the lock ends a window after the failures, however long the flood goes on.
