@@ -9,6 +9,7 @@ latency and CPU stay as with cheroot (see `make bench`).
 """
 
 import logging
+import socket
 import time
 
 from waitress.adjustments import Adjustments
@@ -109,6 +110,16 @@ def create_server(app, host, port):
         expose_tracebacks=False,
         clear_untrusted_proxy_headers=True,  # no proxy is trusted: X-Forwarded-* never reach the app
     )
-    dispatcher = ThreadedTaskDispatcher()
-    dispatcher.set_thread_count(adjustments.threads)
-    return _Server(app, map={}, dispatcher=dispatcher, adj=adjustments, sockinfo=adjustments.listen[0])
+    sockinfo = adjustments.listen[0]
+    listening = socket.socket(sockinfo[0], sockinfo[1], sockinfo[2])
+    try:
+        if sockinfo[0] == socket.AF_INET6:
+            # "::" serves IPv4 too (as cheroot did); waitress alone would make every IPv6 socket IPv6-only.
+            listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if host == "::" else 1)
+        dispatcher = ThreadedTaskDispatcher()
+        server = _Server(app, map={}, _sock=listening, dispatcher=dispatcher, adj=adjustments, sockinfo=sockinfo)
+    except OSError:
+        listening.close()
+        raise
+    dispatcher.set_thread_count(adjustments.threads)  # only once bound: a failed start leaves no threads
+    return server
