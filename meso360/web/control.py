@@ -27,7 +27,10 @@ def _origin_matches_host():
     if not origin:
         return True
     host = bottle.request.get_header("Host", "")
-    parsed = urllib.parse.urlsplit(origin)
+    try:
+        parsed = urllib.parse.urlsplit(origin)
+    except ValueError:  # "http://[": not a URL, so not this host
+        return False
     return parsed.scheme in ("http", "https") and parsed.netloc.lower() == host.lower()
 
 

@@ -71,6 +71,18 @@ def test_a_body_that_is_not_usable_json_is_a_clear_4xx(web, body, status):
         assert answer.json()["ok"] is False and "Traceback" not in answer.text
 
 
+def test_an_origin_that_is_not_a_url_is_refused_as_cross_origin(web):
+    headers = {"Origin": "http://["}
+    answer = requests.post(web.url + "/api/login", json={"password": PASSWORD}, headers=headers, timeout=10)
+    assert answer.status_code == 403 and "cross-origin" in answer.json()["error"]
+
+
+@pytest.mark.parametrize("day", ["%D9%A2%D9%A0%D9%A2%D9%A5%D9%A1%D9%A1%D9%A0%D9%A5", "20251105%0A", "..%2F..%2Fetc"])
+def test_a_day_that_is_not_eight_ascii_digits_is_a_404(web, day):
+    answer = requests.get(web.url + f"/api/history/{day}", timeout=10)
+    assert answer.status_code == 404 and answer.json()["ok"] is False
+
+
 def test_a_request_header_over_the_limit_is_refused_with_431_and_nothing_is_kept(web):
     with socket.create_connection(("127.0.0.1", web.port), timeout=10) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * (MAX_HEADER_BYTES + 1024) + b"\r\n\r\n")
