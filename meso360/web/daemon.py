@@ -142,8 +142,10 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     finally:
         notifier.stopping()
         services.window.close()  # wakes every SSE client so its thread is free
-        server.close()
+        # Workers first (the streams end on window.close and stop_event), while the event loop still
+        # sends what they wrote; closing the server first made their last writes fail with tracebacks.
         server.task_dispatcher.shutdown(timeout=5)
+        server.close()
         log.info("stopped")
     return EXIT_OK
 

@@ -136,3 +136,17 @@ def test_a_live_stream_client_that_stops_reading_is_dropped_and_its_thread_freed
     finally:
         sock.close()
     assert requests.get(web.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_stopping_with_streams_open_ends_them_cleanly_without_a_traceback(web):
+    streams = [
+        requests.get(web.url + path, stream=True, timeout=(5, 30))
+        for path in ("/api/stream", "/api/stream", "/api/tail/stream", "/api/log/stream")
+    ]
+    try:
+        wait_until(lambda: metric(web, "meso360_sse_clients") == 2, timeout=30, message="the live streams")
+        assert web.stop() == 0
+    finally:
+        for stream in streams:
+            stream.close()
+    assert "Traceback" not in web.log() and "ERROR" not in web.log(), web.log()
