@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 MAX_PARALLEL_CHECKS = 2
 CHECK_WAIT_S = 10.0  # an attempt that gets no check slot within this answers 503
 MAX_ATTEMPTS_PER_ADDRESS = 2
+# Attempts in progress from all addresses together, each holding a server thread while it waits for a
+# check slot: a flood from many addresses gets 503s instead of taking the threads of /healthz and the streams.
+MAX_ATTEMPTS = 16
 FAILURE_WINDOW_S = 60.0
 MAX_FAILURES_PER_WINDOW = 10
 FAILURE_DELAY_S = 1.0  # every failed login answers after this delay (its address slot held meanwhile)
@@ -61,6 +64,8 @@ class LoginGuard:
                 raise LoginRefused(429, f"too many failed logins from {address}: wait a minute and try again")
             if self._in_progress[address] >= MAX_ATTEMPTS_PER_ADDRESS:
                 raise LoginRefused(429, f"another login from {address} is being checked: try again")
+            if sum(self._in_progress.values()) >= MAX_ATTEMPTS:
+                raise LoginRefused(503, "the server is busy checking other logins: try again")
             self._in_progress[address] += 1
 
     def _leave(self, address):

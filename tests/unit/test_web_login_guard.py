@@ -100,3 +100,34 @@ def test_the_failures_of_many_addresses_are_remembered_within_a_bound(monkeypatc
     for index in range(20):
         guard.check(f"10.0.1.{index}", lambda: False)
     assert len(guard._failures) == 5
+
+
+def test_attempts_from_many_addresses_at_once_are_bounded_and_the_rest_answered_busy():
+    guard = LoginGuard(sleep=lambda _seconds: None)
+    release = threading.Event()
+    results, lock = [], threading.Lock()
+
+    def attempt(address):
+        try:
+            answer = guard.check(address, lambda: release.wait(10) and False)
+        except LoginRefused as refused:
+            answer = refused.status
+        with lock:
+            results.append(answer)
+
+    threads = [threading.Thread(target=attempt, args=(f"10.0.2.{index}",)) for index in range(40)]
+    for thread in threads:
+        thread.start()
+    waited = threading.Event()
+    for _ in range(200):
+        with lock:
+            if results.count(503) == 40 - login_guard.MAX_ATTEMPTS:
+                break
+        waited.wait(0.05)  # polling the threads' progress, with a bound
+    with lock:
+        busy = results.count(503)
+    release.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert busy == 40 - login_guard.MAX_ATTEMPTS
+    assert results.count(False) == login_guard.MAX_ATTEMPTS
