@@ -1,9 +1,9 @@
 """Read-only JSON routes: live history, stored days, status, Prometheus metrics and the health check."""
 
-import gzip
 import json
 import socket
 import time
+import zlib
 
 import bottle
 
@@ -11,13 +11,34 @@ import meso360
 from meso360.tunnel.state import read_state as read_tunnel_state
 from meso360.web import dayhistory
 from meso360.web.responses import json_error, whole_number
+from meso360.web.server import PENDING_OUTPUT_LIMIT_BYTES
 from meso360.web.sessions import SESSION_COOKIE
+
+GUNZIP_PIECE_BYTES = 64 * 1024
 
 
 def _json(document):
     bottle.response.content_type = "application/json"
     bottle.response.set_header("Cache-Control", "no-store")
     return json.dumps(document, separators=(",", ":"))
+
+
+def _gunzipped_pieces(gzipped):
+    """Yield the decompressed `gzipped` in pieces of at most GUNZIP_PIECE_BYTES.
+
+    A whole 2 h history is 0.7 MB uncompressed: decompressed at once for each of a hundred clients
+    at the same time, it took the daemon to 240 MB.
+    """
+    decompressor = zlib.decompressobj(wbits=31)  # 31: a gzip header
+    remaining = gzipped
+    while remaining:
+        piece = decompressor.decompress(remaining, GUNZIP_PIECE_BYTES)
+        remaining = decompressor.unconsumed_tail
+        if piece:
+            yield piece
+    rest = decompressor.flush()
+    if rest:
+        yield rest
 
 
 def _encoded(raw, gzipped):
@@ -28,7 +49,7 @@ def _encoded(raw, gzipped):
     if "gzip" in bottle.request.get_header("Accept-Encoding", ""):
         bottle.response.set_header("Content-Encoding", "gzip")
         return gzipped
-    return gzip.decompress(gzipped) if raw is None else raw
+    return _gunzipped_pieces(gzipped) if raw is None else raw
 
 
 def newest_point(window, now):
@@ -125,8 +146,20 @@ def add_routes(app, services):
     config = services.config
     day_history = services.day_history
 
+    def too_much_output_pending():
+        """Return a 503 answer when the answers not yet taken by their clients already fill the budget."""
+        pending = services.pending_output_bytes() if services.pending_output_bytes else 0
+        if pending <= PENDING_OUTPUT_LIMIT_BYTES:
+            return None
+        answer = json_error(503, "busy: too many answers not yet taken by their clients; try again")
+        answer.set_header("Retry-After", "5")
+        return answer
+
     @app.get("/api/history")
     def history():
+        busy = too_much_output_pending()
+        if busy:
+            return busy
         _last_id, gzipped = services.window.history_body()
         return _encoded(None, gzipped)
 
@@ -137,6 +170,9 @@ def add_routes(app, services):
             points = whole_number(text, "points", dayhistory.MIN_POINTS, dayhistory.MAX_POINTS)
         except ValueError as error:
             return json_error(400, str(error))
+        busy = too_much_output_pending()
+        if busy:
+            return busy
         try:
             raw, gzipped = day_history.body(day, points)
         except FileNotFoundError:

@@ -42,6 +42,7 @@ class Services:
     day_history: object  # DayHistory
     stop_event: threading.Event
     login_guard: object = dataclasses.field(default_factory=LoginGuard)
+    pending_output_bytes: object = None  # () -> bytes of answers not yet taken by their clients (set by the daemon)
     sse_clients: int = 0
     stream_clients: int = 0
     counter_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)

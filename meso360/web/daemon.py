@@ -102,6 +102,7 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     except OSError as error:
         log.error("cannot listen on %s:%d: %s", host, port, error)
         return EXIT_FAILURE
+    services.pending_output_bytes = server.pending_output_bytes
     bound_host, bound_port = server.effective_host, int(server.effective_port)
     listen = f"{bound_host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
     log.info("listening on %s (%d server threads)", listen, WORKER_THREADS)

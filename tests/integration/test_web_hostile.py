@@ -158,3 +158,33 @@ def test_stopping_with_streams_open_ends_them_cleanly_without_a_traceback(web):
         for stream in streams:
             stream.close()
     assert "Traceback" not in web.log() and "ERROR" not in web.log(), web.log()
+
+
+def test_clients_that_ask_for_big_answers_and_never_read_them_do_not_blow_up_the_memory(tmp_path):
+    """300 connections each ask for the 2 h history uncompressed (0.7 MB) and read nothing: the answers
+    waiting for them are bounded (503 beyond), /healthz still answers and the daemon stays under 100 MB."""
+    (tmp_path / "data").mkdir()
+    write_day(tmp_path / "data", DAY, make_rows(DAY, 7200))
+    web = start_web(tmp_path)
+    sockets = []
+    try:
+        request = b"GET /api/history HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept-Encoding: identity\r\n\r\n"
+        peak_rss_mb = 0.0
+        for _ in range(300):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", web.port))
+            sock.sendall(request)
+            sockets.append(sock)
+            peak_rss_mb = max(peak_rss_mb, rss_mb(web.process.pid))
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            peak_rss_mb = max(peak_rss_mb, rss_mb(web.process.pid))
+            time.sleep(0.1)  # sampling the RSS for a while, not a synchronisation
+        assert requests.get(web.url + "/healthz", timeout=HEALTH_ANSWER_LIMIT_S).status_code == 200
+        print(f"peak RSS {peak_rss_mb:.0f} MB")
+        assert peak_rss_mb < RSS_LIMIT_MB
+    finally:
+        for sock in sockets:
+            sock.close()
+        web.stop()

@@ -56,3 +56,34 @@ def test_an_address_in_use_raises_oserror_and_starts_no_worker_threads():
         assert threading.active_count() == before
     finally:
         stop(first)
+
+
+def test_pending_output_counts_the_answer_a_client_has_not_taken_and_forgets_it_once_the_client_is_gone():
+    big = b"x" * (16 * 1024 * 1024)  # more than the kernel's socket buffers hold
+
+    def big_answer(_environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(big)))])
+        return [big]
+
+    server = create_server(big_answer, "127.0.0.1", 0)
+    threading.Thread(target=server.run, daemon=True).start()
+    client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    try:
+        client.connect(("127.0.0.1", int(server.effective_port)))
+        client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert wait_for(lambda: server.pending_output_bytes() > 4 * 1024 * 1024)
+        client.close()
+        assert wait_for(lambda: server.pending_output_bytes() == 0)
+    finally:
+        client.close()
+        stop(server)
+
+
+def wait_for(condition, timeout_s=20.0):
+    deadline = threading.Event()
+    for _ in range(int(timeout_s / 0.05)):
+        if condition():
+            return True
+        deadline.wait(0.05)  # polling the server's state, with a bound
+    return False
