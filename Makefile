@@ -10,7 +10,7 @@ STAMPS := .cache/stamps
 APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
 	chromium chromium-driver firefox-esr \
 	debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
-	python3-requests python3-sdnotify python3-systemd python3-bottle python3-cheroot \
+	python3-requests python3-sdnotify python3-systemd python3-bottle python3-waitress \
 	python3-paramiko python3-click python3-pytest lintian devscripts fakeroot \
 	systemd-container debootstrap
 

@@ -113,6 +113,21 @@ def _username(value):
     return value
 
 
+def _password_hash(value):
+    from meso360.web.auth import is_valid_hash  # the hash format belongs to the web daemon's auth module
+
+    if value and not is_valid_hash(value):
+        raise ValueError(
+            "empty or a hash made by `meso360ctl passwd` (scrypt$N$r$p$salt$hash); as it is, every login"
+            " would fail: set it with sudo meso360ctl passwd"
+        )
+    return value
+
+
+# A bad value of these is not repeated in the error (a password typed in place of its hash, say).
+_NOT_ECHOED = {("web", "password_hash")}
+
+
 # --- the schema: section -> key -> (default, parser, help). It validates and documents. ---
 
 SCHEMA = {
@@ -147,7 +162,7 @@ SCHEMA = {
         "history_hours": ("2", _integer(1, 48), "Hours of observations kept in memory for the live charts."),
         "password_hash": (
             "",
-            _text,
+            _password_hash,
             "Operator password hash for control actions, set by `meso360ctl passwd`; empty: read-only panel.",
         ),
     },
@@ -262,7 +277,8 @@ def parse(text, path="<string>"):
             try:
                 values[key] = parse_value(raw)
             except ValueError as error:
-                problems.append(f"{path}: {section}.{key} = {raw!r}: must be {error}")
+                shown = "(not shown)" if (section, key) in _NOT_ECHOED else repr(raw)
+                problems.append(f"{path}: {section}.{key} = {shown}: must be {error}")
         sections[_SECTION_ATTRS[section]] = values
 
     tunnel = sections["tunnel"]

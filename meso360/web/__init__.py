@@ -1,1 +1,1 @@
-"""meso360-web: the dashboard, the control panel and the JSON/SSE API (Bottle on cheroot)."""
+"""meso360-web: the dashboard, the control panel and the JSON/SSE API (Bottle on waitress)."""

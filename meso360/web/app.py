@@ -10,6 +10,8 @@ from pathlib import Path
 import bottle
 
 from meso360.web import api, control, streams
+from meso360.web.confine import regular_file_inside
+from meso360.web.login_guard import LoginGuard
 from meso360.web.responses import json_error
 
 log = logging.getLogger(__name__)
@@ -17,7 +19,7 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 VIEWS_DIR = PACKAGE_DIR / "views"
 STATIC_DIR = PACKAGE_DIR / "static"
-DATA_FILE_RE = re.compile(r"^(\d{8})(_support)?\.txt$")
+DATA_FILE_RE = re.compile(r"([0-9]{8})(_support)?\.txt")  # used with fullmatch
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
     ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -39,10 +41,13 @@ class Services:
     sessions: object  # Sessions
     day_history: object  # DayHistory
     stop_event: threading.Event
+    login_guard: object = dataclasses.field(default_factory=LoginGuard)
+    pending_output_bytes: object = None  # () -> bytes of answers not yet taken by their clients (set by the daemon)
     sse_clients: int = 0
     stream_clients: int = 0
     counter_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
-    loop_heartbeat: float = 0.0  # monotonic time of the daemon loop's last pass (0: not started)
+    loop_heartbeat: float = 0.0  # monotonic time the daemon loop last finished a pass (0: none yet)
+    loop_stall_s: float = 15.0  # the loop is stuck when its heartbeat is older (set by the daemon from its pace)
 
 
 class _SecurityHeaders:
@@ -108,10 +113,12 @@ def _add_file_routes(app, services):
 
     @app.get("/data/<name>")
     def download(name):
-        match = DATA_FILE_RE.match(name)
+        match = DATA_FILE_RE.fullmatch(name)
         if match is None:
             return json_error(404, f"no such data file: {name}")
         directory = general.support_dir if match.group(2) else general.data_dir
+        if not regular_file_inside(directory, name):
+            return json_error(404, f"no such data file: {name}")
         answer = bottle.static_file(name, root=str(directory), mimetype="text/csv", download=name)
         if answer.status_code >= 400:
             return json_error(404, f"no such data file: {name}")
@@ -122,7 +129,7 @@ def _add_file_routes(app, services):
 def create_app(config, services):
     """Given the Config and the Services, return the WSGI app (the Bottle app is its .bottle attribute)."""
     app = bottle.Bottle(catchall=True, autojson=False)
-    for status in (400, 401, 403, 404, 405, 413, 500):
+    for status in (400, 401, 403, 404, 405, 413, 429, 431, 500, 503):
         app.error_handler[status] = _error_handler
     _add_file_routes(app, services)
     api.add_routes(app, services)

@@ -2,14 +2,14 @@
 
 import json
 import logging
-import time
 import urllib.parse
 
 import bottle
 
 from meso360.web import auth
+from meso360.web.login_guard import LoginRefused
 from meso360.web.responses import json_body, json_error
-from meso360.web.sessions import FAILURE_DELAY_S, SESSION_COOKIE, SESSION_SECONDS
+from meso360.web.sessions import SESSION_COOKIE, SESSION_SECONDS
 from meso360.web.systemd import ACTIONS, COMPONENTS, ControlFailed
 
 log = logging.getLogger(__name__)
@@ -27,25 +27,54 @@ def _origin_matches_host():
     if not origin:
         return True
     host = bottle.request.get_header("Host", "")
-    parsed = urllib.parse.urlsplit(origin)
+    try:
+        parsed = urllib.parse.urlsplit(origin)
+    except ValueError:  # "http://[": not a URL, so not this host
+        return False
     return parsed.scheme in ("http", "https") and parsed.netloc.lower() == host.lower()
 
 
+def client_address():
+    """Return the address the request came from (never X-Forwarded-For, which any client can write)."""
+    return bottle.request.environ.get("REMOTE_ADDR") or "unknown"
+
+
+class BadRequest(ValueError):
+    """A request body the routes cannot use; .status is 400 or 413, str() the message for the client."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
+
+
 def _json_request():
-    """Return the JSON object of the request body; raise ValueError with a message for the client."""
+    """Return the JSON object of the request body; raise BadRequest with a message for the client."""
     content_type = bottle.request.get_header("Content-Type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        raise ValueError("the request body must be JSON with Content-Type: application/json")
-    length = bottle.request.content_length
-    if length > MAX_BODY_BYTES:
-        raise ValueError(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+        raise BadRequest("the request body must be JSON with Content-Type: application/json")
+    if bottle.request.content_length > MAX_BODY_BYTES:
+        raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
+    body = bottle.request.body.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:  # chunked, without a Content-Length
+        raise BadRequest(f"the request body is larger than {MAX_BODY_BYTES} bytes", status=413)
     try:
-        document = json.loads(bottle.request.body.read(MAX_BODY_BYTES + 1) or b"null")
+        document = json.loads(body or b"null")
     except (ValueError, UnicodeDecodeError) as error:
-        raise ValueError(f"the request body is not valid JSON: {error}") from None
+        raise BadRequest(f"the request body is not valid JSON: {error}") from None
+    except RecursionError:
+        raise BadRequest("the request body is not valid JSON: nested too deeply") from None
     if not isinstance(document, dict):
-        raise ValueError("the request body must be a JSON object")
+        raise BadRequest("the request body must be a JSON object")
     return document
+
+
+def _is_utf8(text):
+    """Return False for a string JSON may hold but UTF-8 cannot (a lone surrogate such as "\\ud800")."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def add_routes(app, services):
@@ -64,20 +93,21 @@ def add_routes(app, services):
             return json_error(403, "cross-origin request refused")
         try:
             document = _json_request()
-        except ValueError as error:
-            return json_error(400, str(error))
+        except BadRequest as error:
+            return json_error(error.status, str(error))
         password = document.get("password")
-        if not isinstance(password, str) or not password:
-            return json_error(400, 'the body must be {"password": "..."}')
-        if sessions.throttled():
-            return json_error(429, "too many failed logins: wait a minute and try again")
-        if not auth.verify_password(password, password_hash):
-            sessions.failed()
-            log.warning("failed control-panel login from %s", bottle.request.remote_addr)
-            time.sleep(FAILURE_DELAY_S)  # slows down guessing; the failure count limits it
+        if not isinstance(password, str) or not password or not _is_utf8(password):
+            return json_error(400, 'the body must be {"password": "..."} (text)')
+        address = client_address()
+        try:
+            right = services.login_guard.check(address, lambda: auth.verify_password(password, password_hash))
+        except LoginRefused as refused:
+            return json_error(refused.status, str(refused))
+        if not right:
+            log.warning("failed control-panel login from %s", address)
             return json_error(401, "wrong password")
         session = sessions.create()
-        log.info("control-panel login from %s", bottle.request.remote_addr)
+        log.info("control-panel login from %s", address)
         answer = json_body({"ok": True, "csrf_token": session.csrf_token})
         answer.set_cookie(
             SESSION_COOKIE, session.token, httponly=True, samesite="Strict", path="/", max_age=SESSION_SECONDS
@@ -114,8 +144,8 @@ def add_routes(app, services):
             return json_error(403, "missing or wrong X-CSRF-Token header (reload the page)")
         try:
             document = _json_request()
-        except ValueError as error:
-            return json_error(400, str(error))
+        except BadRequest as error:
+            return json_error(error.status, str(error))
         action, component = document.get("action"), document.get("component")
         if action not in ACTIONS:
             return json_error(400, f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
@@ -131,7 +161,7 @@ def add_routes(app, services):
             if action in ("enable", "disable") and ("denied" in message or "authentication" in message.lower()):
                 # The package's polkit rule allows it; without polkitd nothing is authorised.
                 message += f" (is polkitd installed? Or on the vehicle computer: sudo meso360ctl {action} {component})"
-            log.warning("control %s %s from %s failed: %s", action, component or "", bottle.request.remote_addr, error)
+            log.warning("control %s %s from %s failed: %s", action, component or "", client_address(), error)
             return json_error(502, message)
-        log.info("control: %s %s by operator at %s", action, unit, bottle.request.remote_addr)
+        log.info("control: %s %s by operator at %s", action, unit, client_address())
         return json_body({"ok": True, "action": action, "unit": unit, "result": result})

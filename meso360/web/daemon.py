@@ -1,4 +1,4 @@
-"""meso360-web: serve the dashboard, control panel and API with cheroot; sd_notify READY/STATUS/WATCHDOG."""
+"""meso360-web: serve the dashboard, control panel and API with waitress; sd_notify READY/STATUS/WATCHDOG."""
 
 import argparse
 import ctypes
@@ -10,8 +10,6 @@ import sys
 import threading
 import time
 
-from cheroot import wsgi
-
 from meso360 import config as config_module
 from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
 from meso360.logs import setup_logging
@@ -20,21 +18,18 @@ from meso360.web.app import Services, create_app
 from meso360.web.dayhistory import DayHistory
 from meso360.web.reader import DataReader
 from meso360.web.resources import Resources
+from meso360.web.server import WORKER_THREADS, create_server
 from meso360.web.sessions import Sessions
 from meso360.web.systemd import Systemd
 from meso360.web.window import LiveWindow
 
 log = logging.getLogger("meso360.web")
 
-# Every SSE client holds a worker thread for as long as it is connected (hours): streams.MAX_OBS_CLIENTS
-# live clients, streams.MAX_OTHER_STREAMS log/tail streams and 20 threads for the API requests beside them.
-# Each idle thread costs RSS (its stack pages, its glibc bookkeeping): no more than the load needs.
-SERVER_THREADS = 128
 # Worker threads run shallow Python code (requests, generators); the 8 MiB default stack is mostly unused.
 THREAD_STACK_BYTES = 512 * 1024
-SOCKET_TIMEOUT_S = 20  # a client that does not read for this long is dropped
 HEALTH_TIMEOUT_S = 2.0
-LOOP_INTERVAL_S = 5.0
+LOOP_INTERVAL_S = 5.0  # at most half of WatchdogSec (30 s in the unit): six passes may fail before systemd acts
+LOOP_STALL_PASSES = 3  # /healthz fails for everyone once the loop missed this many passes
 M_MMAP_THRESHOLD = -3  # glibc mallopt parameter
 MMAP_THRESHOLD_BYTES = 128 * 1024
 READER_START_TIMEOUT_S = 60.0
@@ -94,45 +89,42 @@ def _status_line(services, listen):
     return f"serving on {listen}, {services.sse_clients} SSE clients, {age}"
 
 
-def run(config, stop_event, notifier, port_file=None):
-    """Serve until `stop_event` is set; return the exit code."""
+def run(config, stop_event, notifier, port_file=None, services=None):
+    """Serve until `stop_event` is set; return the exit code. `services`: built by build_services (tests)."""
     _fix_mmap_threshold()
     threading.stack_size(THREAD_STACK_BYTES)  # for the threads started below (reader, server workers)
-    services = build_services(config, stop_event)
+    services = services or build_services(config, stop_event)
     services.reader.start(stop_event)
     services.day_history.start_warming(stop_event, services.reader.ready)
     host, port = config.web.listen
-    server = wsgi.Server(
-        (host, port),
-        create_app(config, services),
-        numthreads=SERVER_THREADS,
-        timeout=SOCKET_TIMEOUT_S,
-        server_name="meso360-web",
-        shutdown_timeout=5,
-    )
     try:
-        server.prepare()  # binds the socket
+        server = create_server(create_app(config, services), host, port)  # binds the socket
     except OSError as error:
         log.error("cannot listen on %s:%d: %s", host, port, error)
         return EXIT_FAILURE
-    bound_host, bound_port = server.bind_addr[:2]
+    services.pending_output_bytes = server.pending_output_bytes
+    bound_host, bound_port = server.effective_host, int(server.effective_port)
     listen = f"{bound_host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
-    log.info("listening on %s (%d server threads)", listen, SERVER_THREADS)
+    log.info("listening on %s (%d server threads)", listen, WORKER_THREADS)
     if port_file:
         temporary = f"{port_file}.tmp"
         with open(temporary, "w", encoding="ascii") as file:
             file.write(f"{bound_port}\n")
         os.replace(temporary, port_file)
-    serving = threading.Thread(target=server.serve, name="http-server", daemon=True)
+    serving = threading.Thread(target=server.run, name="http-server", daemon=True)
     serving.start()
     services.reader.ready.wait(READER_START_TIMEOUT_S)
     notifier.ready(_status_line(services, listen))
     probe = _probe_host(bound_host)
     interval = min(LOOP_INTERVAL_S, notifier.watchdog_interval_s() or LOOP_INTERVAL_S)
+    services.loop_stall_s = LOOP_STALL_PASSES * interval
+    services.loop_heartbeat = time.monotonic()  # from now on a loop stuck, even in its first pass, is seen
     failing = None
     try:
         while not stop_event.is_set():
-            services.loop_heartbeat = time.monotonic()
+            # WATCHDOG=1 needs three things to progress: the server (it answered /healthz on a new
+            # connection), the data reader (/healthz checks its heartbeat) and this loop (it sends the ping).
+            # The loop's own heartbeat, stamped at the end of a pass, is for the other callers of /healthz.
             problem = check_health(probe, bound_port)
             if problem is None:
                 notifier.watchdog()  # only when the server really answered
@@ -146,11 +138,15 @@ def run(config, stop_event, notifier, port_file=None):
             if not serving.is_alive():
                 log.error("the HTTP server thread ended")
                 return EXIT_FAILURE
+            services.loop_heartbeat = time.monotonic()
             stop_event.wait(interval)
     finally:
         notifier.stopping()
         services.window.close()  # wakes every SSE client so its thread is free
-        server.stop()
+        # Workers first (the streams end on window.close and stop_event), while the event loop still
+        # sends what they wrote; closing the server first made their last writes fail with tracebacks.
+        server.task_dispatcher.shutdown(timeout=5)
+        server.close()
         log.info("stopped")
     return EXIT_OK
 

@@ -24,7 +24,7 @@ from meso360.web.points import SERIES_KEYS, RowReader
 
 log = logging.getLogger(__name__)
 
-DAY_RE = re.compile(r"^\d{8}$")
+DAY_RE = re.compile(r"^[0-9]{8}\Z")  # ASCII digits only; \Z: no newline after them
 DEFAULT_POINTS = 2000
 MAX_POINTS = 20000
 MIN_POINTS = 10

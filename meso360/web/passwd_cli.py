@@ -41,8 +41,13 @@ def set_password_hash(text, password_hash):
 
 
 def write_config_text(path, text):
-    """Replace the file at `path` atomically with `text`, keeping its mode and owner."""
+    """Replace the file at `path` atomically with `text`, keeping its owner and group; return its new mode.
+
+    The file holds the password hash: other users lose every right to it (a world-readable config
+    becomes 0640, read by its group, the daemons' group); the owner's and group's rights are kept.
+    """
     status = os.stat(path)
+    mode = status.st_mode & 0o7770
     directory = os.path.dirname(os.path.abspath(path))
     fd, temporary = tempfile.mkstemp(prefix=".meso360.conf.", dir=directory)
     try:
@@ -50,13 +55,14 @@ def write_config_text(path, text):
             file.write(text)
             file.flush()
             os.fsync(file.fileno())
-        os.chmod(temporary, status.st_mode & 0o7777)
+        os.chmod(temporary, mode)
         if os.geteuid() == 0:
             os.chown(temporary, status.st_uid, status.st_gid)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)
         raise
+    return mode
 
 
 def _prompt():
@@ -111,7 +117,10 @@ def passwd(ctx, clear, password_stdin, config_option):
         config_module.parse(new_text, path)
     except ConfigError as error:
         raise click.ClickException(f"{path} would not be valid; not changed:\n" + "\n".join(error.problems)) from None
-    write_config_text(path, new_text)
+    mode_before = os.stat(path).st_mode & 0o7777
+    mode = write_config_text(path, new_text)
     state = "removed: the control panel is read-only" if clear else "set"
     click.echo(f"Operator password {state} in {path}.")
+    if mode != mode_before:
+        click.echo(f"{path} is now mode {mode:04o}: other users can no longer read it.")
     click.echo("Restart the web daemon to apply it: sudo systemctl restart meso360-web")

@@ -160,6 +160,7 @@ class DataReader:
                 break  # only a partly written last line
             offset = new_offset
             self.offsets[path] = offset
+            self.heartbeat = time.monotonic()  # a long catch-up of appended rows is progress too
             for line in lines:
                 parsed = self._rows.parse(line)
                 if parsed is None:

@@ -1,4 +1,4 @@
-"""Operator sessions: random tokens in a server-side table with expiry, CSRF tokens, and login throttling."""
+"""Operator sessions: random tokens in a server-side table with expiry, and CSRF tokens."""
 
 import hmac
 import secrets
@@ -8,9 +8,6 @@ import time
 SESSION_COOKIE = "meso360_session"
 SESSION_SECONDS = 12 * 3600
 MAX_SESSIONS = 100
-FAILURE_DELAY_S = 1.0  # every failed login answers after this delay
-FAILURE_WINDOW_S = 60.0
-MAX_FAILURES_PER_WINDOW = 10  # then every login is refused until the window passes
 
 
 class Session:
@@ -29,7 +26,6 @@ class Sessions:
         self._clock = clock
         self._lock = threading.Lock()
         self._sessions = {}
-        self._failures = []
 
     def create(self):
         """Return a new Session; the oldest is dropped when there are too many."""
@@ -64,14 +60,3 @@ class Sessions:
     def csrf_ok(self, session, header_value):
         """Return True when `header_value` is this session's CSRF token (constant-time compare)."""
         return bool(header_value) and hmac.compare_digest(session.csrf_token.encode(), header_value.encode())
-
-    def throttled(self):
-        """Return True when too many logins failed recently (all logins are refused for a while)."""
-        now = self._clock()
-        with self._lock:
-            self._failures = [when for when in self._failures if now - when < FAILURE_WINDOW_S]
-            return len(self._failures) >= MAX_FAILURES_PER_WINDOW
-
-    def failed(self):
-        with self._lock:
-            self._failures.append(self._clock())

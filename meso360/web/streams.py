@@ -7,7 +7,7 @@ import time
 import bottle
 
 from meso360.web import journal, tail
-from meso360.web.responses import json_error
+from meso360.web.responses import MAX_NUMBER_DIGITS, json_error, whole_number
 
 log = logging.getLogger(__name__)
 
@@ -15,6 +15,7 @@ KEEPALIVE_S = 15.0
 MAX_OBS_CLIENTS = 100  # each holds a server thread; beyond it 503; see daemon.SERVER_THREADS
 MAX_OTHER_STREAMS = 8  # log and tail streams together
 RETRY_MS = 3000
+MAX_EVENT_ID = 10**MAX_NUMBER_DIGITS - 1
 
 
 def _sse_headers():
@@ -24,10 +25,12 @@ def _sse_headers():
 
 
 def _resume_id():
-    """Return the Last-Event-ID header (or ?last_id=) as an int, or None."""
-    text = bottle.request.get_header("Last-Event-ID") or bottle.request.query.get("last_id") or ""
-    text = text.strip()
-    return int(text) if text.isdigit() else None
+    """Return the Last-Event-ID header (or ?last_id=) as an int, or None; raise ValueError if it is not one."""
+    header = bottle.request.get_header("Last-Event-ID")
+    if header is not None and header.strip():
+        return whole_number(header, "the Last-Event-ID header", 0, MAX_EVENT_ID)
+    text = bottle.request.query.get("last_id")
+    return None if text is None or not text.strip() else whole_number(text, "last_id", 0, MAX_EVENT_ID)
 
 
 def obs_events(services, last_id):
@@ -87,10 +90,9 @@ def _counted(services, events):
 
 
 def _lines_param(default, maximum):
+    """Return ?lines= (more than `maximum` is cut to it); raise ValueError if it is not a whole number."""
     text = bottle.request.query.get("lines", str(default))
-    if not text.isdigit():
-        raise ValueError(f"lines must be a whole number from 0 to {maximum}, not {text!r}")
-    return min(int(text), maximum)
+    return min(whole_number(text, "lines", 0, 10**MAX_NUMBER_DIGITS - 1), maximum)
 
 
 def add_routes(app, services):
@@ -107,8 +109,12 @@ def add_routes(app, services):
     def stream():
         if services.sse_clients >= MAX_OBS_CLIENTS:
             return json_error(503, f"too many live clients (limit {MAX_OBS_CLIENTS}); try again later")
+        try:
+            resume = _resume_id()
+        except ValueError as error:
+            return json_error(400, str(error))
         _sse_headers()
-        return obs_events(services, _resume_id())
+        return obs_events(services, resume)
 
     @app.get("/api/log/stream")
     def log_stream():

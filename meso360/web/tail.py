@@ -5,23 +5,31 @@ import os
 import re
 import time
 
-from meso360.datafile import last_complete_lines, read_complete_lines
+from meso360.datafile import OBS_HEADER, SUPPORT_HEADER, last_complete_lines, read_complete_lines
+from meso360.web.confine import regular_file_inside
 
-SOURCES = {"obs": re.compile(r"^\d{8}\.txt$"), "support": re.compile(r"^\d{8}_support\.txt$")}
+SOURCES = {"obs": re.compile(r"^[0-9]{8}\.txt\Z"), "support": re.compile(r"^[0-9]{8}_support\.txt\Z")}
+HEADERS = {"obs": OBS_HEADER, "support": SUPPORT_HEADER}
 POLL_INTERVAL_S = 0.5
 BLOCK_BYTES = 16384
 
 
 def newest_file(directory, source):
-    """Return the path of the newest daily file of `source` in `directory`, or None."""
+    """Return the path of the newest daily file of `source` in `directory`, or None.
+
+    A symlink named like a daily file that points out of the directory is not a daily file.
+    """
     try:
         names = sorted(name for name in os.listdir(directory) if SOURCES[source].match(name))
     except OSError:
         return None
+    names = [name for name in names if regular_file_inside(directory, name)]
     return os.path.join(directory, names[-1]) if names else None
 
 
 def _frame(source, name, offset, line):
+    if line == HEADERS[source]:
+        return ""  # the file's header is not a data line
     data = json.dumps({"source": source, "file": name, "line": line})
     return f"id: {name}:{offset}\nevent: line\ndata: {data}\n\n"
 
@@ -30,15 +38,31 @@ def _info(source, text):
     return f"event: line\ndata: {json.dumps({'source': source, 'file': None, 'line': text})}\n\n"
 
 
-def _resume_point(resume, directory):
-    """Given a Last-Event-ID "<name>:<offset>", return (path, offset) if that file still exists, else None."""
+def _resume_point(resume, directory, source):
+    """Given a Last-Event-ID "<name>:<offset>", return (path, offset), or None to start afresh.
+
+    None unless `name` is a daily file of `source` in `directory` and `offset` the start of one of its
+    lines: an id past the end (the file was replaced by a shorter one) or made up is not resumed.
+    """
     if not resume or ":" not in resume:
         return None
-    name, _, offset = resume.rpartition(":")
-    path = os.path.join(str(directory), name)
-    if not offset.isdigit() or "/" in name or not os.path.isfile(path):
+    name, _, offset_text = resume.rpartition(":")
+    if not SOURCES[source].match(name) or not regular_file_inside(directory, name):
         return None
-    return path, int(offset)
+    if not (offset_text.isascii() and offset_text.isdigit() and len(offset_text) <= 15):
+        return None
+    path, offset = os.path.join(directory, name), int(offset_text)
+    try:
+        with open(path, "rb") as file:
+            if offset > os.fstat(file.fileno()).st_size:
+                return None
+            if offset > 0:
+                file.seek(offset - 1)
+                if file.read(1) != b"\n":
+                    return None
+    except OSError:
+        return None
+    return path, offset
 
 
 def tail_events(source, directory, count, resume, stop_event, keepalive_s):
@@ -50,7 +74,7 @@ def tail_events(source, directory, count, resume, stop_event, keepalive_s):
     directory = str(directory)
     yield "retry: 3000\n\n"
     path, offset = None, 0
-    resumed = _resume_point(resume, directory)
+    resumed = _resume_point(resume, directory, source)
     if resumed:
         path, offset = resumed
     waiting_said = False
@@ -73,9 +97,10 @@ def tail_events(source, directory, count, resume, stop_event, keepalive_s):
                 path, offset = newest, 0
             frames, offset = _new_lines(source, path, offset)
             out.extend(frames)
-        if out:
+        text = "".join(out)
+        if text:
             keepalive_at = time.monotonic() + keepalive_s
-            yield "".join(out)
+            yield text
         elif time.monotonic() >= keepalive_at:
             keepalive_at = time.monotonic() + keepalive_s
             yield ": keep-alive\n\n"
