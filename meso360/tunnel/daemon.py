@@ -125,6 +125,7 @@ def run(config, stop_event, notifier):
             _wait_with_watchdog(delay, stop_event, notifier, state)
             continue
         state.connecting("forward requested, verifying")
+        notifier.watchdog()  # the session is open: the probe's waits start a new watchdog period
         try:
             reason = watch(session, tunnel, state, stop_event, notifier, on_verified=backoff.reset)
         finally:
