@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+from meso360.signals import stop_on_signals
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo-data"
 SIM_PORT = 8081
@@ -89,8 +91,7 @@ def main():
     print(f"demo: panel       http://127.0.0.1:{WEB_PORT}/ (read-only: control needs a password, see README)")
     print("demo: Ctrl-C stops everything", flush=True)
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_on_signals(stop)  # Ctrl-C stops the demo even when it was started with SIGINT ignored
     lock = threading.Lock()
     children = []
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "MESO360_CONFIG": str(DEMO / "meso360.conf")}
