@@ -1,10 +1,10 @@
 """Tunnel key checks, known_hosts pinning, the authorized_keys line and --check-configured."""
 
 import logging
+import os
 import stat
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -116,10 +116,10 @@ def test_keygen_works_without_the_ssh_keygen_program_and_openssh_accepts_the_key
     empty = tmp_path / "no-tools"
     empty.mkdir()
     result = subprocess.run(
-        [str(Path(sys.executable).parent / "meso360ctl"), "--config", config_path, "tunnel", "keygen"],
+        [sys.executable, "-c", "from meso360.ctl.cli import main; main()", "--config", config_path, "tunnel", "keygen"],
         capture_output=True,
         text=True,
-        env={"PATH": str(empty), "LC_ALL": "C.UTF-8"},
+        env={"PATH": str(empty), "LC_ALL": "C.UTF-8", "PYTHONPATH": os.pathsep.join(sys.path)},
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
