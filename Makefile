@@ -108,9 +108,13 @@ deb: $(STAMPS)/build-deps $(STAMPS)/apt assets ## build dist/meso360_<version>_a
 	echo ">> lintian"; lintian --fail-on error,warning --info "$$build"/meso360_*.changes
 
 # Needs root, systemd-nspawn and the Debian mirror (base root cached in /var/cache/meso360-e2e).
+# E2E_PREVIOUS_REF: the last commit whose package ran every daemon as one user (meso360); the e2e upgrades from
+# that package (built once, cached) and checks that its files change owner.
+E2E_PREVIOUS_REF ?= fa5e38a9f43a694ab7f240e80fc410214914afaf
 .PHONY: e2e
 e2e: deb ## end-to-end test of the .deb in a booted Debian 12 container (systemd-nspawn)
-	MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb scripts/e2e.sh
+	MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb MESO360_E2E_PREVIOUS_REF=$(E2E_PREVIOUS_REF) \
+		scripts/e2e.sh
 
 .PHONY: bench
 bench: venv ## measure latency, throughput, CPU and memory (numbers for the issue notes)

@@ -9,7 +9,9 @@ import stat
 import time
 from pathlib import Path
 
-DAEMON_USER = "meso360"
+from meso360 import users
+
+DAEMON_USER = users.INGEST_USER  # the directory checks are about the user that writes them
 CLOCK_WARN_SECONDS = 2.0
 CLOCK_FAIL_SECONDS = 60.0
 # The hardened ingest unit may write only below its StateDirectory=.
