@@ -208,7 +208,7 @@ score_ok() { awk -v score="$1" -v limit="$2" 'BEGIN { exit !(score != "" && scor
 score_limit() { # the exposure each unit had with one user for all daemons (README): never more
 	case $1 in
 	meso360-ingest.service) echo 1.0 ;; meso360-web.service) echo 1.2 ;; meso360-tunnel.service) echo 1.1 ;;
-	meso360-sim.service) echo 0.9 ;; meso360-unitfile@*) echo 0.5 ;; *) echo 2.5 ;;
+	meso360-sim.service) echo 0.9 ;; meso360-unitfile@*) echo 0.5 ;; meso360-journal@*) echo 1.0 ;; *) echo 2.5 ;;
 	esac
 }
 pid_changed() { [ "$(prop "$1" MainPID)" != "$2" ]; } # pid_changed UNIT OLD_PID
@@ -231,10 +231,15 @@ check_package_state() {
 		for user in meso360-ingest meso360-web meso360-tunnel; do
 			[ \"\$(ct id -gn \$user)\" = meso360 ] && ! ct id -nG \$user | grep -qw systemd-journal || exit 1
 		done"
-	check "package: the web unit alone reads the journal (SupplementaryGroups=systemd-journal); sim has DynamicUser" eval "
-		[ \"\$(prop meso360-web.service SupplementaryGroups)\" = systemd-journal ] &&
-		[ -z \"\$(prop meso360-ingest.service SupplementaryGroups)\" ] && [ -z \"\$(prop meso360-tunnel.service SupplementaryGroups)\" ] &&
+	check "package: no daemon unit has systemd-journal (the journal reader alone); sim has DynamicUser" eval "
+		for unit in meso360-ingest.service meso360-web.service meso360-tunnel.service meso360-sim.service; do
+			[ -z \"\$(prop \$unit SupplementaryGroups)\" ] || exit 1
+		done
+		[ \"\$(prop meso360-journal@.service SupplementaryGroups)\" = systemd-journal ] &&
 		[ \"\$(prop meso360-sim.service DynamicUser)\" = yes ]"
+	check "package: meso360-journal.socket listening, /run/meso360-journal.sock 0600 meso360-web" eval "
+		unit_is meso360-journal.socket active &&
+		[ \"\$(ct stat -c '%a %U' /run/meso360-journal.sock)\" = '600 meso360-web' ]"
 	check "package: /var/lib/meso360/{data,support,state} 750 meso360-ingest:meso360, state/tunnel meso360-tunnel's" eval "
 		[ \"\$(ct stat -c '%a %U:%G' /var/lib/meso360/data /var/lib/meso360/support /var/lib/meso360/state | sort -u)\" = '750 meso360-ingest:meso360' ] &&
 		[ \"\$(ct stat -c '%a %U:%G' /var/lib/meso360/state/tunnel)\" = '750 meso360-tunnel:meso360' ] &&
@@ -254,7 +259,10 @@ check_package_state() {
 		no_unitfile_units"
 	local unit score
 	for unit in $(ct sh -c 'cd /lib/systemd/system && ls meso360*.service'); do
-		unit=${unit/@./@enable-sim.} # a template is scored as one of its instances
+		case $unit in # a template is scored as one of its instances
+		meso360-unitfile@.service) unit=meso360-unitfile@enable-sim.service ;;
+		*@.service) unit=${unit/@./@0.} ;;
+		esac
 		score=$(security_score "$unit")
 		SCORES+=("$unit $score")
 		check "units: systemd-analyze security $unit exposure ${score:-?} <= $(score_limit "$unit")" \
@@ -566,6 +574,8 @@ check_web() {
 	check "web: GET /api/log/stream?lines=5: 5 'event: log' journal entries with priorities" \
 		web log-stream --lines 5 --timeout 10
 
+	check_journal_rights
+
 	check "web: no password: login and POST /api/control refused (403), the panel says read-only" web read-only
 
 	check "web: meso360ctl passwd --password-stdin sets the hash, config still 0640 root:meso360" eval "
@@ -608,6 +618,43 @@ check_web() {
 	# Back to no password (the state of a fresh install): read-only again.
 	check "web: meso360ctl passwd --clear, restart: read-only again" eval "
 		ct meso360ctl passwd --clear >/dev/null && ct systemctl restart $WEB && web read-only"
+}
+
+# The web user reads no journal itself; through the reader socket it gets the meso360 units' entries only.
+JOURNAL_SOCKET_READ='import json, socket, sys, time
+connection = socket.socket(socket.AF_UNIX)
+connection.connect("/run/meso360-journal.sock")
+connection.sendall(b"{\"lines\": 500}\n")
+connection.settimeout(1)
+data, deadline = b"", time.monotonic() + 5
+while time.monotonic() < deadline:
+    try:
+        chunk = connection.recv(65536)
+    except TimeoutError:
+        continue
+    if not chunk:
+        break
+    data += chunk
+units = {json.loads(line).get("unit") for line in data.splitlines() if line.strip()}
+print(" ".join(sorted(map(str, units))))
+print("MARKER" if sys.argv[1].encode() in data else "no marker")'
+journal_through_socket() { # journal_through_socket USER MARKER: the units (and whether MARKER came) as USER reads them
+	ct runuser -u "$1" -- python3 -c "$JOURNAL_SOCKET_READ" "$2"
+}
+check_journal_rights() {
+	local marker="e2e-not-meso360-$$" output
+	ct logger -t e2e-other "$marker"
+	check "journal: the web user reads nothing of the journal itself (not in systemd-journal)" eval "
+		[ -z \"\$(ct runuser -u meso360-web -- journalctl -q --no-pager -n 20 2>/dev/null)\" ]"
+	output=$(journal_through_socket meso360-web "$marker" 2>&1) || true
+	check "journal: the web user gets meso360 units' entries through the socket, and no other (${output//$'\n'/; })" eval "
+		grep -q 'meso360-ingest.service' <<<\"\$output\" && grep -qx 'no marker' <<<\"\$output\" &&
+		! grep -Eq '(^| )(ssh|systemd-journald|init\.scope)' <<<\"\$output\""
+	check "journal: the ingest user may not connect to the reader socket" eval "
+		! journal_through_socket meso360-ingest x >/dev/null 2>&1"
+	# A closed browser is noticed at the web's next keep-alive write, then the reader sees its connection close.
+	check "journal: the reader instances end with their connections (none left running)" wait_for 60 "no reader left" \
+		eval "[ -z \"\$(ct systemctl list-units --plain --no-legend --state=active 'meso360-journal@*')\" ]"
 }
 
 # enable/disable from the panel: the web daemon starts meso360-unitfile@VERB-COMPONENT.service (root
@@ -747,7 +794,7 @@ check_upgrade_from_single_user() {
 	fi
 	previous=/root/$(basename "$PREVIOUS_DEB")
 	check "previous package: apt installs $(basename "$PREVIOUS_DEB") (after the purge)" \
-		ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$previous"
+		ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$previous"
 	set_conf logger_url "$SIM_URL"
 	ct sed -i "/^\[tunnel\]\$/a remote_port = $TUNNEL_REMOTE_PORT" /etc/meso360/meso360.conf
 	ct systemctl enable --quiet --now meso360-sim.service
@@ -760,7 +807,8 @@ check_upgrade_from_single_user() {
 		[ \"\$(ct stat -c %U $(today_file) /etc/meso360/tunnel_key | sort -u)\" = meso360 ] &&
 		ct id -nG meso360 | grep -qw systemd-journal"
 	check "upgrade from the previous package: apt installs $UPGRADE_VERSION" \
-		ct timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confdef \
+		ct timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef \
 		-o Dpkg::Options::=--force-confold "/root/$(basename "$UPGRADE_DEB")"
 	check "upgrade from the previous package: no file of user meso360 left in /var/lib/meso360 and /etc/meso360" \
 		no_file_of_the_old_user
