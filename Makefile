@@ -6,12 +6,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .cache/stamps
-# Debian packages the developer tools, tests and package build need (installed once, as root).
+# Debian packages for development and tests beyond the package build (the build dependencies come from
+# debian/control alone, installed by $(STAMPS)/build-deps): compilers for the venv, OpenSSH for the tunnel tests,
+# the browsers, lintian, and the container tools of the end-to-end test.
 APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
 	chromium chromium-driver firefox-esr \
-	debhelper dh-python pybuild-plugin-pyproject python3-all python3-setuptools \
-	python3-requests python3-sdnotify python3-systemd python3-bottle python3-waitress \
-	python3-paramiko python3-click python3-pytest lintian devscripts fakeroot \
+	lintian devscripts fakeroot \
 	systemd-container debootstrap
 
 .PHONY: help
@@ -19,7 +19,7 @@ help: ## show this help
 	@grep -hE '^[a-z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 # Re-run when the Makefile (APT_PACKAGES) changes: apt-get skips what is installed already.
-$(STAMPS)/apt: Makefile
+$(STAMPS)/apt: Makefile | $(STAMPS)/build-deps
 	@mkdir -p $(STAMPS)
 	@if [ "$$(id -u)" = 0 ]; then \
 		echo ">> installing Debian packages"; \
@@ -31,8 +31,21 @@ $(STAMPS)/apt: Makefile
 	fi
 	@touch $@
 
+# Build-Depends of debian/control, the one list (`apt-get build-dep` reads it, with build-essential); re-run when it
+# changes. Not root: dpkg-checkbuilddeps says what is missing (only `make deb` needs it).
+$(STAMPS)/build-deps: debian/control
+	@mkdir -p $(STAMPS)
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo ">> installing the build dependencies of debian/control"; \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null; \
+	else \
+		PATH=$(DEB_PATH) dpkg-checkbuilddeps || echo ">> not root: make deb needs these; install them as root: make deps"; \
+	fi
+	@touch $@
+
 .PHONY: deps
-deps: $(STAMPS)/apt ## install the Debian packages needed to develop, test and build
+deps: $(STAMPS)/build-deps $(STAMPS)/apt ## install the Debian packages needed to develop, test and build
 
 $(BIN)/activate: pyproject.toml requirements-dev.txt | $(STAMPS)/apt
 	$(PYTHON) -m venv $(VENV)
@@ -84,7 +97,7 @@ test: lint unit e2e ## set up everything and run every test (e2e: the .deb in a 
 # The Debian tool chain with Debian's python3, whatever python3 is first on the caller's PATH.
 DEB_PATH := /usr/sbin:/usr/bin:/sbin:/bin
 .PHONY: deb
-deb: $(STAMPS)/apt assets ## build dist/meso360_<version>_all.deb (dpkg-buildpackage, then lintian)
+deb: $(STAMPS)/build-deps $(STAMPS)/apt assets ## build dist/meso360_<version>_all.deb (dpkg-buildpackage, then lintian)
 	@set -euo pipefail; build=$$(mktemp -d); trap 'rm -rf "$$build"' EXIT; mkdir "$$build/src"; \
 	git ls-files -z --cached --others --exclude-standard \
 		| tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C "$$build/src"; \
@@ -95,9 +108,13 @@ deb: $(STAMPS)/apt assets ## build dist/meso360_<version>_all.deb (dpkg-buildpac
 	echo ">> lintian"; lintian --fail-on error,warning --info "$$build"/meso360_*.changes
 
 # Needs root, systemd-nspawn and the Debian mirror (base root cached in /var/cache/meso360-e2e).
+# E2E_PREVIOUS_REF: the last commit whose package ran every daemon as one user (meso360); the e2e upgrades from
+# that package (built once, cached) and checks that its files change owner.
+E2E_PREVIOUS_REF ?= fa5e38a9f43a694ab7f240e80fc410214914afaf
 .PHONY: e2e
 e2e: deb ## end-to-end test of the .deb in a booted Debian 12 container (systemd-nspawn)
-	MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb scripts/e2e.sh
+	MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb MESO360_E2E_PREVIOUS_REF=$(E2E_PREVIOUS_REF) \
+		scripts/e2e.sh
 
 .PHONY: bench
 bench: venv ## measure latency, throughput, CPU and memory (numbers for the issue notes)

@@ -49,17 +49,50 @@ def _table_name(value):
     return value
 
 
-def _positive_float(low, high):
+def _positive_float(low, high, why=""):
+    allowed = f"a number of seconds between {low} and {high}" + (f" ({why})" if why else "")
+
     def parse(value):
         try:
             number = float(value)
         except ValueError:
-            raise ValueError(f"a number of seconds between {low} and {high}") from None
+            raise ValueError(allowed) from None
         if not low <= number <= high:
-            raise ValueError(f"a number of seconds between {low} and {high}")
+            raise ValueError(allowed)
         return number
 
     return parse
+
+
+# --- timeouts and the units' watchdogs ---
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchdogBudget:
+    """How long a daemon may legitimately wait between two WATCHDOG=1: at most `timeouts_between_pings` of its
+    timeout in a row, plus `margin_seconds` of work, within the unit's WatchdogSec= (tests/unit/test_timeout_ranges.py
+    checks the numbers against units/*.service)."""
+
+    unit: str
+    watchdog_seconds: int
+    timeouts_between_pings: int
+    margin_seconds: int
+    max_timeout_seconds: float
+
+    def why(self, what):
+        return (
+            f"{self.unit} has WatchdogSec={self.watchdog_seconds}: {what} take up to"
+            f" {self.timeouts_between_pings} times this timeout between two watchdog pings,"
+            " so a larger one would let systemd kill a healthy daemon"
+        )
+
+
+# One failing request to the logger: a TCP connect to each of up to two addresses (IPv4, IPv6), then the read.
+INGEST_WATCHDOG = WatchdogBudget("meso360-ingest.service", 30, 3, 6, 8.0)
+# One SSH session set-up: a TCP connect to each of up to two addresses, the banner, the key exchange and the
+# authentication (paramiko), then the forward request; the daemon pings once the session is open, and again after
+# each probe (channel open, then banner read: 2 timeouts).
+TUNNEL_WATCHDOG = WatchdogBudget("meso360-tunnel.service", 120, 6, 30, 15.0)
 
 
 def _integer(low, high, optional=False):
@@ -147,7 +180,11 @@ SCHEMA = {
         "obs_table": ("Obs", _table_name, "Logger table with the 1 Hz observations (19 fields)."),
         "support_table": ("Support", _table_name, "Logger Support table (9 fields); empty: not collected."),
         "poll_interval": ("1.0", _positive_float(0.1, 60.0), "Seconds between polls of the logger."),
-        "request_timeout": ("5.0", _positive_float(0.5, 120.0), "Seconds before an HTTP request to the logger fails."),
+        "request_timeout": (
+            "5.0",
+            _positive_float(0.5, INGEST_WATCHDOG.max_timeout_seconds, INGEST_WATCHDOG.why("a failing poll may")),
+            "Seconds before an HTTP request to the logger fails (connect, then each read).",
+        ),
         "username": ("", _username, "HTTP Basic user for the logger; empty: no authentication."),
         "password": ("", _text, "HTTP Basic password for the logger."),
         "first_start": (
@@ -179,7 +216,7 @@ SCHEMA = {
         "probe_interval": ("60", _positive_float(5.0, 3600.0), "Seconds between end-to-end probes of the forward."),
         "connect_timeout": (
             "15",
-            _positive_float(1.0, 120.0),
+            _positive_float(1.0, TUNNEL_WATCHDOG.max_timeout_seconds, TUNNEL_WATCHDOG.why("the connection steps")),
             "Seconds allowed for each step: TCP connect, SSH banner, authentication, forward request, probe.",
         ),
         "retry_max_delay": ("60", _positive_float(1.0, 3600.0), "Longest wait between reconnect attempts (seconds)."),

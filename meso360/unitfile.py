@@ -1,6 +1,6 @@
 """Enable or disable one meso360 unit file, as root: the program of meso360-unitfile@.service.
 
-The web daemon (user meso360) may not enable or disable unit files itself: systemd gives polkit no
+The web daemon (user meso360-web) may not enable or disable unit files itself: systemd gives polkit no
 unit name for that action, so a grant could not be limited to the meso360 units. Instead the polkit
 rule lets it start exactly the instances `meso360-unitfile@<verb>-<component>.service`, and this
 program, run by that root oneshot unit as `python3 -I -m meso360.unitfile %i`, checks the instance

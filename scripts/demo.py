@@ -18,6 +18,8 @@ import threading
 import time
 from pathlib import Path
 
+from meso360.signals import stop_on_signals
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo-data"
 SIM_PORT = 8081
@@ -145,8 +147,7 @@ def main(argv=None):
     ports_file = demo / "sim-ports.json"
     ports_file.unlink(missing_ok=True)
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
+    stop_on_signals(stop)  # Ctrl-C stops the demo even when it was started with SIGINT ignored
     lock = threading.Lock()
     children = []
     environment = {**os.environ, "PYTHONUNBUFFERED": "1", "MESO360_CONFIG": str(demo / "meso360.conf")}

@@ -9,10 +9,15 @@
 # container (forward to the container's own sshd, outage and recovery), meso360-web (pages, API,
 # read-only without a password, control through systemd and the package's polkit rule, enable/disable
 # through meso360-unitfile@.service (other instances refused, as root and by polkit), the journal
-# stream; tests/system/webcheck.py is its HTTP client inside), upgrade, remove and purge. Prints
-# PASS/FAIL per check; exits 1 on any FAIL.
+# stream; tests/system/webcheck.py is its HTTP client inside), one user per daemon (the web user cannot
+# read the tunnel key nor write the data), upgrade, remove and purge, then an upgrade from the previous
+# package (one user for all daemons) whose files change owner. Before all that, in a second fresh copy
+# of the root (with the host's network), `make deps` from a copy of the repository leaves
+# dpkg-checkbuilddeps nothing missing. Prints PASS/FAIL per check; exits 1 on any FAIL.
 #
 # Environment: MESO360_E2E_DEB   the .deb to test (default: run `make deb` and use its output)
+#              MESO360_E2E_PREVIOUS_REF  git commit of the previous package (one user for all daemons), built
+#                                        and cached; or MESO360_E2E_PREVIOUS_DEB, that package (neither: skipped)
 #              MESO360_E2E_CACHE base root and apt download cache (default /var/cache/meso360-e2e)
 #              MESO360_E2E_KEEP=1 keep the work directory (root, console and install logs)
 set -euo pipefail
@@ -114,6 +119,26 @@ prepare_root() {
 	exec 9>&-
 }
 
+# `make deps` as a developer runs it on a fresh Debian 12 (as root, make and git installed), in its own copy of
+# the base root with the host's network: afterwards dpkg-checkbuilddeps must find nothing missing (the
+# build dependencies come from debian/control alone).
+check_make_deps() {
+	local fresh=$WORK/fresh-root src=/root/meso360-src
+	cp -a "$CACHE/base" "$fresh"
+	mkdir -p "$fresh$src"
+	git -C "$REPO" ls-files -z --cached --others --exclude-standard |
+		(cd "$REPO" && tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$fresh$src"
+	if systemd-nspawn -q -D "$fresh" --register=no --keep-unit --pipe \
+		--bind="$CACHE/apt-archives:/var/cache/apt/archives" -E DEBIAN_FRONTEND=noninteractive \
+		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends make &&
+			cd $src && make deps && dpkg-checkbuilddeps" >"$WORK/make-deps.log" 2>&1 </dev/null; then
+		pass "make deps on a fresh Debian 12: dpkg-checkbuilddeps finds no build dependency missing"
+	else
+		fail "make deps on a fresh Debian 12, then dpkg-checkbuilddeps" "$(tail -n 4 "$WORK/make-deps.log" | tr '\n' ' ')"
+	fi
+	rm -rf "$fresh"
+}
+
 # apt install of the .deb, not booted, with the host's network: dependencies come from Debian.
 # TEST_PACKAGES too: no network once booted. OpenSSH is the vehicle's sshd (the tunnel's forward
 # target), the stand-in bastion's sshd and ssh-keygen (meso360ctl tunnel keygen) / ssh-keyscan.
@@ -123,7 +148,7 @@ TEST_PACKAGES="openssh-server openssh-client"
 RECOMMENDED_PACKAGES="polkitd"
 install_package() {
 	mkdir -p "$CACHE/apt-archives/partial"
-	cp "$DEB" "$UPGRADE_DEB" "$ROOT/root/"
+	cp "$DEB" "$UPGRADE_DEB" ${PREVIOUS_DEB:+"$PREVIOUS_DEB"} "$ROOT/root/"
 	systemd-nspawn -q -D "$ROOT" --register=no --keep-unit --pipe \
 		--bind="$CACHE/apt-archives:/var/cache/apt/archives" -E DEBIAN_FRONTEND=noninteractive \
 		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends /root/$(basename "$DEB") $RECOMMENDED_PACKAGES $TEST_PACKAGES" \
@@ -179,7 +204,13 @@ seconds_of() { # a systemd time span ("30s", "1min 30s") in whole seconds
 	ct systemd-analyze timespan "$1" | sed -n 's/^ *μs: *\([0-9]*\).*/\1/p' | awk '{print int($1 / 1000000)}'
 }
 security_score() { ct systemd-analyze security --no-pager "$1" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p'; }
-score_ok() { awk -v score="$1" 'BEGIN { exit !(score != "" && score <= 2.5) }'; }
+score_ok() { awk -v score="$1" -v limit="$2" 'BEGIN { exit !(score != "" && score <= limit) }'; } # score_ok SCORE LIMIT
+score_limit() { # the exposure each unit had with one user for all daemons (measured by this test): never more
+	case $1 in
+	meso360-ingest.service) echo 1.0 ;; meso360-web.service) echo 1.3 ;; meso360-tunnel.service) echo 1.1 ;;
+	meso360-sim.service) echo 0.9 ;; meso360-unitfile@*) echo 0.5 ;; meso360-journal@*) echo 1.0 ;; *) echo 2.5 ;;
+	esac
+}
 pid_changed() { [ "$(prop "$1" MainPID)" != "$2" ]; } # pid_changed UNIT OLD_PID
 set_conf() { # set_conf KEY VALUE: uncomment/replace KEY in the installed config, as an admin would
 	ct sed -i -E "s|^#?$1 = .*|$1 = $2|" /etc/meso360/meso360.conf
@@ -196,8 +227,23 @@ stays_failed() { # stays_failed UNIT SECONDS: still failed, never restarted, for
 check_package_state() {
 	check "package: meso360 installed by apt with its Debian dependencies" \
 		ct dpkg-query -W -f '${Status}\n' meso360 python3-requests python3-systemd python3-paramiko
-	check "package: system user meso360 (sysusers.d), member of systemd-journal" \
-		eval "ct id -nG meso360 | grep -qw systemd-journal"
+	check "package: one system user per daemon (sysusers.d), primary group meso360, none in systemd-journal" eval "
+		for user in meso360-ingest meso360-web meso360-tunnel; do
+			[ \"\$(ct id -gn \$user)\" = meso360 ] && ! ct id -nG \$user | grep -qw systemd-journal || exit 1
+		done"
+	check "package: no daemon unit has systemd-journal (the journal reader alone); sim has DynamicUser" eval "
+		for unit in meso360-ingest.service meso360-web.service meso360-tunnel.service meso360-sim.service; do
+			[ -z \"\$(prop \$unit SupplementaryGroups)\" ] || exit 1
+		done
+		[ \"\$(prop meso360-journal@0.service SupplementaryGroups)\" = systemd-journal ] &&
+		[ \"\$(prop meso360-sim.service DynamicUser)\" = yes ]"
+	check "package: meso360-journal.socket listening, /run/meso360-journal.sock 0600 meso360-web" eval "
+		unit_is meso360-journal.socket active &&
+		[ \"\$(ct stat -c '%a %U' /run/meso360-journal.sock)\" = '600 meso360-web' ]"
+	check "package: /var/lib/meso360/{data,support,state} 750 meso360-ingest:meso360, state/tunnel meso360-tunnel's" eval "
+		[ \"\$(ct stat -c '%a %U:%G' /var/lib/meso360/data /var/lib/meso360/support /var/lib/meso360/state | sort -u)\" = '750 meso360-ingest:meso360' ] &&
+		[ \"\$(ct stat -c '%a %U:%G' /var/lib/meso360/state/tunnel)\" = '750 meso360-tunnel:meso360' ] &&
+		[ \"\$(ct stat -c '%a %U:%G' /var/lib/meso360)\" = '755 root:root' ]"
 	check "package: /etc/meso360/meso360.conf is a conffile, 0640 root:meso360" \
 		eval "[ \"\$(ct stat -c '%a %U:%G' /etc/meso360/meso360.conf)\" = '640 root:meso360' ] &&
 			ct dpkg-query -W -f '\${Conffiles}' meso360 | grep -q /etc/meso360/meso360.conf"
@@ -213,10 +259,14 @@ check_package_state() {
 		no_unitfile_units"
 	local unit score
 	for unit in $(ct sh -c 'cd /lib/systemd/system && ls meso360*.service'); do
-		unit=${unit/@./@enable-sim.} # a template is scored as one of its instances
+		case $unit in # a template is scored as one of its instances
+		meso360-unitfile@.service) unit=meso360-unitfile@enable-sim.service ;;
+		*@.service) unit=${unit/@./@0.} ;;
+		esac
 		score=$(security_score "$unit")
 		SCORES+=("$unit $score")
-		check "units: systemd-analyze security $unit exposure ${score:-?} <= 2.5" score_ok "$score"
+		check "units: systemd-analyze security $unit exposure ${score:-?} <= $(score_limit "$unit")" \
+			score_ok "$score" "$(score_limit "$unit")"
 	done
 }
 
@@ -251,8 +301,13 @@ check_simulator_switch() {
 		unit_is meso360-ingest.service active
 	check "ingest: rows reach today's data file $(today_file)" wait_for 30 "rows in today's file" \
 		ct sh -c "[ \$(wc -l < $(today_file)) -ge 6 ]"
-	check "ingest: data file owned by meso360, not world-readable" \
-		eval "[ \"\$(ct stat -c '%U %A' $(today_file))\" = 'meso360 -rw-r-----' ]"
+	check "ingest: data file owned by meso360-ingest:meso360, not world-readable" \
+		eval "[ \"\$(ct stat -c '%U:%G %A' $(today_file))\" = 'meso360-ingest:meso360 -rw-r-----' ]"
+	check "users: the web and tunnel users may read the data file but not write it" eval "
+		for user in meso360-web meso360-tunnel; do
+			ct runuser -u \$user -- head -c 1 $(today_file) >/dev/null &&
+			! ct runuser -u \$user -- sh -c ': >> $(today_file)' 2>/dev/null || exit 1
+		done"
 	check "ingest: STATUS mentions the logger/records: $(prop meso360-ingest.service StatusText)" \
 		status_text_matches meso360-ingest.service 'record|logger'
 	check "ingest: every simulator record written once, in order" continuity
@@ -314,7 +369,7 @@ TUNNEL=meso360-tunnel.service
 tunnel_state() { # the "state" field of tunnel.json, as `meso360ctl status --json` reports it
 	ct meso360ctl status --json | python3 -c 'import json, sys; print(((json.load(sys.stdin)["tunnel"] or {}).get("state") or {}).get("state"))'
 }
-tunnel_json() { ct cat /var/lib/meso360/state/tunnel.json; }
+tunnel_json() { ct cat /var/lib/meso360/state/tunnel/tunnel.json; }
 tunnel_verified_at() { tunnel_json | python3 -c 'import json, sys; print(json.load(sys.stdin)["verified_at"])'; }
 tunnel_is_up() { # tunnel.json up/verified, STATUS "tunnel up: ..., verified N s ago, ..." and unit active
 	unit_is $TUNNEL active && tunnel_json | grep -q '"state": "up".*"detail": "verified"' &&
@@ -382,9 +437,14 @@ check_tunnel() {
 	# The [tunnel] keys, right under the section header (keygen needs remote_port); small intervals.
 	ct sed -i "/^\[tunnel\]\$/a host = 127.0.0.1\\nport = $BASTION_PORT\\nuser = $BASTION_USER\\nremote_port = $TUNNEL_REMOTE_PORT\\nkeepalive_interval = 2\\nprobe_interval = 5\\nconnect_timeout = 5\\nretry_max_delay = 2" \
 		/etc/meso360/meso360.conf
-	line=$(ct meso360ctl tunnel keygen 2>&1 | grep '^restrict,') || true
-	check "tunnel: meso360ctl tunnel keygen: /etc/meso360/tunnel_key owned by meso360, 0600" eval "
-		[ -n \"\$line\" ] && [ \"\$(ct stat -c '%U %a' /etc/meso360/tunnel_key)\" = 'meso360 600' ]"
+	# No ssh-keygen on PATH (a minimal install has no openssh-client): keygen needs only the package's dependencies.
+	line=$(ct env PATH=/nonexistent /usr/bin/meso360ctl tunnel keygen 2>&1 | grep '^restrict,') || true
+	check "tunnel: meso360ctl tunnel keygen (no ssh-keygen on PATH): /etc/meso360/tunnel_key owned by meso360-tunnel, 0600" eval "
+		[ -n \"\$line\" ] && [ \"\$(ct stat -c '%U %a' /etc/meso360/tunnel_key)\" = 'meso360-tunnel 600' ]"
+	check "users: the web user (even with group systemd-journal) and the ingest user cannot read the tunnel key" eval "
+		! ct runuser -u meso360-web -g meso360 -G systemd-journal -- cat /etc/meso360/tunnel_key 2>/dev/null &&
+		! ct runuser -u meso360-ingest -- cat /etc/meso360/tunnel_key 2>/dev/null &&
+		ct runuser -u meso360-tunnel -- test -r /etc/meso360/tunnel_key"
 	printf '%s\n' "$line" | ct tee $BASTION_DIR/authorized_keys/$BASTION_USER >/dev/null
 	check "tunnel: meso360ctl tunnel trust 127.0.0.1 --port $BASTION_PORT --yes pins the bastion's key" eval "
 		ct meso360ctl tunnel trust 127.0.0.1 --port $BASTION_PORT --yes &&
@@ -473,7 +533,8 @@ web() { ct python3 /root/webcheck.py "$@"; }
 web_with_password() { printf '%s\n' "$WEB_PASSWORD" | web "$@"; }
 set_web_password() { printf '%s\n' "$WEB_PASSWORD" | ct meso360ctl passwd --password-stdin; }
 # systemctl as the web daemon's user, asking polkit over D-Bus (no agent: --no-ask-password).
-as_meso360() { ct runuser -u meso360 -- systemctl --no-ask-password "$@"; }
+as_meso360() { ct runuser -u meso360-web -- systemctl --no-ask-password "$@"; } # as the web daemon's user
+as_ingest_user() { ct runuser -u meso360-ingest -- systemctl --no-ask-password "$@"; }
 web_status_ok() { # active, and STATUS as the daemon sends it with observations in its window
 	unit_is $WEB active &&
 		status_text_matches $WEB '^serving on 0\.0\.0\.0:8080, [0-9]+ SSE clients, newest obs [0-9]+ s old$'
@@ -513,6 +574,8 @@ check_web() {
 	check "web: GET /api/log/stream?lines=5: 5 'event: log' journal entries with priorities" \
 		web log-stream --lines 5 --timeout 10
 
+	check_journal_rights
+
 	check "web: no password: login and POST /api/control refused (403), the panel says read-only" web read-only
 
 	check "web: meso360ctl passwd --password-stdin sets the hash, config still 0640 root:meso360" eval "
@@ -532,26 +595,66 @@ check_web() {
 
 	check_web_unitfile
 
-	# The polkit rule itself, as user meso360 (the API only takes meso360 component names).
+	# The polkit rule itself, as user meso360-web (the API only takes meso360 component names).
 	check "polkit: polkitd running (D-Bus activated), the package's rule in /usr/share/polkit-1/rules.d" eval "
 		unit_is polkit.service active && ct test -s /usr/share/polkit-1/rules.d/50-meso360.rules"
 	ssh_pid=$(prop ssh.service MainPID)
-	check "polkit: meso360 may not restart ssh.service (not authorised, same MainPID)" eval "
+	pid=$(prop meso360-sim.service MainPID)
+	check "polkit: the ingest daemon's user may not restart meso360-sim.service (the rule is the web user's)" eval "
+		denied as_ingest_user restart meso360-sim.service && [ \"\$(prop meso360-sim.service MainPID)\" = '$pid' ]"
+	check "polkit: meso360-web may not restart ssh.service (not authorised, same MainPID)" eval "
 		denied as_meso360 restart ssh.service && [ \"\$(prop ssh.service MainPID)\" = '$ssh_pid' ]"
-	check "polkit: meso360 may not kill meso360-sim.service (verb not granted)" \
+	check "polkit: meso360-web may not kill meso360-sim.service (verb not granted)" \
 		denied as_meso360 kill --signal=SIGCONT meso360-sim.service
-	check "polkit: meso360 may not enable a unit file (manage-unit-files not granted)" \
+	check "polkit: meso360-web may not enable a unit file (manage-unit-files not granted)" \
 		denied as_meso360 enable meso360-sim.service
 	pid=$(prop meso360-sim.service MainPID)
-	check "polkit: meso360 may restart meso360-sim.service (new MainPID, active)" eval "
+	check "polkit: meso360-web may restart meso360-sim.service (new MainPID, active)" eval "
 		as_meso360 restart meso360-sim.service && pid_changed meso360-sim.service $pid &&
 		wait_for 15 'sim active' unit_is meso360-sim.service active"
-	check "web: the restarted simulator's new sequence collected from its first record, once each" \
-		progress_then_continuity 5 --new-sequence
+	check "web: the restarted simulator goes on as the same logger (state file), every record once" \
+		progress_then_continuity 5
 
 	# Back to no password (the state of a fresh install): read-only again.
 	check "web: meso360ctl passwd --clear, restart: read-only again" eval "
 		ct meso360ctl passwd --clear >/dev/null && ct systemctl restart $WEB && web read-only"
+}
+
+# The web user reads no journal itself; through the reader socket it gets the meso360 units' entries only.
+JOURNAL_SOCKET_READ='import json, socket, sys, time
+connection = socket.socket(socket.AF_UNIX)
+connection.connect("/run/meso360-journal.sock")
+connection.sendall(b"{\"lines\": 500}\n")
+connection.settimeout(1)
+data, deadline = b"", time.monotonic() + 5
+while time.monotonic() < deadline:
+    try:
+        chunk = connection.recv(65536)
+    except TimeoutError:
+        continue
+    if not chunk:
+        break
+    data += chunk
+units = {json.loads(line).get("unit") for line in data.splitlines() if line.strip()}
+print(" ".join(sorted(map(str, units))))
+print("MARKER" if sys.argv[1].encode() in data else "no marker")'
+journal_through_socket() { # journal_through_socket USER MARKER: the units (and whether MARKER came) as USER reads them
+	ct runuser -u "$1" -- python3 -c "$JOURNAL_SOCKET_READ" "$2"
+}
+check_journal_rights() {
+	local marker="e2e-not-meso360-$$" journal_units # not "output": check() has a local of that name
+	ct logger -t e2e-other "$marker"
+	check "journal: the web user reads nothing of the journal itself (not in systemd-journal)" eval "
+		[ -z \"\$(ct runuser -u meso360-web -- journalctl -q --no-pager -n 20 2>/dev/null)\" ]"
+	journal_units=$(journal_through_socket meso360-web "$marker" 2>&1) || true
+	check "journal: the web user gets meso360 units' entries through the socket, and no other (${journal_units//$'\n'/; })" eval "
+		grep -q 'meso360-ingest.service' <<<\"\$journal_units\" && grep -qx 'no marker' <<<\"\$journal_units\" &&
+		! grep -Eq '(^| )(ssh|systemd-journald|init\.scope)' <<<\"\$journal_units\""
+	check "journal: the ingest user may not connect to the reader socket" eval "
+		! journal_through_socket meso360-ingest x >/dev/null 2>&1"
+	# A closed browser is noticed at the web's next keep-alive write, then the reader sees its connection close.
+	check "journal: the reader instances end with their connections (none left running)" wait_for 60 "no reader left" \
+		eval "[ -z \"\$(ct systemctl list-units --plain --no-legend --state=active 'meso360-journal@*')\" ]"
 }
 
 # enable/disable from the panel: the web daemon starts meso360-unitfile@VERB-COMPONENT.service (root
@@ -597,11 +700,11 @@ check_web_unitfile() {
 	check "unitfile: the journal says why, at priority err; no failed unit left behind" eval "
 		ct journalctl --no-pager -o cat -p err --since @$since -u meso360-unitfile@disable-ssh.service |
 			grep -q \"refused instance 'disable-ssh'\" && no_unitfile_units"
-	check "polkit: meso360 may not start meso360-unitfile@enable-ssh.service (not in the rule)" \
+	check "polkit: meso360-web may not start meso360-unitfile@enable-ssh.service (not in the rule)" \
 		denied as_meso360 start meso360-unitfile@enable-ssh.service
-	check "polkit: meso360 may not start meso360-unitfile@disable-ssh.service, ssh.service still enabled" eval "
+	check "polkit: meso360-web may not start meso360-unitfile@disable-ssh.service, ssh.service still enabled" eval "
 		denied as_meso360 start meso360-unitfile@disable-ssh.service && is_enabled ssh.service enabled"
-	check "polkit: meso360 may not stop/restart a unitfile instance (only start is granted)" \
+	check "polkit: meso360-web may not stop/restart a unitfile instance (only start is granted)" \
 		denied as_meso360 restart meso360-unitfile@enable-sim.service
 }
 
@@ -638,9 +741,10 @@ check_upgrade() {
 	ct systemctl stop $TUNNEL
 	check "upgrade: the enabled simulator is running" unit_is meso360-sim.service active
 	check "upgrade: the $rows rows written before are unchanged" eval '[ "$(rows_digest "$rows")" = "$rows_sum" ]'
-	# The simulator was restarted too: a new logger sequence, which ingest must collect from its start.
-	check "upgrade: the restarted simulator's new sequence collected from its first record, once each" \
-		progress_then_continuity 5 --new-sequence
+	# The simulator was restarted too: it keeps its state (signature, record numbers, clock), so it goes
+	# on as the same logger and ingest backfills the records it produced meanwhile.
+	check "upgrade: the restarted simulator goes on as the same logger, every record once" \
+		progress_then_continuity 5
 }
 
 check_remove_purge() {
@@ -652,11 +756,74 @@ check_remove_purge() {
 	check "remove: config kept" ct test -e /etc/meso360/meso360.conf
 	data_sum=$(ct sh -c 'cd /var/lib/meso360 && cat data/* support/* 2>/dev/null | md5sum')
 	ct env DEBIAN_FRONTEND=noninteractive dpkg --purge meso360 >/dev/null
-	check "purge: /etc/meso360 and /var/lib/meso360/state removed" \
-		ct sh -c '! test -e /etc/meso360 && ! test -e /var/lib/meso360/state'
+	check "purge: /etc/meso360, /var/lib/meso360/state and the simulator's state removed" \
+		ct sh -c '! test -e /etc/meso360 && ! test -e /var/lib/meso360/state && ! test -e /var/lib/private/meso360-sim'
 	check "purge: collected data and support files kept, unchanged" eval "
 		[ \"\$(ct sh -c 'cd /var/lib/meso360 && cat data/* support/* 2>/dev/null | md5sum')\" = '$data_sum' ] &&
 		[ \$(ct sh -c 'ls /var/lib/meso360/data | wc -l') -ge 1 ]"
+}
+
+# --- upgrade from the previous package: one user (meso360) for all daemons --------------------------
+
+# The package at MESO360_E2E_PREVIOUS_REF (a git commit of this repository), built once and cached.
+build_previous_deb() {
+	local commit dir
+	commit=$(git -C "$REPO" rev-parse --verify "$PREVIOUS_REF^{commit}") || return 1
+	PREVIOUS_DEB=$CACHE/previous/meso360_${commit:0:12}_all.deb
+	[ -e "$PREVIOUS_DEB" ] && return 0
+	dir=$WORK/previous
+	mkdir -p "$dir/src" "$CACHE/previous"
+	git -C "$REPO" archive "$commit" | tar -x -C "$dir/src"
+	cp -a "$REPO/meso360/web/static/vendor" "$dir/src/meso360/web/static/" # fetched at build time (make assets)
+	(cd "$dir/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -us -uc -Pnocheck) >"$WORK/previous-build.log" 2>&1 ||
+		{ tail -n 20 "$WORK/previous-build.log"; PREVIOUS_DEB=; return 1; }
+	cp "$dir"/meso360_*_all.deb "$PREVIOUS_DEB.tmp" && mv "$PREVIOUS_DEB.tmp" "$PREVIOUS_DEB"
+}
+
+no_file_of_the_old_user() { # nothing in the data, state or config is owned by user meso360 any more
+	local left
+	left=$(ct find /var/lib/meso360 /etc/meso360 -xdev -user meso360)
+	echo "${left:-none left}"
+	[ -z "$left" ]
+}
+
+check_upgrade_from_single_user() {
+	local previous rows
+	if [ -z "${PREVIOUS_DEB:-}" ]; then
+		skip "upgrade from the previous package (one user for all daemons): no previous package: NOT TESTED"
+		return
+	fi
+	previous=/root/$(basename "$PREVIOUS_DEB")
+	check "previous package: apt installs $(basename "$PREVIOUS_DEB") (after the purge)" \
+		ct env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$previous"
+	set_conf logger_url "$SIM_URL"
+	ct sed -i "/^\[tunnel\]\$/a remote_port = $TUNNEL_REMOTE_PORT" /etc/meso360/meso360.conf
+	ct systemctl enable --quiet --now meso360-sim.service
+	ct systemctl restart meso360.target
+	rows=$(data_rows)
+	check "previous package: ingest (user meso360) collects again" \
+		wait_for 60 "rows from the previous package" rows_at_least $((rows + 5))
+	ct meso360ctl tunnel keygen >/dev/null 2>&1 || true
+	check "previous package: data and tunnel key owned by user meso360, a member of systemd-journal" eval "
+		[ \"\$(ct stat -c %U $(today_file) /etc/meso360/tunnel_key | sort -u)\" = meso360 ] &&
+		ct id -nG meso360 | grep -qw systemd-journal"
+	check "upgrade from the previous package: apt installs $UPGRADE_VERSION" \
+		ct timeout 300 env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		-o Dpkg::Options::=--force-confdef \
+		-o Dpkg::Options::=--force-confold "/root/$(basename "$UPGRADE_DEB")"
+	check "upgrade from the previous package: no file of user meso360 left in /var/lib/meso360 and /etc/meso360" \
+		no_file_of_the_old_user
+	check "upgrade from the previous package: data meso360-ingest's, tunnel key meso360-tunnel's (0600)" eval "
+		[ \"\$(ct stat -c '%U:%G' $(today_file))\" = meso360-ingest:meso360 ] &&
+		[ \"\$(ct stat -c '%U %a' /etc/meso360/tunnel_key)\" = 'meso360-tunnel 600' ] &&
+		! ct runuser -u meso360-web -g meso360 -G systemd-journal -- cat /etc/meso360/tunnel_key 2>/dev/null"
+	check "upgrade from the previous package: user meso360 no longer in systemd-journal" eval "
+		! ct id -nG meso360 | grep -qw systemd-journal"
+	check "upgrade from the previous package: ingest and web active, meso360ctl status exit 0" eval "
+		wait_for 30 'ingest active' unit_is meso360-ingest.service active &&
+		wait_for 15 'web STATUS' web_status_ok && wait_for 20 'meso360ctl status exit 0' ct meso360ctl status"
+	check "upgrade from the previous package: the restarted simulator's sequence collected from its first record, once each" \
+		progress_then_continuity 5 --new-sequence
 }
 
 # --- main ---------------------------------------------------------------------------------------
@@ -671,9 +838,19 @@ main() {
 		DEB=$REPO/dist/meso360_$(dpkg-parsechangelog -l "$REPO/debian/changelog" -SVersion)_all.deb
 	fi
 	log "package under test: $DEB"
+	PREVIOUS_DEB=
+	PREVIOUS_REF=${MESO360_E2E_PREVIOUS_REF:-}
+	if [ -n "${MESO360_E2E_PREVIOUS_DEB:-}" ]; then
+		PREVIOUS_DEB=$(realpath "$MESO360_E2E_PREVIOUS_DEB")
+	elif [ -n "$PREVIOUS_REF" ]; then
+		log "building the previous package ($PREVIOUS_REF, cached in $CACHE/previous)"
+		build_previous_deb || fail "previous package: built from $PREVIOUS_REF" "see the log above"
+	fi
 	make_upgrade_deb
 	log "preparing the container root"
 	prepare_root
+	log "make deps in a fresh copy of the root, then dpkg-checkbuilddeps"
+	check_make_deps
 	log "installing the package with apt (network: host, not booted)"
 	if install_package; then pass "install: apt-get install ./$(basename "$DEB") into Debian 12"; else
 		tail -n 30 "$WORK/install.log"
@@ -706,6 +883,7 @@ main() {
 	log "web: pages, API, control through polkit, journal"; check_web
 	log "upgrade";                     check_upgrade
 	log "remove and purge";            check_remove_purge
+	log "upgrade from the previous package"; check_upgrade_from_single_user
 	echo
 	echo "systemd-analyze security (overall exposure):"
 	printf '  %s\n' "${SCORES[@]}"

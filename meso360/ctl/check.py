@@ -36,7 +36,7 @@ def check(ctl):
 
     \b
     Checks that the config is valid; data_dir, support_dir and state_dir are writable by the
-    meso360 user (or by you when it does not exist); the logger answers DataQuery with the 19
+    meso360-ingest user (or by you when it does not exist); the logger answers DataQuery with the 19
     Obs fields; the host, logger and GPS clocks agree (WARN over 2 s, FAIL over 60 s); and, when
     the tunnel is configured, its key is present and private and the bastion host key is pinned.
 

@@ -12,6 +12,7 @@ import click
 from meso360 import __version__
 from meso360 import config as config_module
 from meso360.errors import EXIT_CONFIG, ConfigError, Meso360Error
+from meso360.signals import interrupt_on_sigint
 
 # Optional command groups owned by other parts of meso360: name -> (module, attribute, short help).
 # They are imported only when invoked, so their dependencies (paramiko...) do not slow every command.
@@ -138,4 +139,5 @@ _register()
 
 def main():
     """Console script entry point."""
+    interrupt_on_sigint()  # Ctrl-C aborts any command, even when SIGINT was ignored at exec (background job)
     cli(prog_name="meso360ctl")

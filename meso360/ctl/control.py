@@ -9,7 +9,7 @@ _TARGET_CHOICE = click.Choice([*systemd.COMPONENTS, "all"])
 _COMPONENT_CHOICE = click.Choice(systemd.COMPONENTS)
 _NOT_PERMITTED = (
     "not permitted: {detail}\n"
-    "Run it as root (sudo meso360ctl {verb} {what}); the meso360 polkit rule allows only the meso360 user."
+    "Run it as root (sudo meso360ctl {verb} {what}); the meso360 polkit rule allows only the web daemon's user."
 )
 _NO_SYSTEMD = "{reason}.\nWithout systemd run the daemons in a terminal instead (e.g. `make demo`)."
 

@@ -9,7 +9,9 @@ import stat
 import time
 from pathlib import Path
 
-DAEMON_USER = "meso360"
+from meso360 import users
+
+DAEMON_USER = users.INGEST_USER  # the directory checks are about the user that writes them
 CLOCK_WARN_SECONDS = 2.0
 CLOCK_FAIL_SECONDS = 60.0
 # The hardened ingest unit may write only below its StateDirectory=.
@@ -191,6 +193,22 @@ def _gps_vs_logger(record):
     return _offset_result(name, offset, "GPS time and logger record time", "sync the logger clock to GPS")
 
 
+def _key_owner_problem(key):
+    """Where the package's tunnel user exists, the private key must be its own (mode 0600: nobody else reads it)."""
+    try:
+        tunnel_uid = pwd.getpwnam(users.TUNNEL_USER).pw_uid
+    except KeyError:
+        return None  # no package install: the daemon runs as whoever starts it
+    owner_uid = key.stat().st_uid
+    if owner_uid == tunnel_uid:
+        return None
+    try:
+        owner = pwd.getpwuid(owner_uid).pw_name
+    except KeyError:
+        owner = str(owner_uid)
+    return f"{key} is owned by {owner}: {users.TUNNEL_USER}, the tunnel daemon's user, cannot read it"
+
+
 def check_tunnel(config):
     """Key and pinned host key present, key private, when the tunnel is configured."""
     tunnel = config.tunnel
@@ -209,6 +227,8 @@ def check_tunnel(config):
                 f"chmod 600 {key}",
             )
         )
+    elif (owner_problem := _key_owner_problem(key)) is not None:
+        results.append(Result("FAIL", "tunnel key", owner_problem, f"chown {users.TUNNEL_USER} {key}"))
     else:
         results.append(Result("PASS", "tunnel key", f"{key} present and private"))
     known = tunnel.known_hosts

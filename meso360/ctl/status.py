@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from meso360.ctl import systemd
+from meso360.tunnel import state as tunnel_state
 
 STALE_AFTER_SECONDS = 30
 EXIT_HEALTHY = 0
@@ -33,7 +34,7 @@ def _unit_health(unit, tunnel_configured):
 
 def _read_tunnel_state(state_dir):
     try:
-        with open(state_dir / "tunnel.json", encoding="utf-8") as file:
+        with open(tunnel_state.state_path(state_dir), encoding="utf-8") as file:
             state = json.load(file)
     except FileNotFoundError:
         return None

@@ -6,6 +6,8 @@ import os
 import shutil
 import subprocess
 
+from meso360.signals import default_signals_for_exec
+
 COMPONENTS = ("ingest", "web", "tunnel", "sim")
 TARGET = "meso360.target"
 ALL_UNITS = tuple(f"meso360-{name}.service" for name in COMPONENTS) + (TARGET,)
@@ -156,6 +158,7 @@ def exec_journalctl(argv):
     path = shutil.which(argv[0])
     if path is None:
         raise SystemdUnavailable("journalctl not found: this system has no systemd journal")
+    default_signals_for_exec()  # Ctrl-C stops journalctl -f even when our SIGINT was ignored (background job)
     os.execv(path, argv)
 
 

@@ -1,10 +1,11 @@
 """meso360ctl tail: the last rows of today's observation or Support file, optionally following it."""
 
-import time
+import threading
 
 import click
 
 from meso360.ctl.datafiles import complete_size, last_lines, support_files, today_or_newest, utc_today_name
+from meso360.signals import stop_on_signals
 
 FOLLOW_INTERVAL_SECONDS = 0.5
 
@@ -18,11 +19,11 @@ def _current_file(config, kind):
     return today_or_newest(support_files(config.general.support_dir), utc_today_name(suffix="_support.txt"))
 
 
-def follow(config, kind, path, offset, sleep=time.sleep):
-    """Print complete lines appended to `path` from `offset`, moving on to the next day's file; never returns."""
+def follow(config, kind, path, offset, stop_event):
+    """Print complete lines appended to `path` from `offset`, moving on to the next day's file, until stop_event."""
     from meso360.datafile import read_complete_lines
 
-    while True:
+    while not stop_event.is_set():
         try:
             lines, offset = read_complete_lines(path, offset)
         except FileNotFoundError:
@@ -39,7 +40,7 @@ def follow(config, kind, path, offset, sleep=time.sleep):
             path, offset = newest, 0
             continue
         if not lines:
-            sleep(FOLLOW_INTERVAL_SECONDS)
+            stop_event.wait(FOLLOW_INTERVAL_SECONDS)
 
 
 @click.command()
@@ -65,7 +66,6 @@ def tail(ctl, kind, count, follow_file):
     for line in last_lines(path, count, end=offset):
         click.echo(line)
     if follow_file:
-        try:
-            follow(config, kind, path, offset)
-        except KeyboardInterrupt:
-            pass
+        stop_event = threading.Event()
+        stop_on_signals(stop_event)  # Ctrl-C or kill -INT/-TERM: a clean exit 0, even as a background job
+        follow(config, kind, path, offset, stop_event)

@@ -3,7 +3,6 @@
 import argparse
 import logging
 import os
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -18,6 +17,7 @@ from meso360.ingest.support import SupportFormat
 from meso360.logger_api import LoggerClient
 from meso360.logs import setup_logging
 from meso360.notify import Notifier
+from meso360.signals import stop_on_signals
 
 log = logging.getLogger("meso360.ingest")
 
@@ -157,8 +157,7 @@ def main(argv=None):
         log.error("configuration invalid: not starting")
         sys.exit(EXIT_CONFIG)
     stop_event = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_event.set())
+    stop_on_signals(stop_event, log)
     notifier = Notifier()
     try:
         run(config, stop_event, notifier)

@@ -18,6 +18,7 @@ import click
 from meso360.errors import EXIT_FAILURE, EXIT_USAGE
 from meso360.logs import setup_logging
 from meso360.notify import Notifier
+from meso360.signals import stop_on_signals
 from meso360.sim.app import Simulator
 from meso360.sim.replay import load_rows
 from meso360.sim.server import ServerOptions
@@ -173,8 +174,7 @@ def main(**options):
     except OSError as error:
         log.error("cannot bind %s: %s", host, error)
         sys.exit(EXIT_FAILURE)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_event.set())
+    stop_on_signals(stop_event, log)
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack to stderr
     url_host = f"[{host}]" if ":" in host else host
     click.echo(

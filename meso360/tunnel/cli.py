@@ -6,9 +6,10 @@ import pwd
 import click
 
 from meso360 import config as config_module
+from meso360 import users
 from meso360.errors import ConfigError, TunnelError
 
-DAEMON_USER = "meso360"
+DAEMON_USER = users.TUNNEL_USER
 
 
 def _load_config(ctx):

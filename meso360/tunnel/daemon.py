@@ -3,7 +3,6 @@
 import argparse
 import logging
 import random
-import signal
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ from meso360 import config as config_module
 from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError, TunnelError
 from meso360.logs import setup_logging
 from meso360.notify import Notifier
+from meso360.signals import stop_on_signals
 from meso360.tunnel import ssh
 from meso360.tunnel.session import Session, watch
 from meso360.tunnel.state import TunnelState
@@ -125,6 +125,7 @@ def run(config, stop_event, notifier):
             _wait_with_watchdog(delay, stop_event, notifier, state)
             continue
         state.connecting("forward requested, verifying")
+        notifier.watchdog()  # the session is open: the probe's waits start a new watchdog period
         try:
             reason = watch(session, tunnel, state, stop_event, notifier, on_verified=backoff.reset)
         finally:
@@ -174,12 +175,7 @@ def main(argv=None):
 
     setup_logging("meso360.tunnel", verbose=args.verbose)
     stop_event = threading.Event()
-
-    def _request_stop(signum, _frame):
-        stop_event.set()
-
-    signal.signal(signal.SIGTERM, _request_stop)
-    signal.signal(signal.SIGINT, _request_stop)
+    stop_on_signals(stop_event, log)
     try:
         code = run(config, stop_event, Notifier())
     except ConfigError as error:

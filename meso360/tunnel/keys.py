@@ -1,12 +1,15 @@
 """Set-up helpers for `meso360ctl tunnel`: create the tunnel key, fetch and pin the bastion's host key."""
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import socket
-import subprocess
 import tempfile
 from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from meso360.errors import TunnelError
 from meso360.tunnel.ssh import fingerprint, known_hosts_name, paramiko
@@ -40,33 +43,46 @@ def authorized_keys_line(public_key, remote_port):
 
 
 def generate_key(key_file, vehicle, remote_port, owner=None, overwrite=False):
-    """Create an ed25519 key pair at key_file (0600) and key_file.pub (0644) with ssh-keygen.
+    """Create an ed25519 key pair at key_file (0600, OpenSSH format) and key_file.pub (0644).
 
-    `owner` (a user name) gets both files, for a daemon running as another user. Return a GeneratedKey.
-    Raise TunnelError if ssh-keygen is missing or fails, or the key exists and overwrite is False.
+    Made with python3-cryptography (a dependency of paramiko), so no ssh-keygen is needed. `owner` (a user
+    name) gets both files, for a daemon running as another user. Return a GeneratedKey. Raise TunnelError if
+    the key exists and overwrite is False; OSError or LookupError (unknown owner) as they come.
     """
     key_file = Path(key_file)
     public_file = Path(f"{key_file}.pub")
-    keygen = shutil.which("ssh-keygen")
-    if keygen is None:
-        raise TunnelError("ssh-keygen not found: install the openssh-client package")
     if key_file.exists() and not overwrite:
         raise TunnelError(f"{key_file} already exists; keeping it (remove it first to make a new key)")
-    for path in (key_file, public_file):
-        if overwrite and path.exists():
-            path.unlink()
+    private_key = ed25519.Ed25519PrivateKey.generate()
+    comment = f"meso360@{vehicle}"
+    private_text = private_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    )
+    public_key = (
+        private_key.public_key().public_bytes(serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH)
+    ).decode("ascii") + f" {comment}"
     key_file.parent.mkdir(parents=True, exist_ok=True)
-    command = [keygen, "-q", "-t", "ed25519", "-N", "", "-C", f"meso360@{vehicle}", "-f", str(key_file)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
-    if result.returncode != 0:
-        raise TunnelError(f"ssh-keygen failed: {result.stderr.strip() or result.returncode}")
-    os.chmod(key_file, 0o600)
-    os.chmod(public_file, 0o644)
-    if owner:
-        shutil.chown(key_file, user=owner, group=None)
-        shutil.chown(public_file, user=owner, group=None)
-    public_key = public_file.read_text().strip()
+    _write_new_file(key_file, private_text, 0o600, owner)
+    _write_new_file(public_file, (public_key + "\n").encode("ascii"), 0o644, owner)
     return GeneratedKey(key_file, public_file, public_key, authorized_keys_line(public_key, remote_port))
+
+
+def _write_new_file(path, content, mode, owner):
+    """Write `content` to a temporary file created with `mode` (never more open), chown it, then rename it to path."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            os.fchmod(file.fileno(), mode)
+            if owner:
+                shutil.chown(temporary, user=owner, group=None)
+            file.write(content)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
 
 
 def fetch_host_key(host, port=22, timeout_seconds=15.0):

@@ -11,6 +11,8 @@ import time
 log = logging.getLogger(__name__)
 
 STATE_FILE_NAME = "tunnel.json"
+# In its own directory below state_dir, writable by the tunnel's user alone (ingest's resume state is beside it).
+STATE_SUBDIRECTORY = "tunnel"
 # meso360-tunnel is READY only once its forward is verified, which never happens while the vehicle is offline:
 # `systemctl start|restart` of it would wait forever (TimeoutStartSec=infinity). meso360ctl and the web panel
 # queue those jobs with --no-block instead and say so.
@@ -29,10 +31,15 @@ def _iso(wall_time):
     return datetime.datetime.fromtimestamp(wall_time, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def state_path(state_dir):
+    """Given the state directory ([meso360] state_dir), return the path of tunnel.json."""
+    return os.path.join(str(state_dir), STATE_SUBDIRECTORY, STATE_FILE_NAME)
+
+
 def read_state(state_dir):
     """Given the state directory, return the tunnel state dict written by meso360-tunnel, or None if absent."""
     try:
-        with open(os.path.join(state_dir, STATE_FILE_NAME), encoding="utf-8") as file:
+        with open(state_path(state_dir), encoding="utf-8") as file:
             return json.load(file)
     except (OSError, ValueError):
         return None
@@ -43,7 +50,7 @@ class TunnelState:
 
     def __init__(self, tunnel, state_dir, notifier):
         self._tunnel = tunnel
-        self._path = os.path.join(str(state_dir), STATE_FILE_NAME)
+        self._path = state_path(state_dir)
         self._notifier = notifier
         self.state = "connecting"
         self.detail = "starting"

@@ -5,7 +5,6 @@ import ctypes
 import http.client
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -14,6 +13,7 @@ from meso360 import config as config_module
 from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
 from meso360.logs import setup_logging
 from meso360.notify import Notifier
+from meso360.signals import stop_on_signals
 from meso360.web.app import Services, create_app
 from meso360.web.dayhistory import DayHistory
 from meso360.web.reader import DataReader
@@ -165,13 +165,7 @@ def main(argv=None):
             log.error("%s", problem)
         return EXIT_CONFIG
     stop_event = threading.Event()
-
-    def stop(signum, _frame):
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop_event.set()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    stop_on_signals(stop_event, log)
     return run(config, stop_event, Notifier(), args.port_file)
 
 

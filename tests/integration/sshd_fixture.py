@@ -302,7 +302,7 @@ class TunnelSetup:
 
     def state(self):
         try:
-            return json.loads((self.state_dir / "tunnel.json").read_text())
+            return json.loads((self.state_dir / "tunnel" / "tunnel.json").read_text())
         except (OSError, ValueError):
             return None
 

@@ -155,7 +155,8 @@ def test_status_treats_an_unconfigured_stopped_tunnel_as_fine_and_shows_tunnel_s
     assert "tunnel: not configured" in result.stdout
 
     state = {"state": "up", "since": "2025-06-05T17:52:28Z", "verified_at": "x", "reconnects": 3, "detail": "ok"}
-    (tmp_path / "state" / "tunnel.json").write_text(json.dumps(state))
+    (tmp_path / "state" / "tunnel").mkdir()
+    (tmp_path / "state" / "tunnel" / "tunnel.json").write_text(json.dumps(state))
     extra = "[tunnel]\nhost = 127.0.0.1\nuser = mm1\nremote_port = 20001\n"
     result = run(write_config(tmp_path, extra), "status", path=path)
     assert result.returncode == 1  # configured now, enabled and not running

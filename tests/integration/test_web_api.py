@@ -175,10 +175,11 @@ def test_a_partly_written_last_line_is_never_parsed(tmp_path, web_factory):
 
 def test_status_reports_units_newest_row_today_resources_tunnel_and_control(tmp_path, web_factory):
     (tmp_path / "data").mkdir()
-    (tmp_path / "state").mkdir()
+    (tmp_path / "state" / "tunnel").mkdir(parents=True)
     gap_rows = make_rows(DAY, 100) + make_rows(DAY + dt.timedelta(seconds=110), 50)
     write_day(tmp_path / "data", DAY, gap_rows)
-    (tmp_path / "state" / "tunnel.json").write_text(json.dumps({"state": "up", "since": "x", "reconnects": 2}))
+    tunnel_state = {"state": "up", "since": "x", "reconnects": 2}
+    (tmp_path / "state" / "tunnel" / "tunnel.json").write_text(json.dumps(tunnel_state))
     web = web_factory()
     status = requests.get(web.url + "/api/status", timeout=10).json()
     assert [unit["component"] for unit in status["units"]] == ["ingest", "web", "tunnel", "sim"]

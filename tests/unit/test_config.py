@@ -42,7 +42,7 @@ def test_every_problem_is_listed_at_once_with_file_key_value_and_what_is_allowed
     ("section", "key", "value", "allowed"),
     [
         ("meso360", "data_dir", "relative/dir", "an absolute path"),
-        ("ingest", "request_timeout", "0", "between 0.5 and 120.0"),
+        ("ingest", "request_timeout", "0", "between 0.5 and 8.0"),
         ("ingest", "obs_table", "Obs;drop", "a logger table name"),
         ("ingest", "first_start", "yesterday", "one of newest, today, all"),
         ("web", "history_hours", "100", "between 1 and 48"),

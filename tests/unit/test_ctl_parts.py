@@ -127,3 +127,26 @@ def test_check_directory_warns_when_missing_but_creatable(tmp_path):
     assert result.level == "WARN" and "does not exist yet" in result.message
     (tmp_path / "file").write_text("")
     assert preflight.check_directory("data_dir", tmp_path / "file").level == "FAIL"
+
+
+def test_check_fails_a_tunnel_key_the_tunnel_user_does_not_own(tmp_path, monkeypatch):
+    # The package's meso360-tunnel user does not exist here: an existing system user stands in for it.
+    import pwd
+
+    from meso360 import config, users
+
+    key = tmp_path / "tunnel_key"
+    key.write_text("key")
+    key.chmod(0o600)
+    known_hosts = tmp_path / "known_hosts"
+    known_hosts.write_text("[bastion]:22 ssh-ed25519 AAAA\n")
+    loaded = config.parse(
+        f"[tunnel]\nhost = bastion\nuser = mm1\nremote_port = 2201\nkey_file = {key}\nknown_hosts = {known_hosts}\n"
+    )
+    stand_in = next(entry for entry in pwd.getpwall() if entry.pw_uid not in (0, key.stat().st_uid))
+    monkeypatch.setattr(users, "TUNNEL_USER", stand_in.pw_name)
+    key_result = preflight.check_tunnel(loaded)[0]
+    assert (key_result.level, key_result.fix) == ("FAIL", f"chown {stand_in.pw_name} {key}")
+    assert f"{stand_in.pw_name}, the tunnel daemon's user, cannot read it" in key_result.message
+    monkeypatch.setattr(users, "TUNNEL_USER", pwd.getpwuid(key.stat().st_uid).pw_name)
+    assert preflight.check_tunnel(loaded)[0].level == "PASS"

@@ -1,7 +1,10 @@
 """Tunnel key checks, known_hosts pinning, the authorized_keys line and --check-configured."""
 
 import logging
+import os
+import stat
 import subprocess
+import sys
 
 import pytest
 
@@ -102,3 +105,35 @@ def test_daemon_with_an_invalid_config_exits_with_the_config_code(tmp_path, caps
         daemon.main(["--config", write_config(tmp_path, "[tunnel]\nhost = bastion\nport = x\n")])
     assert exited.value.code == EXIT_CONFIG
     assert "tunnel.port" in capsys.readouterr().err
+
+
+def test_keygen_works_without_the_ssh_keygen_program_and_openssh_accepts_the_key(tmp_path):
+    # A minimal install has no openssh-client: keygen must not need it (PATH here has no ssh-keygen).
+    key_file = tmp_path / "etc" / "tunnel_key"
+    config_path = write_config(
+        tmp_path, f"[meso360]\nvehicle = MM7\n[tunnel]\nremote_port = 2207\nkey_file = {key_file}\n"
+    )
+    empty = tmp_path / "no-tools"
+    empty.mkdir()
+    result = subprocess.run(
+        [sys.executable, "-c", "from meso360.ctl.cli import main; main()", "--config", config_path, "tunnel", "keygen"],
+        capture_output=True,
+        text=True,
+        env={"PATH": str(empty), "LC_ALL": "C.UTF-8", "PYTHONPATH": os.pathsep.join(sys.path)},
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    public = key_file.with_name("tunnel_key.pub").read_text().strip()
+    assert public.startswith("ssh-ed25519 ") and public.endswith(" meso360@MM7")
+    assert (
+        stat.S_IMODE(key_file.stat().st_mode),
+        stat.S_IMODE(key_file.with_name("tunnel_key.pub").stat().st_mode),
+    ) == (
+        0o600,
+        0o644,
+    )
+    assert keys.authorized_keys_line(public, 2207) in result.stdout
+    # OpenSSH reads the private key and derives the same public key; paramiko (the daemon) loads it.
+    derived = subprocess.run(["ssh-keygen", "-y", "-f", str(key_file)], capture_output=True, text=True, check=True)
+    assert derived.stdout.split()[:2] == public.split()[:2]
+    assert ssh.load_private_key(key_file).get_base64() == public.split()[1]

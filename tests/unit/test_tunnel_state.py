@@ -77,8 +77,10 @@ def test_state_file_holds_the_documented_keys_for_other_processes(state, tmp_pat
     assert written["state"] == "up" and written["reconnects"] == 0 and written["detail"] == "verified"
     assert written["since"].endswith("Z") and written["verified_at"].endswith("Z")
     assert written["remote"] == "bastion:2222" and written["local_port"] == 22
-    assert [p.name for p in (tmp_path / "state").iterdir()] == ["tunnel.json"]  # no temporary files left
-    json.loads((tmp_path / "state" / "tunnel.json").read_text())
+    # In its own directory (writable by the tunnel's user alone), no temporary files left.
+    assert [p.name for p in (tmp_path / "state").iterdir()] == ["tunnel"]
+    assert [p.name for p in (tmp_path / "state" / "tunnel").iterdir()] == ["tunnel.json"]
+    json.loads((tmp_path / "state" / "tunnel" / "tunnel.json").read_text())
 
 
 def test_an_unwritable_state_dir_does_not_stop_the_tunnel(tunnel_config, tmp_path, notifier, caplog):
