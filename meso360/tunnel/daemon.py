@@ -40,32 +40,43 @@ class Backoff:
 
 
 class _CloseOnStop:
-    """Close the current SSH transport as soon as stop is requested, so no SSH wait delays SIGTERM."""
+    """Close the current SSH transport as soon as stop is requested, so no SSH wait delays SIGTERM.
+
+    After a stop it keeps closing whatever transport the client has until run() ends: a SIGTERM that
+    arrives while paramiko is still between the TCP connect and starting its transport would otherwise
+    find nothing to close, and the banner wait (up to connect_timeout) would delay the stop.
+    """
+
+    POLL_SECONDS = 0.05
 
     def __init__(self, stop_event):
         self._client = None
         self._lock = threading.Lock()
         self._stop_event = stop_event
+        self._finished = threading.Event()
         threading.Thread(target=self._close_when_stopped, name="close-on-stop", daemon=True).start()
 
     def track(self, client):
         with self._lock:
             self._client = client
-        if self._stop_event.is_set():
-            self._close_when_stopped()
+
+    def _current_transport(self):
+        with self._lock:
+            return self._client.get_transport() if self._client else None
 
     def _close_when_stopped(self):
         self._stop_event.wait()
-        with self._lock:
-            transport = self._client.get_transport() if self._client else None
-        if transport is not None:
-            transport.close()  # not client.close(): connect() may still be using the client
+        while not self._finished.is_set():
+            transport = self._current_transport()
+            if transport is not None and transport.active:
+                transport.close()  # not client.close(): connect() may still be using the client
+            self._finished.wait(self.POLL_SECONDS)
 
     def join(self, timeout_seconds=5.0):
         """Wait for the last transport's thread to end: a paramiko thread still writing to stderr
         while the interpreter shuts down aborts the process (SIGABRT) instead of a clean exit."""
-        with self._lock:
-            transport = self._client.get_transport() if self._client else None
+        self._finished.set()
+        transport = self._current_transport()
         if transport is not None:
             transport.close()
             if transport.is_alive():

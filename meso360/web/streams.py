@@ -45,8 +45,10 @@ def obs_events(services, last_id):
     with services.counter_lock:
         services.sse_clients += 1
     try:
-        yield f"retry: {RETRY_MS}\n\n".encode()
+        # Taken before the first chunk: Bottle asks for it before the headers go out, so every row
+        # the reader adds once the client sees the answer begin is sent (none falls in between).
         sent = window.last_id if last_id is None else last_id
+        yield f"retry: {RETRY_MS}\n\n".encode()
         keepalive_at = time.monotonic() + KEEPALIVE_S
         while True:
             if window.last_id == sent and not window.closed:
