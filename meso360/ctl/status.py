@@ -101,51 +101,47 @@ def _value(number, unit, digits=1):
     return "—" if number is None else f"{number:.{digits}f} {unit}"
 
 
-def format_status(status):
-    """Given the status dict, return the text operators read."""
-    lines = [f"meso360 on {status['vehicle']}   {status['time'][:19]}Z   config {status['config']}", ""]
-    if not status["systemd"]["available"]:
-        lines.append(f"systemd: {status['systemd']['detail']}")
-    for unit in status["units"]:
-        since = ""
-        if unit.get("since"):
-            # ActiveEnterTimestamp: when it became active; for a stopped unit, when it last was.
-            word = "since" if unit["active_state"] in ("active", "reloading") else "last active"
-            since = f" {word} {unit['since'][:19]}Z"
-        extra = []
-        if unit.get("restarts"):
-            extra.append(f"{unit['restarts']} restarts")
-        if unit.get("watchdog_seconds"):
-            extra.append(f"watchdog {unit['watchdog_seconds']:g} s")
-        state = unit["active_state"] + (f"/{unit['sub_state']}" if unit.get("sub_state") else "")
-        mark = {"unhealthy": "!!", "ok": "ok"}.get(unit["health"], "  ")
-        lines.append(f" {mark} {unit['unit']:<24} {state:<20}{since} {', '.join(extra)}".rstrip())
-        for detail in (unit.get("reason"), unit.get("status_text")):
-            if detail:
-                lines.append(f"{'':28}{detail}")
-    tunnel = status["tunnel"]
+def _unit_lines(unit):
+    """Given a unit row of the status dict, return its line, then its reason and STATUS= text if any."""
+    since = ""
+    if unit.get("since"):
+        # ActiveEnterTimestamp: when it became active; for a stopped unit, when it last was.
+        word = "since" if unit["active_state"] in ("active", "reloading") else "last active"
+        since = f" {word} {unit['since']}"
+    extra = []
+    if unit.get("restarts"):
+        extra.append(f"{unit['restarts']} restarts")
+    if unit.get("watchdog_seconds"):
+        extra.append(f"watchdog {unit['watchdog_seconds']:g} s")
+    state = unit["active_state"] + (f"/{unit['sub_state']}" if unit.get("sub_state") else "")
+    mark = {"unhealthy": "!!", "ok": "ok"}.get(unit["health"], "  ")
+    lines = [f" {mark} {unit['unit']:<24} {state:<20}{since} {', '.join(extra)}".rstrip()]
+    return lines + [f"{'':28}{detail}" for detail in (unit.get("reason"), unit.get("status_text")) if detail]
+
+
+def _tunnel_line(tunnel):
     state = tunnel["state"]
     if not tunnel["configured"]:
-        lines.append("\ntunnel: not configured ([tunnel] host is empty)")
-    elif state is None:
-        lines.append("\ntunnel: configured; no state reported yet (tunnel.json missing)")
-    else:
-        lines.append(
-            f"\ntunnel: {state.get('state', '?')} since {state.get('since', '?')}, verified {state.get('verified_at')},"
-            f" {state.get('reconnects', 0)} reconnects {state.get('detail') or ''}".rstrip()
-        )
-    obs = status["observation"]
+        return "\ntunnel: not configured ([tunnel] host is empty)"
+    if state is None:
+        return "\ntunnel: configured; no state reported yet (tunnel.json missing)"
+    return (
+        f"\ntunnel: {state.get('state', '?')} since {state.get('since', '?')}, verified {state.get('verified_at')},"
+        f" {state.get('reconnects', 0)} reconnects {state.get('detail') or ''}".rstrip()
+    )
+
+
+def _data_lines(obs, today, disk):
+    """Return the lines of the newest observation, today's file and the free disk space."""
     if obs is None:
-        lines.append("\nnewest observation: none")
+        lines = ["\nnewest observation: none"]
     else:
-        gps = obs["gps_time"][:19] + "Z" if obs["gps_time"] else "no GPS fix"
-        lines += [
-            f"\nnewest observation: {gps}, {obs['age_seconds']:.0f} s old ({obs['file']})",
+        lines = [
+            f"\nnewest observation: {obs['gps_time'] or 'no GPS fix'}, {obs['age_seconds']:.0f} s old ({obs['file']})",
             f"  T {_value(obs['t_fast_c'], '°C')}   Td {_value(obs['dewpoint_c'], '°C')}"
             f"   p {_value(obs['pressure_hpa'], 'hPa', 2)}"
             f"   wind {_value(obs['wind_speed_ms'], 'm/s')} from {_value(obs['wind_dir_deg'], '°', 0)}",
         ]
-    today = status["today"]
     if today:
         label = "today" if today["is_today"] else "newest file (none for today)"
         fraction = "—" if today["completeness"] is None else f"{today['completeness']:.1%}"
@@ -155,10 +151,20 @@ def format_status(status):
             + (f", {today['duplicates']} duplicate times" if today["duplicates"] else "")
             + (f", {today['backward_jumps']} backward jumps" if today["backward_jumps"] else "")
         )
-    disk = status["disk"]
     lines.append(f"disk free: {disk['free_bytes'] / 1e9:.1f} GB of {disk['total_bytes'] / 1e9:.1f} GB ({disk['path']})")
-    lines.append("")
-    lines.append("HEALTHY" if status["healthy"] else "UNHEALTHY: " + "; ".join(status["problems"]))
+    return lines
+
+
+def format_status(status):
+    """Given the status dict, return the text operators read."""
+    lines = [f"meso360 on {status['vehicle']}   {status['time']}   config {status['config']}", ""]
+    if not status["systemd"]["available"]:
+        lines.append(f"systemd: {status['systemd']['detail']}")
+    for unit in status["units"]:
+        lines += _unit_lines(unit)
+    lines.append(_tunnel_line(status["tunnel"]))
+    lines += _data_lines(status["observation"], status["today"], status["disk"])
+    lines += ["", "HEALTHY" if status["healthy"] else "UNHEALTHY: " + "; ".join(status["problems"])]
     return "\n".join(lines)
 
 
