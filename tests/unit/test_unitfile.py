@@ -128,3 +128,15 @@ def test_the_polkit_rule_grants_exactly_the_units_of_the_component_list():
                for name in (*systemd_units.COMPONENTS, "ssh", "journal", "unitfile")}  # fmt: skip
     assert {unit for unit in granted if unitfile_regex.match(unit)} == set(systemd_units.UNITFILE_INSTANCES)
     assert not units_regex.match("meso360-unitfile@enable-ingest.service") and not units_regex.match("ssh.service")
+
+
+def test_the_vocabulary_and_the_helper_import_only_the_standard_library():
+    # Under `python3 -I` no third-party path is searched: meso360.unitfile must not need one.
+    package_root = str(Path(unitfile.__file__).parents[1])
+    code = (
+        f"import sys; sys.path.insert(0, {package_root!r}); import meso360.unitfile, meso360.systemd_units;"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] not in (*sys.stdlib_module_names, 'meso360')"
+        " and name != '__main__'))"
+    )
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
