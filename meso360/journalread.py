@@ -20,15 +20,11 @@ import os
 import select
 import sys
 
-from meso360 import unitfile
+from meso360 import systemd_units
 
 SOCKET_PATH = "/run/meso360-journal.sock"
 # The daemons, the target, and the root helper that enables/disables them for the panel.
-UNITS = (
-    tuple(f"meso360-{component}.service" for component in unitfile.COMPONENTS)
-    + ("meso360.target",)
-    + tuple(f"meso360-unitfile@{verb}-{name}.service" for verb in unitfile.VERBS for name in unitfile.COMPONENTS)
-)
+UNITS = systemd_units.ALL_UNITS + systemd_units.UNITFILE_INSTANCES
 MAX_LINES = 5000
 KEEPALIVE_S = 15.0
 BATCH = 500

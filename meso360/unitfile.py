@@ -17,8 +17,8 @@ import shutil
 import subprocess
 import sys
 
-VERBS = ("enable", "disable")
-COMPONENTS = ("ingest", "web", "tunnel", "sim")
+from meso360.systemd_units import COMPONENTS, UNITFILE_VERBS, unit_name
+
 EX_USAGE = 64
 TIMEOUT_S = 60
 USAGE = f"""usage: python3 -m meso360.unitfile VERB-COMPONENT
@@ -26,7 +26,7 @@ USAGE = f"""usage: python3 -m meso360.unitfile VERB-COMPONENT
 Run `systemctl VERB meso360-COMPONENT.service` (as root, without --now), for the template unit
 meso360-unitfile@.service: its instance name is VERB-COMPONENT.
 
-  VERB       {" | ".join(VERBS)}
+  VERB       {" | ".join(UNITFILE_VERBS)}
   COMPONENT  {" | ".join(COMPONENTS)}
 
 Anything else exits {EX_USAGE} without running systemctl. Example:
@@ -40,12 +40,12 @@ class InvalidInstance(ValueError):
 
 def parse_instance(instance):
     """Given an instance name such as "enable-ingest", return (verb, unit); raise InvalidInstance."""
-    allowed = [f"{verb}-{component}" for verb in VERBS for component in COMPONENTS]
+    allowed = [f"{verb}-{component}" for verb in UNITFILE_VERBS for component in COMPONENTS]
     if instance not in allowed:
         shown = instance if instance.isprintable() and len(instance) <= 100 else repr(instance[:100])
         raise InvalidInstance(f"refused instance {shown!r}: it must be one of {', '.join(allowed)}")
     verb, component = instance.split("-", 1)
-    return verb, f"meso360-{component}.service"
+    return verb, unit_name(component)
 
 
 def _say(priority, message):

@@ -2,7 +2,8 @@
 
 import click
 
-from meso360.errors import EXIT_CONFIG
+from meso360.ctl.context import report_config_error
+from meso360.errors import EXIT_CONFIG, ConfigError
 
 SECRET_KEYS = {("ingest", "password"), ("web", "password_hash")}
 MASK = "********"
@@ -43,8 +44,6 @@ def config_group():
 @click.pass_obj
 def validate(ctl):
     """Check the config file; print PASS, or every problem and exit 78."""
-    from meso360.ctl.cli import report_config_error
-    from meso360.errors import ConfigError
 
     try:
         ctl.config  # noqa: B018 - loading validates

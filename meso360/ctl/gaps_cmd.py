@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from meso360.ctl.datafiles import today_or_newest, utc_today_name
+from meso360.ctl.newest import today_or_newest, utc_today_name
 
 _DATE_RE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 _RULE = "=" * 60

@@ -10,15 +10,15 @@ import time
 from pathlib import Path
 
 from meso360 import users
+from meso360.systemd_units import unit_name
 
 DAEMON_USER = users.INGEST_USER  # the directory checks are about the user that writes them
 CLOCK_WARN_SECONDS = 2.0
 CLOCK_FAIL_SECONDS = 60.0
 # The hardened ingest unit may write only below its StateDirectory=.
 UNIT_WRITABLE_ROOT = Path("/var/lib/meso360")
-INSTALLED_UNIT_PATHS = (
-    Path("/lib/systemd/system/meso360-ingest.service"),
-    Path("/etc/systemd/system/meso360-ingest.service"),
+INSTALLED_UNIT_PATHS = tuple(
+    Path(directory, unit_name("ingest")) for directory in ("/lib/systemd/system", "/etc/systemd/system")
 )
 
 

@@ -7,45 +7,17 @@ from pathlib import Path
 
 import click
 
-from meso360.ctl import systemd
-from meso360.tunnel import state as tunnel_state
+from meso360 import systemd_units
 
 STALE_AFTER_SECONDS = 30
+SYSTEMCTL_TIMEOUT_SECONDS = 15
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
 
 
-def _unit_health(unit, tunnel_configured):
-    """Return (verdict, reason): verdict is ok, unhealthy, not-installed or idle."""
-    if unit.load_state == "not-found":
-        return "not-installed", "unit not installed"
-    if unit.active_state == "failed":
-        return "unhealthy", f"failed ({unit.result or unit.sub_state})"
-    if unit.sub_state == "auto-restart":
-        return "unhealthy", "crashed; systemd is restarting it"
-    if unit.active_state in ("active", "reloading", "activating"):
-        return "ok", ""
-    if unit.unit == systemd.unit_name("tunnel") and not tunnel_configured:
-        return "idle", "tunnel not configured (skipped)"
-    if unit.unit_file_state == "enabled":
-        return "unhealthy", "enabled but not running"
-    return "idle", "not enabled, not running"
-
-
-def _read_tunnel_state(state_dir):
-    try:
-        with open(tunnel_state.state_path(state_dir), encoding="utf-8") as file:
-            state = json.load(file)
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as error:
-        return {"state": "unreadable", "detail": str(error)}
-    return state if isinstance(state, dict) else {"state": "unreadable", "detail": "not a JSON object"}
-
-
 def _today(data_dir, now):
     """Gap summary of today's file (UTC), else the newest file; None when there is none."""
-    from meso360.ctl.datafiles import today_or_newest, utc_today_name
+    from meso360.ctl.newest import today_or_newest, utc_today_name
     from meso360.datafile import daily_files
     from meso360.gaps import analyze_file
 
@@ -76,31 +48,35 @@ def _disk(path):
     return {"path": str(path), "free_bytes": usage.free, "total_bytes": usage.total}
 
 
+def _units(config):
+    """Return ({"available", "detail"}, [unit row with its health verdict]) of every meso360 unit and the target."""
+    try:
+        states = systemd_units.query_units(systemd_units.ALL_UNITS, SYSTEMCTL_TIMEOUT_SECONDS)
+        answer = {"available": True, "detail": ""}
+    except systemd_units.SystemdUnavailable as error:
+        states = []
+        answer = {"available": False, "detail": f"{error}; units reported as unknown"}
+    rows = []
+    for name in systemd_units.ALL_UNITS:
+        state = next((unit for unit in states if unit.unit == name), None)
+        configured = config.tunnel.configured or name != systemd_units.unit_name("tunnel")
+        health, reason = systemd_units.unit_health(state, configured)
+        known = state.as_dict() if state else {"unit": name, "active_state": "unknown"}
+        rows.append({**known, "health": health, "reason": reason})
+    return answer, rows
+
+
 def collect(config, now=None):
     """Given a Config, return the status dict (JSON-ready), including `healthy` and `problems`."""
-    from meso360.ctl.datafiles import newest_observation
+    from meso360.ctl.newest import newest_observation
 
     now = now or dt.datetime.now(dt.UTC)
     problems = []
-    status = {"time": now.isoformat(), "vehicle": config.general.vehicle, "config": config.path}
-    try:
-        units = systemd.show_units()
-        status["systemd"] = {"available": True, "detail": ""}
-    except systemd.SystemdUnavailable as error:
-        units = None
-        status["systemd"] = {"available": False, "detail": f"{error}; units reported as unknown"}
-    unit_rows = []
-    for name in systemd.ALL_UNITS:
-        unit = next((u for u in units or () if u.unit == name), None)
-        if unit is None:
-            unit_rows.append({"unit": name, "active_state": "unknown", "health": "unknown", "reason": ""})
-            continue
-        health, reason = _unit_health(unit, config.tunnel.configured)
-        unit_rows.append({**unit.as_dict(), "health": health, "reason": reason})
-        if health == "unhealthy":
-            problems.append(f"{name}: {reason}")
-    status["units"] = unit_rows
-    status["tunnel"] = {"configured": config.tunnel.configured, "state": _read_tunnel_state(config.general.state_dir)}
+    status = {"time": systemd_units.utc_iso(now.timestamp()), "vehicle": config.general.vehicle, "config": config.path}
+    status["systemd"], status["units"] = _units(config)
+    problems += [f"{unit['unit']}: {unit['reason']}" for unit in status["units"] if unit["health"] == "unhealthy"]
+    state = systemd_units.read_tunnel_state(config.general.state_dir)
+    status["tunnel"] = {"configured": config.tunnel.configured, "state": state}
 
     observation = newest_observation(config.general.data_dir, now)
     status["observation"] = observation.as_dict() if observation else None
@@ -125,51 +101,47 @@ def _value(number, unit, digits=1):
     return "—" if number is None else f"{number:.{digits}f} {unit}"
 
 
-def format_status(status):
-    """Given the status dict, return the text operators read."""
-    lines = [f"meso360 on {status['vehicle']}   {status['time'][:19]}Z   config {status['config']}", ""]
-    if not status["systemd"]["available"]:
-        lines.append(f"systemd: {status['systemd']['detail']}")
-    for unit in status["units"]:
-        since = ""
-        if unit.get("since"):
-            # ActiveEnterTimestamp: when it became active; for a stopped unit, when it last was.
-            word = "since" if unit["active_state"] in ("active", "reloading") else "last active"
-            since = f" {word} {unit['since'][:19]}Z"
-        extra = []
-        if unit.get("restarts"):
-            extra.append(f"{unit['restarts']} restarts")
-        if unit.get("watchdog_seconds"):
-            extra.append(f"watchdog {unit['watchdog_seconds']:g} s")
-        state = unit["active_state"] + (f"/{unit['sub_state']}" if unit.get("sub_state") else "")
-        mark = {"unhealthy": "!!", "ok": "ok"}.get(unit["health"], "  ")
-        lines.append(f" {mark} {unit['unit']:<24} {state:<20}{since} {', '.join(extra)}".rstrip())
-        for detail in (unit.get("reason"), unit.get("status_text")):
-            if detail:
-                lines.append(f"{'':28}{detail}")
-    tunnel = status["tunnel"]
+def _unit_lines(unit):
+    """Given a unit row of the status dict, return its line, then its reason and STATUS= text if any."""
+    since = ""
+    if unit.get("since"):
+        # ActiveEnterTimestamp: when it became active; for a stopped unit, when it last was.
+        word = "since" if unit["active_state"] in ("active", "reloading") else "last active"
+        since = f" {word} {unit['since']}"
+    extra = []
+    if unit.get("restarts"):
+        extra.append(f"{unit['restarts']} restarts")
+    if unit.get("watchdog_seconds"):
+        extra.append(f"watchdog {unit['watchdog_seconds']:g} s")
+    state = unit["active_state"] + (f"/{unit['sub_state']}" if unit.get("sub_state") else "")
+    mark = {"unhealthy": "!!", "ok": "ok"}.get(unit["health"], "  ")
+    lines = [f" {mark} {unit['unit']:<24} {state:<20}{since} {', '.join(extra)}".rstrip()]
+    return lines + [f"{'':28}{detail}" for detail in (unit.get("reason"), unit.get("status_text")) if detail]
+
+
+def _tunnel_line(tunnel):
     state = tunnel["state"]
     if not tunnel["configured"]:
-        lines.append("\ntunnel: not configured ([tunnel] host is empty)")
-    elif state is None:
-        lines.append("\ntunnel: configured; no state reported yet (tunnel.json missing)")
-    else:
-        lines.append(
-            f"\ntunnel: {state.get('state', '?')} since {state.get('since', '?')}, verified {state.get('verified_at')},"
-            f" {state.get('reconnects', 0)} reconnects {state.get('detail') or ''}".rstrip()
-        )
-    obs = status["observation"]
+        return "\ntunnel: not configured ([tunnel] host is empty)"
+    if state is None:
+        return "\ntunnel: configured; no state reported yet (tunnel.json missing)"
+    return (
+        f"\ntunnel: {state.get('state', '?')} since {state.get('since', '?')}, verified {state.get('verified_at')},"
+        f" {state.get('reconnects', 0)} reconnects {state.get('detail') or ''}".rstrip()
+    )
+
+
+def _data_lines(obs, today, disk):
+    """Return the lines of the newest observation, today's file and the free disk space."""
     if obs is None:
-        lines.append("\nnewest observation: none")
+        lines = ["\nnewest observation: none"]
     else:
-        gps = obs["gps_time"][:19] + "Z" if obs["gps_time"] else "no GPS fix"
-        lines += [
-            f"\nnewest observation: {gps}, {obs['age_seconds']:.0f} s old ({obs['file']})",
+        lines = [
+            f"\nnewest observation: {obs['gps_time'] or 'no GPS fix'}, {obs['age_seconds']:.0f} s old ({obs['file']})",
             f"  T {_value(obs['t_fast_c'], '°C')}   Td {_value(obs['dewpoint_c'], '°C')}"
             f"   p {_value(obs['pressure_hpa'], 'hPa', 2)}"
             f"   wind {_value(obs['wind_speed_ms'], 'm/s')} from {_value(obs['wind_dir_deg'], '°', 0)}",
         ]
-    today = status["today"]
     if today:
         label = "today" if today["is_today"] else "newest file (none for today)"
         fraction = "—" if today["completeness"] is None else f"{today['completeness']:.1%}"
@@ -179,10 +151,20 @@ def format_status(status):
             + (f", {today['duplicates']} duplicate times" if today["duplicates"] else "")
             + (f", {today['backward_jumps']} backward jumps" if today["backward_jumps"] else "")
         )
-    disk = status["disk"]
     lines.append(f"disk free: {disk['free_bytes'] / 1e9:.1f} GB of {disk['total_bytes'] / 1e9:.1f} GB ({disk['path']})")
-    lines.append("")
-    lines.append("HEALTHY" if status["healthy"] else "UNHEALTHY: " + "; ".join(status["problems"]))
+    return lines
+
+
+def format_status(status):
+    """Given the status dict, return the text operators read."""
+    lines = [f"meso360 on {status['vehicle']}   {status['time']}   config {status['config']}", ""]
+    if not status["systemd"]["available"]:
+        lines.append(f"systemd: {status['systemd']['detail']}")
+    for unit in status["units"]:
+        lines += _unit_lines(unit)
+    lines.append(_tunnel_line(status["tunnel"]))
+    lines += _data_lines(status["observation"], status["today"], status["disk"])
+    lines += ["", "HEALTHY" if status["healthy"] else "UNHEALTHY: " + "; ".join(status["problems"])]
     return "\n".join(lines)
 
 

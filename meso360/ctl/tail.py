@@ -4,7 +4,7 @@ import threading
 
 import click
 
-from meso360.ctl.datafiles import complete_size, last_lines, support_files, today_or_newest, utc_today_name
+from meso360.ctl.newest import complete_size, last_lines, support_files, today_or_newest, utc_today_name
 from meso360.signals import stop_on_signals
 
 FOLLOW_INTERVAL_SECONDS = 0.5

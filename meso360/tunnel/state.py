@@ -1,48 +1,15 @@
 """The tunnel's current state: logged on change, sent as sd_notify STATUS, written to tunnel.json."""
 
 import contextlib
-import datetime
 import json
 import logging
 import os
 import tempfile
 import time
 
+from meso360.systemd_units import tunnel_state_path, utc_iso
+
 log = logging.getLogger(__name__)
-
-STATE_FILE_NAME = "tunnel.json"
-# In its own directory below state_dir, writable by the tunnel's user alone (ingest's resume state is beside it).
-STATE_SUBDIRECTORY = "tunnel"
-# meso360-tunnel is READY only once its forward is verified, which never happens while the vehicle is offline:
-# `systemctl start|restart` of it would wait forever (TimeoutStartSec=infinity). meso360ctl and the web panel
-# queue those jobs with --no-block instead and say so.
-NOT_AWAITED_VERBS = ("start", "restart")
-READY_NOTE = "the tunnel reports ready once its forward to the bastion is verified; its state is in status"
-
-
-def start_not_awaited(component, verb):
-    """True when `verb` of the meso360 `component` is queued without waiting for it (a tunnel start)."""
-    return component == "tunnel" and verb in NOT_AWAITED_VERBS
-
-
-def _iso(wall_time):
-    if wall_time is None:
-        return None
-    return datetime.datetime.fromtimestamp(wall_time, datetime.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def state_path(state_dir):
-    """Given the state directory ([meso360] state_dir), return the path of tunnel.json."""
-    return os.path.join(str(state_dir), STATE_SUBDIRECTORY, STATE_FILE_NAME)
-
-
-def read_state(state_dir):
-    """Given the state directory, return the tunnel state dict written by meso360-tunnel, or None if absent."""
-    try:
-        with open(state_path(state_dir), encoding="utf-8") as file:
-            return json.load(file)
-    except (OSError, ValueError):
-        return None
 
 
 class TunnelState:
@@ -50,7 +17,7 @@ class TunnelState:
 
     def __init__(self, tunnel, state_dir, notifier):
         self._tunnel = tunnel
-        self._path = state_path(state_dir)
+        self._path = tunnel_state_path(state_dir)  # read by systemd_units.read_tunnel_state
         self._notifier = notifier
         self.state = "connecting"
         self.detail = "starting"
@@ -132,14 +99,14 @@ class TunnelState:
     def as_dict(self):
         return {
             "state": self.state,
-            "since": _iso(self.since),
-            "verified_at": _iso(self.verified_at),
+            "since": utc_iso(self.since),
+            "verified_at": utc_iso(self.verified_at),
             "reconnects": self.reconnects,
             "detail": self.detail,
             "remote": f"{self._tunnel.host}:{self._tunnel.remote_port}",
             "local_port": self._tunnel.local_port,
             "pid": os.getpid(),
-            "updated_at": _iso(time.time()),
+            "updated_at": utc_iso(time.time()),
         }
 
     def write(self):

@@ -8,7 +8,7 @@ import zlib
 import bottle
 
 import meso360
-from meso360.tunnel.state import read_state as read_tunnel_state
+from meso360.systemd_units import read_tunnel_state
 from meso360.web import dayhistory
 from meso360.web.responses import json_error, whole_number
 from meso360.web.server import PENDING_OUTPUT_LIMIT_BYTES

@@ -6,11 +6,12 @@ import urllib.parse
 
 import bottle
 
+from meso360.systemd_units import COMPONENTS
 from meso360.web import auth
 from meso360.web.login_guard import LoginRefused
 from meso360.web.responses import json_body, json_error
 from meso360.web.sessions import SESSION_COOKIE, SESSION_SECONDS
-from meso360.web.systemd import ACTIONS, COMPONENTS, ControlFailed
+from meso360.web.systemd import ACTIONS, ControlFailed
 
 log = logging.getLogger(__name__)
 

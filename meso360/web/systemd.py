@@ -1,6 +1,5 @@
-"""systemd from the web daemon: unit states in one `systemctl show` call (cached), and control verbs."""
+"""systemd from the web daemon: unit states with their health (cached), and the panel's control actions."""
 
-import datetime as dt
 import json
 import logging
 import shutil
@@ -8,14 +7,23 @@ import subprocess
 import threading
 import time
 
-from meso360.tunnel import state as tunnel_state
+from meso360.systemd_units import (
+    COMPONENTS,
+    READY_NOTE,
+    SERVICES,
+    TARGET,
+    SystemdUnavailable,
+    query_units,
+    start_not_awaited,
+    systemctl_path,
+    unit_health,
+    unit_name,
+    unitfile_instance,
+)
 
 log = logging.getLogger(__name__)
 
-COMPONENTS = ("ingest", "web", "tunnel", "sim")
-TARGET = "meso360.target"
 ACTIONS = ("start", "stop", "restart", "enable", "disable", "restart-all")
-SHOW_PROPERTIES = "Id,LoadState,ActiveState,SubState,ActiveEnterTimestamp,NRestarts,StatusText,UnitFileState"
 SHOW_TIMEOUT_S = 5
 CONTROL_TIMEOUT_S = 30
 CACHE_SECONDS = 1.0
@@ -28,64 +36,24 @@ class ControlFailed(Exception):
     """systemctl could not run or refused the action; the message says why."""
 
 
-def unit_of(component):
-    """Given a component name, return its service unit."""
-    return f"meso360-{component}.service"
+def unit_entry(component, state, configured):
+    """Given a component, its UnitState (None: unknown) and whether it is configured, return its /api/status dict.
 
-
-def unitfile_instance(verb, component):
-    """Given enable/disable and a component, return the root oneshot that runs `systemctl VERB` on its unit.
-
-    The web daemon may not enable unit files itself (polkit gets no unit name for that); the polkit
-    rule lets it start exactly these instances of meso360-unitfile@.service (meso360/unitfile.py).
+    `health` and `reason` are the verdict of systemd_units.unit_health, the one rule; the panel shows it.
     """
-    return f"meso360-unitfile@{verb}-{component}.service"
-
-
-def _iso(unix_value):
-    """`@1749145948` (systemctl --timestamp=unix) -> ISO 8601 UTC; empty or 0 -> None."""
-    text = unix_value.strip().lstrip("@")
-    if not text.isdigit() or int(text) == 0:
-        return None
-    return dt.datetime.fromtimestamp(int(text), dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_show(text):
-    """Given `systemctl show -p ... UNIT...` output, return {unit: {property: value}}."""
-    units = {}
-    for block in text.split("\n\n"):
-        properties = dict(line.split("=", 1) for line in block.splitlines() if "=" in line)
-        if "Id" in properties:
-            units[properties["Id"]] = properties
-    return units
-
-
-def _unit_entry(component, properties, configured):
-    if properties is None or properties.get("LoadState") in (None, "not-found"):
-        active = "unknown" if properties is None else "not-found"
-        return {
-            "name": unit_of(component),
-            "component": component,
-            "active": active,
-            "sub": active,
-            "since": None,
-            "restarts": 0,
-            "status_text": "",
-            "enabled": None,
-            "configured": configured,
-        }
-    file_state = properties.get("UnitFileState", "")
-    restarts = properties.get("NRestarts", "0")
-    return {
-        "name": unit_of(component),
-        "component": component,
-        "active": properties.get("ActiveState", "unknown"),
-        "sub": properties.get("SubState", "unknown"),
-        "since": _iso(properties.get("ActiveEnterTimestamp", "")),
-        "restarts": int(restarts) if restarts.isdigit() else 0,
-        "status_text": properties.get("StatusText", ""),
-        "enabled": {"enabled": True, "disabled": False}.get(file_state),
-        "configured": configured,
+    health, reason = unit_health(state, configured)
+    entry = {"name": unit_name(component), "component": component, "configured": configured}
+    entry |= {"health": health, "reason": reason, "since": None, "restarts": 0, "status_text": "", "enabled": None}
+    if state is None or state.load_state == "not-found":
+        active = "unknown" if state is None else "not-found"
+        return entry | {"active": active, "sub": active}
+    return entry | {
+        "active": state.active_state or "unknown",
+        "sub": state.sub_state or "unknown",
+        "since": state.since,
+        "restarts": state.restarts or 0,
+        "status_text": state.status_text,
+        "enabled": {"enabled": True, "disabled": False}.get(state.unit_file_state),
     }
 
 
@@ -105,10 +73,6 @@ class Systemd:
         self.available = None
         self.reason = ""
 
-    def _systemctl(self):
-        # Looked up on every call: the tests put a recording `systemctl` first on PATH.
-        return shutil.which("systemctl")
-
     def units(self):
         """Return the list of unit dicts of /api/status (active "unknown" when systemd is not there)."""
         cached = self._cached
@@ -124,25 +88,13 @@ class Systemd:
             self._lock.release()
 
     def _query(self):
-        shown = {}
-        systemctl = self._systemctl()
-        if systemctl is None:
-            self._set_available(False, "systemctl not found")
-        else:
-            command = [systemctl, "show", "--timestamp=unix", "-p", SHOW_PROPERTIES]
-            command += [unit_of(component) for component in COMPONENTS]
-            try:
-                done = subprocess.run(command, capture_output=True, text=True, timeout=SHOW_TIMEOUT_S, check=False)
-            except (OSError, subprocess.TimeoutExpired) as error:
-                self._set_available(False, f"systemctl show failed: {error}")
-            else:
-                if done.returncode == 0:
-                    shown = parse_show(done.stdout)
-                    self._set_available(True, "")
-                else:
-                    lines = (done.stderr or done.stdout).strip().splitlines()
-                    self._set_available(False, lines[0] if lines else f"systemctl show: exit {done.returncode}")
-        return [_unit_entry(c, shown.get(unit_of(c)), self._configured[c]) for c in COMPONENTS]
+        try:
+            shown = {state.unit: state for state in query_units(SERVICES, SHOW_TIMEOUT_S)}
+            self._set_available(True, "")
+        except SystemdUnavailable as error:
+            shown = {}
+            self._set_available(False, str(error))
+        return [unit_entry(c, shown.get(unit_name(c)), self._configured[c]) for c in COMPONENTS]
 
     def _set_available(self, available, reason):
         if available != self.available:
@@ -163,34 +115,9 @@ class Systemd:
         running `systemctl enable|disable meso360-COMPONENT.service`); a failure is reported with that
         instance's error messages from the journal.
         """
-        helper, no_block = None, False
-        if action == "restart-all":
-            unit, command = TARGET, ["restart", "--no-block", TARGET]
-        elif action in ("enable", "disable"):
-            unit, helper = unit_of(component), unitfile_instance(action, component)
-            command = ["start", helper]
-        else:
-            unit = unit_of(component)
-            # The web daemon restarting or stopping itself must not wait for its own end; see tunnel.state
-            # for the tunnel.
-            no_block = component == "web" or tunnel_state.start_not_awaited(component, action)
-            command = [action] + (["--no-block"] if no_block else []) + [unit]
-        systemctl = self._systemctl()
-        if systemctl is None:
-            raise ControlFailed("systemctl not found: this system is not run by systemd")
+        unit, helper, command = _control_command(action, component)
         started = int(time.time())
-        try:
-            done = subprocess.run(
-                [systemctl, "--no-ask-password", *command],
-                capture_output=True,
-                text=True,
-                timeout=CONTROL_TIMEOUT_S,
-                check=False,
-            )
-        except subprocess.TimeoutExpired:
-            raise ControlFailed(f"systemctl {' '.join(command)} did not finish within {CONTROL_TIMEOUT_S} s") from None
-        except OSError as error:
-            raise ControlFailed(f"cannot run systemctl: {error}") from error
+        done = _run_systemctl(command)
         output = " ".join((done.stderr + " " + done.stdout).split())
         if done.returncode != 0:
             # "Job for ... failed": the instance ran and refused or failed; its own words are in the journal.
@@ -199,9 +126,42 @@ class Systemd:
         self._cached = None  # the next status shows the change
         if helper:
             return unit, f"{unit} {action}d (start at boot: {'yes' if action == 'enable' else 'no'})"
-        if tunnel_state.start_not_awaited(component, action):
-            return unit, f"{action} requested; {tunnel_state.READY_NOTE}"
+        if start_not_awaited(component, action):
+            return unit, f"{action} requested; {READY_NOTE}"
         return unit, output or "done"
+
+
+def _control_command(action, component):
+    """Return (unit acted on, the unitfile helper instance or None, systemctl arguments) of a panel action."""
+    if action == "restart-all":
+        return TARGET, None, ["restart", "--no-block", TARGET]
+    unit = unit_name(component)
+    if action in ("enable", "disable"):
+        helper = unitfile_instance(action, component)
+        return unit, helper, ["start", helper]
+    # The web daemon restarting or stopping itself must not wait for its own end; nor a tunnel start (READY_NOTE).
+    no_block = component == "web" or start_not_awaited(component, action)
+    return unit, None, [action] + (["--no-block"] if no_block else []) + [unit]
+
+
+def _run_systemctl(command):
+    """Run `systemctl --no-ask-password COMMAND...`; return the completed process. Raise ControlFailed."""
+    try:
+        systemctl = systemctl_path()
+    except SystemdUnavailable as error:
+        raise ControlFailed(str(error)) from None
+    try:
+        return subprocess.run(
+            [systemctl, "--no-ask-password", *command],
+            capture_output=True,
+            text=True,
+            timeout=CONTROL_TIMEOUT_S,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ControlFailed(f"systemctl {' '.join(command)} did not finish within {CONTROL_TIMEOUT_S} s") from None
+    except OSError as error:
+        raise ControlFailed(f"cannot run systemctl: {error}") from error
 
 
 def _journal_errors(unit, since):

@@ -215,11 +215,12 @@ def test_pure_functions_compute_legacy_formulas_in_the_browser(page_on):
             dp,
             completeness: o.completeness(pts([[0, {t: 1}], [1, {t: 1}], [3, {t: 1}], [4, {}]])),
             clamp: ch.clampWindow(-50, 10, 0, 100),
-            units: [comp.componentState({active: 'active', since: 1000, configured: true, enabled: true}, 1010).dot,
-                    comp.componentState({active: 'active', since: 1000, configured: true, enabled: true}, 2000).dot,
-                    comp.componentState({active: 'failed', configured: true}, 0).dot,
-                    comp.componentState({active: 'inactive', configured: true, enabled: false}, 0).dot,
-                    comp.componentState({active: 'inactive', configured: false}, 0).label],
+            units: [comp.componentState({active: 'active', since: 1000, health: 'ok', enabled: true}, 1010).dot,
+                    comp.componentState({active: 'active', since: 1000, health: 'ok', enabled: true}, 2000).dot,
+                    comp.componentState({active: 'failed', health: 'unhealthy', reason: 'failed (watchdog)'}, 0),
+                    comp.componentState({active: 'inactive', enabled: false, health: 'idle'}, 0).dot,
+                    comp.componentState({active: 'inactive', configured: false, health: 'idle',
+                                         reason: 'tunnel not configured (skipped)'}, 0)],
             age: o.recordAge(1000, {ts: 1000, ageS: 2, atMs: 0}, 3000, null),
             fahrenheit: c.tempIn(100, 'F'),
         };
@@ -248,7 +249,13 @@ def test_pure_functions_compute_legacy_formulas_in_the_browser(page_on):
     assert results["dp"] == pytest.approx(3)
     assert results["completeness"] == pytest.approx(60)  # 3 real seconds of 5
     assert results["clamp"] == [0, 60]
-    assert results["units"] == ["recent", "running", "failed", "disabled", "not configured"]
+    assert results["units"] == [  # the server's health verdict, shown
+        "recent",
+        "running",
+        {"dot": "failed", "label": "failed (watchdog)"},
+        "disabled",
+        {"dot": "unconfigured", "label": "tunnel not configured (skipped)"},
+    ]
     assert results["age"] == pytest.approx(5)  # server said 2 s old, 3 s have passed since
     assert results["fahrenheit"] == pytest.approx(212)
 

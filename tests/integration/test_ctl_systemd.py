@@ -88,7 +88,8 @@ def test_status_without_systemd_reports_units_unknown_and_fresh_data_as_healthy(
         (*UNITS, "meso360.target"), "unknown"
     )
     observation = status["observation"]
-    assert observation["gps_time"] == newest.isoformat()
+    assert observation["gps_time"] == f"{newest:%Y-%m-%dT%H:%M:%SZ}"  # the one time format: ISO 8601 UTC, Z
+    assert status["time"].endswith("Z") and "." not in status["time"]
     assert 0 <= observation["age_seconds"] < 30
     assert observation["t_fast_c"] == 22.75 and observation["pressure_hpa"] == 900.5
     assert status["today"]["gap_count"] == 1 and status["today"]["rows"] == 5

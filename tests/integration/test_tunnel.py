@@ -19,8 +19,8 @@ from sshd_fixture import (  # noqa: F401 - the *_fixture names register pytest f
     wait_for,
 )
 
+from meso360.ctl.tunnel_cmd import tunnel as tunnel_cli
 from meso360.errors import EXIT_CONFIG
-from meso360.tunnel.cli import tunnel as tunnel_cli
 from meso360.tunnel.forward import MAX_CONNECTIONS
 
 pytestmark = pytest.mark.sshd

@@ -1,12 +1,13 @@
-"""meso360ctl building blocks: systemctl show parsing, unit health, journalctl arguments, file tails."""
+"""meso360ctl building blocks and the systemd vocabulary: show parsing, unit health, journalctl, file tails."""
 
 import datetime as dt
 import os
 
-from meso360.ctl import preflight, systemd
-from meso360.ctl.datafiles import complete_size, last_lines, newest_observation, today_or_newest
-from meso360.ctl.status import _unit_health
+from meso360 import systemd_units
+from meso360.ctl import control, preflight
+from meso360.ctl.newest import complete_size, last_lines, newest_observation, today_or_newest
 from meso360.datafile import OBS_HEADER
+from meso360.systemd_units import unit_health
 
 SHOW_OUTPUT = """Id=meso360-ingest.service
 LoadState=loaded
@@ -33,10 +34,10 @@ Result=success
 
 
 def test_systemctl_show_blocks_become_unit_states():
-    ingest, sim = systemd.parse_show_output(SHOW_OUTPUT)
+    ingest, sim = systemd_units.parse_show(SHOW_OUTPUT)
     assert ingest.unit == "meso360-ingest.service"
     assert (ingest.active_state, ingest.sub_state, ingest.unit_file_state) == ("active", "running", "enabled")
-    assert ingest.since == "2025-06-05T17:52:28+00:00"
+    assert ingest.since == "2025-06-05T17:52:28Z"  # the one time format: ISO 8601 UTC with Z
     assert ingest.restarts == 2
     assert ingest.watchdog_seconds == 30.0
     assert ingest.status_text.startswith("logger OK")
@@ -44,30 +45,37 @@ def test_systemctl_show_blocks_become_unit_states():
 
 
 def _unit(**changes):
-    (unit,) = systemd.parse_show_output(SHOW_OUTPUT.split("\n\n")[0])
+    (unit,) = systemd_units.parse_show(SHOW_OUTPUT.split("\n\n")[0])
     values = unit.as_dict() | changes
-    return systemd.UnitState(**values)
+    return systemd_units.UnitState(**values)
 
 
 def test_unit_health_rules():
-    assert _unit_health(_unit(), True)[0] == "ok"
-    assert _unit_health(_unit(active_state="failed", result="watchdog"), True) == ("unhealthy", "failed (watchdog)")
-    assert _unit_health(_unit(active_state="activating", sub_state="auto-restart"), True)[0] == "unhealthy"
-    assert _unit_health(_unit(active_state="inactive", sub_state="dead"), True)[0] == "unhealthy"
+    assert unit_health(_unit(), True)[0] == "ok"
+    assert unit_health(_unit(active_state="failed", result="watchdog"), True) == ("unhealthy", "failed (watchdog)")
+    assert unit_health(_unit(active_state="activating", sub_state="auto-restart"), True)[0] == "unhealthy"
+    assert unit_health(_unit(active_state="inactive", sub_state="dead"), True)[0] == "unhealthy"
     disabled = _unit(active_state="inactive", sub_state="dead", unit_file_state="disabled")
-    assert _unit_health(disabled, True)[0] == "idle"
+    assert unit_health(disabled, True)[0] == "idle"
     tunnel = _unit(unit="meso360-tunnel.service", active_state="inactive", sub_state="dead")
-    assert _unit_health(tunnel, tunnel_configured=False) == ("idle", "tunnel not configured (skipped)")
-    assert _unit_health(tunnel, tunnel_configured=True)[0] == "unhealthy"
-    assert _unit_health(_unit(load_state="not-found"), True)[0] == "not-installed"
+    assert unit_health(tunnel, configured=False) == ("idle", "tunnel not configured (skipped)")
+    assert unit_health(tunnel, configured=True)[0] == "unhealthy"
+    assert unit_health(_unit(load_state="not-found"), True)[0] == "not-installed"
+    assert unit_health(None, True) == ("unknown", "")  # systemd did not answer
+
+
+def test_a_zero_or_foreign_timestamp_is_no_time():
+    for value in ("@0", "", "Thu 2025-06-05 17:52:28 UTC"):
+        (unit,) = systemd_units.parse_show(f"Id=meso360-web.service\nActiveEnterTimestamp={value}\n")
+        assert unit.since is None
 
 
 def test_journalctl_arguments_for_one_or_all_components():
-    assert systemd.journalctl_argv("ingest", follow=True, since="1 hour ago", lines=50, priority="warning") == [
+    assert control.journalctl_argv("ingest", follow=True, since="1 hour ago", lines=50, priority="warning") == [
         "journalctl", "-u", "meso360-ingest.service", "-f", "--since", "1 hour ago", "-n", "50", "-p", "warning",
     ]  # fmt: skip
-    assert systemd.journalctl_argv() == ["journalctl", "-u", "meso360-*", "-u", "meso360.target"]
-    assert systemd.unit_name("all") == "meso360.target"
+    assert control.journalctl_argv() == ["journalctl", "-u", "meso360-*", "-u", "meso360.target"]
+    assert systemd_units.unit_name("all") == "meso360.target"
 
 
 def test_last_lines_skips_a_torn_last_line_and_reads_across_blocks(tmp_path):

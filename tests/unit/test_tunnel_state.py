@@ -6,8 +6,9 @@ import logging
 import pytest
 
 from meso360 import config
+from meso360.systemd_units import read_tunnel_state
 from meso360.tunnel.daemon import Backoff
-from meso360.tunnel.state import TunnelState, read_state
+from meso360.tunnel.state import TunnelState
 
 
 class RecordingNotifier:
@@ -73,7 +74,7 @@ def test_status_lines_say_where_when_and_how_often(state, notifier):
 def test_state_file_holds_the_documented_keys_for_other_processes(state, tmp_path):
     state.down("connection refused", 1)
     state.up()
-    written = read_state(tmp_path / "state")
+    written = read_tunnel_state(tmp_path / "state")
     assert written["state"] == "up" and written["reconnects"] == 0 and written["detail"] == "verified"
     assert written["since"].endswith("Z") and written["verified_at"].endswith("Z")
     assert written["remote"] == "bastion:2222" and written["local_port"] == 22

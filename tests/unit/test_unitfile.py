@@ -1,6 +1,7 @@
 """meso360.unitfile: the program of meso360-unitfile@.service (instance allow-list, systemctl call)."""
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from meso360 import unitfile
+from meso360 import systemd_units, unitfile
 
 FAKE_SYSTEMCTL = """#!/bin/sh
 echo "$@" >> "{log}"
@@ -111,3 +112,31 @@ def test_the_web_daemon_reports_the_newest_run_only():
     ]
     assert _newest_run_messages("\n".join(lines)) == "meso360-unitfile: refused instance 'disable-ssh'"
     assert _newest_run_messages("") == ""
+
+
+def _polkit_regexes():
+    """The unit-name regexes of debian/meso360.polkit.rules (JavaScript literals that Python reads alike)."""
+    rules = (Path(__file__).parents[2] / "debian" / "meso360.polkit.rules").read_text()
+    return [re.compile(pattern) for pattern in re.findall(r"/(\^meso360[^/]*\$)/\.test\(unit\)", rules)]
+
+
+def test_the_polkit_rule_grants_exactly_the_units_of_the_component_list():
+    units_regex, unitfile_regex = _polkit_regexes()
+    assert all(units_regex.match(unit) for unit in systemd_units.ALL_UNITS)
+    assert all(unitfile_regex.match(unit) for unit in systemd_units.UNITFILE_INSTANCES)
+    granted = {f"meso360-unitfile@{verb}-{name}.service" for verb in ("enable", "disable", "start", "mask")
+               for name in (*systemd_units.COMPONENTS, "ssh", "journal", "unitfile")}  # fmt: skip
+    assert {unit for unit in granted if unitfile_regex.match(unit)} == set(systemd_units.UNITFILE_INSTANCES)
+    assert not units_regex.match("meso360-unitfile@enable-ingest.service") and not units_regex.match("ssh.service")
+
+
+def test_the_vocabulary_and_the_helper_import_only_the_standard_library():
+    # Under `python3 -I` no third-party path is searched: meso360.unitfile must not need one.
+    package_root = str(Path(unitfile.__file__).parents[1])
+    code = (
+        f"import sys; sys.path.insert(0, {package_root!r}); import meso360.unitfile, meso360.systemd_units;"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] not in (*sys.stdlib_module_names, 'meso360')"
+        " and name != '__main__'))"
+    )
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

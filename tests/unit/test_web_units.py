@@ -11,9 +11,9 @@ import pytest
 
 from meso360 import config as config_module
 from meso360 import gaps
+from meso360.ctl.passwd_cmd import set_password_hash
 from meso360.web import auth, history
 from meso360.web.dayhistory import ParsedDay, downsample
-from meso360.web.passwd_cli import set_password_hash
 from meso360.web.points import POINT_KEYS, SERIES_KEYS, RowReader, number_or_none, series_values
 from meso360.web.tally import DayTally
 from meso360.web.window import LiveWindow
@@ -210,3 +210,30 @@ def test_the_panel_log_follows_the_daemons_the_target_and_the_enable_disable_hel
     assert {"meso360-ingest.service", "meso360-web.service", "meso360.target"} <= set(journal.UNITS)
     assert "meso360-unitfile@disable-ingest.service" in journal.UNITS
     assert not [unit for unit in journal.UNITS if not unit.startswith("meso360")]
+
+
+def test_the_panel_gets_the_same_unit_health_verdict_as_meso360ctl():
+    from meso360.systemd_units import parse_show, unit_health
+    from meso360.web.systemd import unit_entry
+
+    shown = parse_show(
+        "Id=meso360-ingest.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=enabled\n\n"
+        "Id=meso360-web.service\nLoadState=loaded\nActiveState=active\nSubState=running\nUnitFileState=enabled\n"
+        "ActiveEnterTimestamp=@1762300800\nNRestarts=3\n\n"
+        "Id=meso360-tunnel.service\nLoadState=loaded\nActiveState=inactive\nSubState=dead\nUnitFileState=enabled\n\n"
+        "Id=meso360-sim.service\nLoadState=not-found\nActiveState=inactive\nSubState=dead\n"
+    )
+    configured = {"ingest": True, "web": True, "tunnel": False, "sim": True}
+    components = [state.unit.removeprefix("meso360-").removesuffix(".service") for state in shown]
+    entries = [unit_entry(name, state, configured[name]) for name, state in zip(components, shown, strict=True)]
+    for state, entry in zip(shown, entries, strict=True):
+        assert (entry["health"], entry["reason"]) == unit_health(state, entry["configured"])
+    ingest, web, tunnel, sim = entries
+    assert (ingest["health"], ingest["reason"]) == ("unhealthy", "enabled but not running")
+    assert web["health"] == "ok" and web["since"] == "2025-11-05T00:00:00Z" and web["restarts"] == 3
+    assert (tunnel["health"], tunnel["reason"]) == ("idle", "tunnel not configured (skipped)")
+    assert (sim["health"], sim["active"], sim["enabled"]) == ("not-installed", "not-found", None)
+    assert unit_entry("web", None, True) | {"name": "-"} == {
+        "name": "-", "component": "web", "configured": True, "health": "unknown", "reason": "", "active": "unknown",
+        "sub": "unknown", "since": None, "restarts": 0, "status_text": "", "enabled": None,
+    }  # fmt: skip

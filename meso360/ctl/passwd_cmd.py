@@ -1,4 +1,4 @@
-"""`meso360ctl passwd`: set (or clear) the operator password of the web control panel in the config file."""
+"""meso360ctl passwd: set (or clear) the operator password of the web control panel in the config file."""
 
 import os
 import re
@@ -7,8 +7,8 @@ import tempfile
 import click
 
 from meso360 import config as config_module
+from meso360.ctl.context import config_option
 from meso360.errors import ConfigError
-from meso360.web.auth import hash_password
 
 MIN_LENGTH = 8
 _SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]")
@@ -78,16 +78,16 @@ def _read_stdin_line():
     return password
 
 
-@click.command("passwd")
+@click.command("passwd", short_help="Set the operator password for the web control panel.")
 @click.option("--clear", is_flag=True, help="Remove the password: the control panel becomes read-only.")
 @click.option(
     "--password-stdin",
     is_flag=True,
     help="Read the password from the first line of standard input (for scripts; no prompt, no repetition).",
 )
-@click.option("--config", "config_option", metavar="PATH", hidden=True, help="Config file (as meso360ctl --config).")
-@click.pass_context
-def passwd(ctx, clear, password_stdin, config_option):
+@config_option(hidden=True)
+@click.pass_obj
+def passwd(ctl, clear, password_stdin):
     """Set the operator password for the web control panel (stored as a salted scrypt hash).
 
     Prompts for it twice; with --password-stdin, reads it from the first line of standard input
@@ -97,7 +97,7 @@ def passwd(ctx, clear, password_stdin, config_option):
     """
     if clear and password_stdin:
         raise click.UsageError("--clear and --password-stdin exclude each other")
-    path = config_option or getattr(ctx.obj, "config_path", None) or config_module.resolve_path()
+    path = ctl.config_path
     try:
         with open(path, encoding="utf-8") as file:
             text = file.read()
@@ -111,6 +111,8 @@ def passwd(ctx, clear, password_stdin, config_option):
         password = _read_stdin_line() if password_stdin else _prompt()
         if len(password) < MIN_LENGTH:
             raise click.ClickException(f"the password must have at least {MIN_LENGTH} characters")
+        from meso360.web.auth import hash_password  # hashlib's OpenSSL: only when a password is set
+
         new_hash = hash_password(password)
     new_text = set_password_hash(text, new_hash)
     try:

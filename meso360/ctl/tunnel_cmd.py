@@ -1,27 +1,15 @@
-"""`meso360ctl tunnel ...` commands: make the tunnel key, pin the bastion's host key (click group `tunnel`)."""
+"""meso360ctl tunnel keygen|trust: make the tunnel key, pin the bastion's host key."""
 
 import getpass
 import pwd
 
 import click
 
-from meso360 import config as config_module
 from meso360 import users
-from meso360.errors import ConfigError, TunnelError
+from meso360.ctl.context import config_option
+from meso360.errors import TunnelError
 
 DAEMON_USER = users.TUNNEL_USER
-
-
-def _load_config(ctx):
-    """Return the Config from the nearest --config (this group's, then meso360ctl's), else the default path."""
-    path = None
-    while ctx is not None and not path:
-        path = ctx.params.get("config_path") or ctx.params.get("config")
-        ctx = ctx.parent
-    try:
-        return config_module.load(path)
-    except ConfigError as error:
-        raise click.ClickException("\n".join(error.problems)) from error
 
 
 def _default_owner():
@@ -35,21 +23,21 @@ def _default_owner():
     return DAEMON_USER
 
 
-@click.group("tunnel")
-@click.option("--config", "config_path", type=click.Path(dir_okay=False), help="Config file (default: as daemons).")
-def tunnel(config_path):
+@click.group("tunnel", short_help="Reverse tunnel set-up: make its key, pin the bastion host key.")
+@config_option()
+def tunnel():
     """Set up the reverse SSH tunnel to the bastion (meso360-tunnel)."""
 
 
 @tunnel.command()
 @click.option("--force", is_flag=True, help="Replace an existing key (the bastion must then get the new one).")
 @click.option("--owner", help=f"User owning the key files (default: {DAEMON_USER} when run as root and it exists).")
-@click.pass_context
-def keygen(ctx, force, owner):
+@click.pass_obj
+def keygen(ctl, force, owner):
     """Create the tunnel's ed25519 key at tunnel.key_file and print the bastion's authorized_keys line."""
     from meso360.tunnel import keys  # imports paramiko: only when the command runs, not on every meso360ctl start
 
-    config = _load_config(ctx)
+    config = ctl.config
     tunnel_config = config.tunnel
     if tunnel_config.remote_port is None:
         raise click.ClickException(f"set tunnel.remote_port in {config.path} first (the port opened on the bastion)")
@@ -77,12 +65,12 @@ def keygen(ctx, force, owner):
 @click.argument("host", required=False)
 @click.option("--port", type=click.IntRange(1, 65535), help="SSH port of the bastion (default: tunnel.port).")
 @click.option("--yes", is_flag=True, help="Record the key without asking (only after checking the fingerprint).")
-@click.pass_context
-def trust(ctx, host, port, yes):
+@click.pass_obj
+def trust(ctl, host, port, yes):
     """Fetch the bastion's host key, show its fingerprint and pin it in tunnel.known_hosts."""
     from meso360.tunnel import keys  # imports paramiko: only when the command runs, not on every meso360ctl start
 
-    config = _load_config(ctx)
+    config = ctl.config
     host = host or config.tunnel.host
     if not host:
         raise click.ClickException(f"give HOST or set tunnel.host in {config.path}")

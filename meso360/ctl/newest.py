@@ -1,4 +1,4 @@
-"""Reading the daily files for meso360ctl: choose a file, read its last lines, find the newest observation."""
+"""The newest daily files for meso360ctl: today's (or the newest) file, its last lines, the newest observation."""
 
 import dataclasses
 import datetime as dt
@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from meso360.datafile import OBS_COLUMNS, daily_files, last_complete_lines, parse_obs_line, row_timestamp
+from meso360.systemd_units import utc_iso
 
 _SUPPORT_FILE_RE = re.compile(r"^\d{8}_support\.txt$")
 
@@ -72,7 +73,7 @@ class Observation:
 
     def as_dict(self):
         values = dataclasses.asdict(self)
-        values["gps_time"] = self.gps_time.isoformat() if self.gps_time else None
+        values["gps_time"] = utc_iso(self.gps_time.timestamp()) if self.gps_time else None
         values["age_seconds"] = round(self.age_seconds, 1)
         return values
 
