@@ -74,7 +74,8 @@ export function niceStep(raw, minimum) {
   return Math.max(minimum, Math.ceil(step / minimum - 1e-9) * minimum);
 }
 
-const pad2 = (n) => String(n).padStart(2, '0');
+/** Given a whole number, return it with at least two digits ("07"). */
+export const pad2 = (n) => String(n).padStart(2, '0');
 
 /** Given epoch seconds, return "HH:MM:SS" in UTC. */
 export function utcHMS(ts) {
@@ -189,6 +190,9 @@ export function el(tag, attrs = {}, ...children) {
   }
   return node;
 }
+
+/** The element with this id. */
+export const $ = (id) => document.getElementById(id);
 
 export function setText(node, text) {
   if (node && node.textContent !== text) node.textContent = text;
