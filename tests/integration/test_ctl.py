@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -341,12 +340,11 @@ def test_passwd_password_stdin_refuses_bad_input_and_leaves_the_file_alone(tmp_p
 def test_version_and_help():
     result = subprocess.run([MESO360CTL, "--version"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and result.stdout.startswith("meso360ctl, version ")
-    started = time.monotonic()
+    # timeout: a --help that hangs fails here (subprocess.TimeoutExpired).
     result = subprocess.run([MESO360CTL, "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     for command in ("status", "start", "logs", "gaps", "check", "config", "tail"):
         assert f"  {command} " in result.stdout
-    assert time.monotonic() - started < 30  # not a timing test: only that --help answers
 
 
 def test_help_and_gaps_do_not_import_the_network_or_tunnel_libraries(tmp_path):
