@@ -98,7 +98,7 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     services.day_history.start_warming(stop_event, services.reader.ready)
     host, port = config.web.listen
     try:
-        server = create_server(create_app(config, services), host, port)  # binds the socket
+        server = create_server(create_app(services), host, port)  # binds the socket
     except OSError as error:
         log.error("cannot listen on %s:%d: %s", host, port, error)
         return EXIT_FAILURE
