@@ -111,7 +111,7 @@ def show_units(units=ALL_UNITS):
     """Return [UnitState] for `units` with one systemctl call. Raise SystemdUnavailable."""
     command = [_systemctl(), "show", "--no-pager", "--timestamp=unix", "-p", ",".join(SHOW_PROPERTIES), *units]
     try:
-        result = subprocess.run(command, capture_output=True, text=True, timeout=SYSTEMCTL_TIMEOUT_SECONDS)
+        result = subprocess.run(command, capture_output=True, text=True, timeout=SYSTEMCTL_TIMEOUT_SECONDS)  # noqa: S603  argv list, no shell: systemctl and meso360 units
     except subprocess.TimeoutExpired:
         raise SystemdUnavailable("systemctl show did not answer within 15 s") from None
     if result.returncode != 0 or any(marker in result.stderr for marker in _NO_SYSTEMD_MARKERS):
@@ -126,7 +126,7 @@ def run_verb(verb, units, extra=()):
     Return the completed process. Raise SystemdUnavailable or PermissionDenied.
     """
     command = [_systemctl(), verb, *extra, *units]
-    result = subprocess.run(command, capture_output=True, text=True)  # stdin stays: polkit may ask
+    result = subprocess.run(command, capture_output=True, text=True)  # noqa: S603  argv list; stdin stays: polkit may ask
     stderr = result.stderr.strip()
     if result.returncode != 0:
         if any(marker in stderr for marker in _NO_SYSTEMD_MARKERS):
@@ -159,7 +159,7 @@ def exec_journalctl(argv):
     if path is None:
         raise SystemdUnavailable("journalctl not found: this system has no systemd journal")
     default_signals_for_exec()  # Ctrl-C stops journalctl -f even when our SIGINT was ignored (background job)
-    os.execv(path, argv)
+    os.execv(path, argv)  # noqa: S606  journalctl found by shutil.which, argv list
 
 
 def is_root():

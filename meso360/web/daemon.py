@@ -76,7 +76,7 @@ def check_health(host, port):
 
 
 def _probe_host(listen_host):
-    if listen_host in ("0.0.0.0", ""):
+    if listen_host in ("0.0.0.0", ""):  # noqa: S104  not a bind: a wildcard listen address is probed on loopback
         return "127.0.0.1"
     if listen_host == "::":
         return "::1"

@@ -90,7 +90,10 @@ def test_gaps_for_a_file_path_needs_no_config(tmp_path):
 def test_gaps_all_reports_every_file(config_with_day, tmp_path):
     data = tmp_path / "data"
     (data / "20250606.txt").write_text(
-        OBS_HEADER + "\n" + "\n".join(obs_row(dt.datetime(2025, 6, 6, 0, 0, s)) for s in (0, 1, 5)) + "\n"
+        OBS_HEADER
+        + "\n"
+        + "\n".join(obs_row(dt.datetime(2025, 6, 6, 0, 0, s, tzinfo=dt.UTC)) for s in (0, 1, 5))
+        + "\n"
     )
     result = run_cli(config_with_day, "gaps", "--all")
     assert result.exit_code == 0
