@@ -38,29 +38,23 @@ def table_name(value):
 
 def seconds_between(low, high, why=""):
     """Return a parser of a number of seconds from `low` to `high`; `why` explains the range in the error."""
-    allowed = f"a number of seconds between {low} and {high}" + (f" ({why})" if why else "")
-
-    def parse(value):
-        try:
-            number = float(value)
-        except ValueError:
-            raise ValueError(allowed) from None
-        if not low <= number <= high:
-            raise ValueError(allowed)
-        return number
-
-    return parse
+    return _number_between(
+        float, low, high, f"a number of seconds between {low} and {high}" + (f" ({why})" if why else "")
+    )
 
 
 def whole_number_between(low, high, optional=False):
     """Return a parser of a whole number from `low` to `high`; `optional`: an empty value gives None."""
     allowed = f"a whole number between {low} and {high}" + (" or empty" if optional else "")
+    return _number_between(int, low, high, allowed, optional)
 
+
+def _number_between(convert, low, high, allowed, optional=False):
     def parse(value):
         if optional and value == "":
             return None
         try:
-            number = int(value)
+            number = convert(value)
         except ValueError:
             raise ValueError(allowed) from None
         if not low <= number <= high:
