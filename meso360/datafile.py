@@ -30,7 +30,7 @@ GPS_DATE_COLUMN = OBS_COLUMNS.index("gps_date")
 GPS_TIME_COLUMN = OBS_COLUMNS.index("gps_time")
 
 _OBS_FILE_RE = re.compile(r"^(\d{8})\.txt$")
-_GPS_TOKEN_STRIP = "'\" \t"
+_GPS_TOKEN_STRIP = "'\" \t"  # noqa: S105  not a password: what is stripped from GPS tokens
 
 
 def clean_gps_token(text):
@@ -105,7 +105,7 @@ def file_date(path):
     if not match:
         return None
     try:
-        return dt.datetime.strptime(match.group(1), "%Y%m%d").date()
+        return dt.datetime.strptime(match.group(1), "%Y%m%d").date()  # noqa: DTZ007  a date only: no time of day, no zone
     except ValueError:
         return None
 

@@ -28,7 +28,7 @@ def start_sim(directory, *options):
     log = open(directory / "sim.log", "wb")  # noqa: SIM115 - lives as long as the process
     python, env = benchlib.daemon_python()
     command = [python, "-m", "meso360.sim.cli", "--port", "0", "--control-port", "0"]
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603  argv list, no shell: this repository's simulator
         command + ["--ports-file", str(ports_file), *options], stdout=log, stderr=log, cwd=REPO, env=env
     )
     deadline = time.monotonic() + 30
@@ -49,7 +49,7 @@ def start_ingest(directory, logger_url):
     log = open(directory / "ingest.log", "wb")  # noqa: SIM115
     python, env = benchlib.daemon_python()
     command = [python, "-m", "meso360.ingest.daemon", "--config", str(config)]
-    return subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO, env=env)
+    return subprocess.Popen(command, stdout=log, stderr=log, cwd=REPO, env=env)  # noqa: S603  argv list, no shell: this repository's daemon
 
 
 def stop(process):

@@ -21,7 +21,7 @@ def daemon_python():
     """Return (interpreter, environment) to run the daemons with: the product's, with this repository's code."""
     environment = dict(os.environ, PYTHONPATH=str(REPO))
     if os.access(PRODUCT_PYTHON, os.X_OK):
-        probe = subprocess.run(
+        probe = subprocess.run(  # noqa: S603  argv list, no shell: a fixed interpreter
             [PRODUCT_PYTHON, "-c", f"import {PRODUCT_MODULES}"], env=environment, capture_output=True, check=False
         )
         if probe.returncode == 0:
@@ -32,7 +32,7 @@ def daemon_python():
 
 def describe(python):
     """Return a line naming the interpreter the daemons ran on, for the results table."""
-    version = subprocess.run(
+    version = subprocess.run(  # noqa: S603  argv list, no shell: the daemons' interpreter
         [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
     )
     return f"daemons ran on {python} (Python {version.stdout.strip()})"

@@ -114,7 +114,7 @@ def parse_arguments(argv):
 
 
 def start(name, argv, environment, children, lock):
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603  argv list, no shell: this Python, the repository's programs
         [sys.executable, *argv],
         cwd=REPO,
         env=environment,

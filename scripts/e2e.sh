@@ -253,10 +253,19 @@ check_package_state() {
 	check "package: avahi announces http port 8080" \
 		ct grep -q '<port>8080</port>' /etc/avahi/services/meso360.service
 	check "units: systemd-analyze verify is clean" eval '
-		out=$(ct sh -c "systemd-analyze verify --man=no /lib/systemd/system/meso360*" 2>&1); echo "$out"; [ -z "$out" ]'
+		out=$(ct sh -c "cd /lib/systemd/system && systemd-analyze verify --man=no meso360*.service meso360*.socket meso360*.target" 2>&1)
+		echo "$out"; [ -z "$out" ]'
 	check "package: meso360-unitfile@.service installed, static (no [Install]), no instance loaded" eval "
 		[ \"\$(ct systemctl is-enabled meso360-unitfile@.service)\" = static ] &&
 		no_unitfile_units"
+	# After the check above: showing a unitfile@ instance loads it for a moment.
+	check "units: every meso360 service has the shared sandbox drop-in, the web its exceptions after it" eval "
+		for unit in meso360-ingest.service meso360-web.service meso360-tunnel.service meso360-sim.service \
+			meso360-unitfile@enable-sim.service meso360-journal@0.service; do
+			prop \$unit DropInPaths | grep -q /systemd/system/meso360-.service.d/10-sandbox.conf || exit 1
+		done
+		[ \"\$(prop meso360-web.service ProtectProc) \$(prop meso360-web.service ProcSubset)\" = 'invisible all' ] &&
+		[ \"\$(prop meso360-ingest.service ProcSubset)\" = pid ]"
 	local unit score
 	for unit in $(ct sh -c 'cd /lib/systemd/system && ls meso360*.service'); do
 		case $unit in # a template is scored as one of its instances
@@ -358,7 +367,8 @@ check_meso360ctl() {
 
 # --- reverse tunnel: meso360-tunnel against a real OpenSSH "bastion" inside the container ---------
 
-BASTION_UNIT=meso360-e2e-bastion.service # transient (systemd-run), stopped by name
+# transient (systemd-run), stopped by name; not meso360-*: the shared sandbox drop-in meso360-.service.d/ would apply
+BASTION_UNIT=e2e-bastion.service
 BASTION_DIR=/etc/meso360-e2e-bastion
 BASTION_PORT=2200
 BASTION_USER=bastion
@@ -376,6 +386,8 @@ tunnel_is_up() { # tunnel.json up/verified, STATUS "tunnel up: ..., verified N s
 		status_text_matches $TUNNEL '^tunnel up: 127\.0\.0\.1:'$TUNNEL_REMOTE_PORT' → :22, verified [0-9]+ s ago, [0-9]+ reconnects$'
 }
 tunnel_is_down() { tunnel_json | grep -q '"state": "down"' && status_text_matches $TUNNEL '^tunnel down: '; }
+tunnel_reconnects() { prop $TUNNEL StatusText | sed -n 's/.*(\([0-9]*\) reconnects)$/\1/p'; } # while down or connecting
+reconnects_at_least() { local count; count=$(tunnel_reconnects); [ -n "$count" ] && ((count >= $1)); }
 tunnel_reverified_since() { tunnel_is_up && [ "$(tunnel_verified_at)" != "$1" ]; }
 port_open() { ct timeout 5 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1"; }
 # The banner that comes back from the bastion's port 2222: the vehicle sshd's, through the tunnel.
@@ -469,7 +481,9 @@ check_tunnel() {
 	check "tunnel: bastion stopped -> tunnel.json state down, STATUS 'tunnel down: ...'" \
 		wait_for 20 "tunnel down" tunnel_is_down
 	log "tunnel STATUS: $(prop $TUNNEL StatusText)"
-	sleep 6 # three reconnect attempts (retry_max_delay = 2): no restart, no crash, still down
+	# Three reconnect attempts (retry_max_delay = 2): no restart, no crash, still down.
+	check "tunnel: three reconnect attempts while the bastion is down" \
+		wait_for 30 "three reconnect attempts" eval "reconnects_at_least $(($(tunnel_reconnects) + 3)) && tunnel_is_down"
 	check "tunnel: still active while down, same MainPID, NRestarts $restarts (no restart loop)" eval "
 		unit_is $TUNNEL active && [ \"\$(prop $TUNNEL MainPID)\" = '$pid' ] &&
 		[ \"\$(prop $TUNNEL NRestarts)\" = '$restarts' ] && tunnel_is_down"

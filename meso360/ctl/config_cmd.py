@@ -7,7 +7,6 @@ from meso360.errors import EXIT_CONFIG, ConfigError
 
 SECRET_KEYS = {("ingest", "password"), ("web", "password_hash")}
 MASK = "********"
-_SECTION_ATTRS = {"meso360": "general", "ingest": "ingest", "web": "web", "tunnel": "tunnel"}
 
 
 def _text(value):
@@ -25,7 +24,7 @@ def effective_config_text(config):
 
     lines = [f"# effective configuration of {config.path} (defaults filled in, secrets masked)"]
     for section, keys in SCHEMA.items():
-        values = getattr(config, _SECTION_ATTRS[section])
+        values = config.section(section)
         lines += ["", f"[{section}]"]
         for key in keys:
             text = _text(getattr(values, key))

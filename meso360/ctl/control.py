@@ -34,7 +34,8 @@ def run_verb(verb, units, extra=()):
     Return the completed process. Raise SystemdUnavailable or PermissionDenied.
     """
     command = [systemctl_path(), verb, *extra, *units]
-    result = subprocess.run(command, capture_output=True, text=True)  # stdin stays: polkit may ask
+    # stdin stays: polkit may ask for a password on the terminal.
+    result = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603  argv list, no shell
     stderr = result.stderr.strip()
     if result.returncode != 0:
         if any(marker in stderr for marker in NO_SYSTEMD_MARKERS):
@@ -67,7 +68,7 @@ def exec_journalctl(argv):
     if path is None:
         raise SystemdUnavailable("journalctl not found: this system has no systemd journal")
     default_signals_for_exec()  # Ctrl-C stops journalctl -f even when our SIGINT was ignored (background job)
-    os.execv(path, argv)
+    os.execv(path, argv)  # noqa: S606  exec journalctl by its full path, argv list (no shell)
 
 
 _TARGET_CHOICE = click.Choice([*COMPONENTS, "all"])

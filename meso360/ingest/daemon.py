@@ -161,7 +161,7 @@ def main(argv=None):
     notifier = Notifier()
     try:
         run(config, stop_event, notifier)
-    except Exception:
+    except Exception:  # noqa: BLE001  the last resort: traceback, exit 1, systemd restarts
         log.critical("ingest failed with an unexpected error; exiting so systemd restarts it", exc_info=True)
         notifier.stopping()
         sys.exit(EXIT_FAILURE)

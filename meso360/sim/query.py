@@ -15,7 +15,7 @@ def parse_logger_time(text):
     text = text.strip().replace(" ", "T")
     for pattern in ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d"):
         try:
-            parsed = dt.datetime.strptime(text, pattern)
+            parsed = dt.datetime.strptime(text, pattern)  # noqa: DTZ007  read as UTC by calendar.timegm below
         except ValueError:
             continue
         return calendar.timegm(parsed.timetuple()) + parsed.microsecond / 1e6

@@ -43,7 +43,7 @@ class Logger:
         self.options = options
         self.interval_seconds = 1.0 / options.rate
         self._lock = threading.Condition()
-        self._random = random.Random(options.start_seconds)
+        self._random = random.Random(options.start_seconds)  # noqa: S311  simulated data, no secret
         self.signature = options.signature if options.signature is not None else self._random.randrange(1, 65535)
         self.table = collections.deque(maxlen=options.table_size)
         # Every record produced, per signature, so tests can compare files even after the ring dropped them.

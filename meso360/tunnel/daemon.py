@@ -33,7 +33,7 @@ class Backoff:
         """Return the next wait in seconds (between half and all of the exponential step)."""
         step = min(self._max, self._initial * 2**self._attempt)
         self._attempt = min(self._attempt + 1, 30)
-        return random.uniform(step / 2, step)
+        return random.uniform(step / 2, step)  # noqa: S311  retry jitter, no secret
 
     def reset(self):
         self._attempt = 0

@@ -126,8 +126,8 @@ def _add_file_routes(app, services):
         return answer
 
 
-def create_app(config, services):
-    """Given the Config and the Services, return the WSGI app (the Bottle app is its .bottle attribute)."""
+def create_app(services):
+    """Given the Services, return the WSGI app (the Bottle app is its .bottle attribute)."""
     app = bottle.Bottle(catchall=True, autojson=False)
     for status in (400, 401, 403, 404, 405, 413, 429, 431, 500, 503):
         app.error_handler[status] = _error_handler

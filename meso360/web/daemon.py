@@ -76,7 +76,7 @@ def check_health(host, port):
 
 
 def _probe_host(listen_host):
-    if listen_host in ("0.0.0.0", ""):
+    if listen_host in ("0.0.0.0", ""):  # noqa: S104  not a bind: a wildcard listen address is probed on loopback
         return "127.0.0.1"
     if listen_host == "::":
         return "::1"
@@ -98,7 +98,7 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     services.day_history.start_warming(stop_event, services.reader.ready)
     host, port = config.web.listen
     try:
-        server = create_server(create_app(config, services), host, port)  # binds the socket
+        server = create_server(create_app(services), host, port)  # binds the socket
     except OSError as error:
         log.error("cannot listen on %s:%d: %s", host, port, error)
         return EXIT_FAILURE

@@ -314,7 +314,7 @@ _HELPER_FAILED = object()
 def _start_helper(path):
     """Start the helper process for a day file (it waits for its byte range); None when it cannot (logged)."""
     try:
-        return subprocess.Popen(
+        return subprocess.Popen(  # noqa: S603  argv list, no shell: our helper, a data file
             [*HELPER_COMMAND, path], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
     except OSError as error:

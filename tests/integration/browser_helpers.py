@@ -25,8 +25,8 @@ MOBILE_USER_AGENT = (
 ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def chromium_available():
-    """Return the reason the browser tests cannot run here, or None when Playwright and chromium are present."""
+def chromium_missing():
+    """Return why Chromium cannot be driven here (Playwright or chromium missing), or None when it can."""
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -91,7 +90,10 @@ def test_gaps_for_a_file_path_needs_no_config(tmp_path):
 def test_gaps_all_reports_every_file(config_with_day, tmp_path):
     data = tmp_path / "data"
     (data / "20250606.txt").write_text(
-        OBS_HEADER + "\n" + "\n".join(obs_row(dt.datetime(2025, 6, 6, 0, 0, s)) for s in (0, 1, 5)) + "\n"
+        OBS_HEADER
+        + "\n"
+        + "\n".join(obs_row(dt.datetime(2025, 6, 6, 0, 0, s, tzinfo=dt.UTC)) for s in (0, 1, 5))
+        + "\n"
     )
     result = run_cli(config_with_day, "gaps", "--all")
     assert result.exit_code == 0
@@ -341,12 +343,11 @@ def test_passwd_password_stdin_refuses_bad_input_and_leaves_the_file_alone(tmp_p
 def test_version_and_help():
     result = subprocess.run([MESO360CTL, "--version"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and result.stdout.startswith("meso360ctl, version ")
-    started = time.monotonic()
+    # timeout: a --help that hangs fails here (subprocess.TimeoutExpired).
     result = subprocess.run([MESO360CTL, "--help"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0
     for command in ("status", "start", "logs", "gaps", "check", "config", "tail"):
         assert f"  {command} " in result.stdout
-    assert time.monotonic() - started < 30  # not a timing test: only that --help answers
 
 
 def test_help_and_gaps_do_not_import_the_network_or_tunnel_libraries(tmp_path):

@@ -212,7 +212,7 @@ def test_frozen_gps_time_is_inferred_one_second_per_record_and_logged_once(simul
     times = []
     for row in data_rows(tmp_path / "data"):
         fields = row.split(",")
-        times.append(dt.datetime.strptime(fields[9] + fields[10], "%d%m%y%H%M%S"))
+        times.append(dt.datetime.strptime(fields[9] + fields[10], "%d%m%y%H%M%S").replace(tzinfo=dt.UTC))
     assert all(b - a == dt.timedelta(seconds=1) for a, b in zip(times, times[1:], strict=False))
     raw_times = [raw["vals"][10] for raw in sim.records("Obs")]
     assert len(raw_times) - len(set(raw_times)) == 8  # the logger really repeated a GPS time 8 times

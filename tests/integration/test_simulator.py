@@ -19,7 +19,7 @@ def data_query(sim, mode, p1=None, p2=None, table="Obs", **kwargs):
     if p2 is not None:
         params["p2"] = p2
     kwargs.setdefault("timeout", TIMEOUT)
-    return requests.get(sim.url + "/", params=params, **kwargs)
+    return requests.get(sim.url + "/", params=params, **kwargs)  # noqa: S113  timeout set just above
 
 
 def query_json(sim, mode, p1=None, p2=None, table="Obs"):
@@ -34,7 +34,7 @@ def nos(answer):
 
 
 def parse_time(text):
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S")
+    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
 
 
 def wait_until(condition, timeout=20.0, message="condition"):
@@ -154,7 +154,7 @@ def test_clock_check_answers_the_logger_clock(simulator):
     sim = simulator(rate=1, prefill=5, start_time="2026-11-26T17:52:28Z")
     answer = requests.get(sim.url + "/?command=ClockCheck&format=json", timeout=TIMEOUT).json()
     assert answer["outcome"] == 1
-    assert parse_time(answer["time"]) >= dt.datetime(2026, 11, 26, 17, 52, 28)
+    assert parse_time(answer["time"]) >= dt.datetime(2026, 11, 26, 17, 52, 28, tzinfo=dt.UTC)
 
 
 def test_basic_auth_is_required_when_configured(simulator):

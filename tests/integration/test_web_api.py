@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import stat
-import time
 
 import pytest
 import requests
@@ -157,13 +156,20 @@ def test_stream_resumes_from_last_event_id_without_a_hole(tmp_path, web_factory)
 
 def test_a_partly_written_last_line_is_never_parsed(tmp_path, web_factory):
     (tmp_path / "data").mkdir()
+    yesterday = DAY - dt.timedelta(days=1)
+    write_day(tmp_path / "data", yesterday, make_rows(yesterday, 1))
     path = write_day(tmp_path / "data", DAY, make_rows(DAY, 10))
     web = web_factory()
     line = make_rows(DAY + dt.timedelta(seconds=10), 1, c4="31.5")[0]
+    late_row_time = yesterday + dt.timedelta(seconds=1)
     with requests.get(web.url + "/api/stream", stream=True, timeout=(5, 30)) as response:
         with open(path, "a") as file:
             file.write(line[:25])  # "2.548,108.8,23.1,82.2,31" would parse as t_fast = 31
-        time.sleep(0.5)  # give the reader several passes over the partial line (asserted below: no event)
+        # Then a late row in yesterday's file: the reader's pass that sends it reads today's file after it
+        # (the files in name order), so that pass has met the partial line; the next event is the whole line.
+        write_day(tmp_path / "data", yesterday, make_rows(late_row_time, 1))
+        (late,) = read_events(response, 1)
+        assert late["ts"] == int(late_row_time.timestamp())
         with open(path, "a") as file:
             file.write(line[25:])
         events = read_events(response, 1)

@@ -21,7 +21,7 @@ from meso360.sim.replay import (
 )
 from meso360.sim.table import FaultError, Logger, TableOptions
 
-START = calendar.timegm(dt.datetime(2025, 6, 5, 17, 52, 28).timetuple())
+START = calendar.timegm(dt.datetime(2025, 6, 5, 17, 52, 28, tzinfo=dt.UTC).timetuple())
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from meso360 import systemd_units, unitfile
+from meso360.web.systemd import _newest_run_messages
 
 FAKE_SYSTEMCTL = """#!/bin/sh
 echo "$@" >> "{log}"
@@ -102,8 +103,6 @@ def test_runs_as_a_module():
 
 
 def test_the_web_daemon_reports_the_newest_run_only():
-    from meso360.web.systemd import _newest_run_messages
-
     lines = [
         '{"MESSAGE": "meso360-unitfile: refused instance \'enable-ssh\'", "_SYSTEMD_INVOCATION_ID": "a"}',
         "not json",

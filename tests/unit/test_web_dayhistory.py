@@ -7,6 +7,7 @@ import logging
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -99,8 +100,8 @@ def test_the_warmer_thread_warms_after_the_reader_is_ready_and_stops(tmp_path):
     thread = history.start_warming(stop, ready, interval_s=0.05)
     assert history._parsed is None  # waits for the live window to be read first
     ready.set()
-    deadline = dt.datetime.now() + dt.timedelta(seconds=10)
-    while (history._parsed is None or history._parsed.offset < today.stat().st_size) and dt.datetime.now() < deadline:
+    deadline = time.monotonic() + 10
+    while (history._parsed is None or history._parsed.offset < today.stat().st_size) and time.monotonic() < deadline:
         stop.wait(0.01)  # polling a condition with a deadline
     assert history._parsed.offset == today.stat().st_size
     stop.set()

@@ -53,7 +53,11 @@ def test_a_waiter_that_timed_out_leaves_no_trace_and_a_later_chain_still_wakes_e
     thread.start()
     window.close()
     assert done.wait(10)
-    window.wait_for_newer(7, 30.0)  # closed: returns at once
+    returned = threading.Event()
+    late = threading.Thread(target=lambda: (window.wait_for_newer(7, 3600.0), returned.set()), daemon=True)
+    late.start()
+    assert returned.wait(10)  # closed: a new waiter returns at once, not after its hour
+    assert window._waiters == {}
 
 
 def test_the_directory_watch_wakes_on_a_write_and_times_out_without_one(tmp_path):

@@ -3,13 +3,12 @@
 // or double-tap reset, all clamped to the ops day (live) or to the loaded day.
 
 /* global uPlot */
-import { COLORS, isNum, niceStep, tempIn, utcDateTime } from './common.js';
+import { COLORS, isNum, niceStep, pad2, tempIn, utcDateTime } from './common.js';
 import { withGapSentinels } from './obs.js';
 
 export const X_INCRS = [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 export const MIN_WINDOW_S = 5;
 const FONT = '11px ui-monospace, "Cascadia Code", monospace';
-const pad2 = (n) => String(n).padStart(2, '0');
 
 /** Tick label: "HH:MMZ" on whole minutes, else "SS\nHH:MMZ" (UTC). */
 export function xTickLabel(ts) {

@@ -74,13 +74,20 @@ export function niceStep(raw, minimum) {
   return Math.max(minimum, Math.ceil(step / minimum - 1e-9) * minimum);
 }
 
-const pad2 = (n) => String(n).padStart(2, '0');
+/** Given a whole number, return it with at least two digits ("07"). */
+export const pad2 = (n) => String(n).padStart(2, '0');
+
+/** Given epoch seconds, return "HH:MM:SS" in UTC (utc) or in the browser's local time zone. */
+function hms(ts, utc) {
+  if (!isNum(ts)) return '--:--:--';
+  const d = new Date(ts * 1000);
+  const parts = utc ? [d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()] : [d.getHours(), d.getMinutes(), d.getSeconds()];
+  return parts.map(pad2).join(':');
+}
 
 /** Given epoch seconds, return "HH:MM:SS" in UTC. */
 export function utcHMS(ts) {
-  if (!isNum(ts)) return '--:--:--';
-  const d = new Date(ts * 1000);
-  return `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}`;
+  return hms(ts, true);
 }
 
 /** Given epoch seconds, return "YYYY-MM-DD HH:MM:SS" in UTC. */
@@ -92,9 +99,7 @@ export function utcDateTime(ts) {
 
 /** Given epoch seconds, return "HH:MM:SS" in the browser's local time zone. */
 export function localHMS(ts) {
-  if (!isNum(ts)) return '--:--:--';
-  const d = new Date(ts * 1000);
-  return `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  return hms(ts, false);
 }
 
 /** Given an age in seconds, return "12s ago" or "3m 05s ago". */
@@ -189,6 +194,9 @@ export function el(tag, attrs = {}, ...children) {
   }
   return node;
 }
+
+/** The element with this id. */
+export const $ = (id) => document.getElementById(id);
 
 export function setText(node, text) {
   if (node && node.textContent !== text) node.textContent = text;

@@ -1,14 +1,13 @@
 // control.js — the control panel (/): server heartbeat, operator login, systemd components with their actions,
 // quick links and downloads, system/position/resources/tunnel cards, the live tail and the latest observation.
 
-import { HttpError, el, fetchJSON, fmt, fmtAgo, fmtCoord, fmtDuration, getTempUnit, isNum, queryNumber, setText, toEpochSeconds, utcDateTime } from './common.js';
+import { $, HttpError, el, fetchJSON, fmt, fmtAgo, fmtCoord, fmtDuration, getTempUnit, isNum, queryNumber, setText, toEpochSeconds, utcDateTime } from './common.js';
 import { componentState } from './components.js';
 import { LiveFeed } from './livefeed.js';
 import { ObsBuffer } from './obs.js';
 import { Sidebar } from './sidebar.js';
 import { LiveTail } from './tail.js';
 
-const $ = (id) => document.getElementById(id);
 const STATUS_POLL_MS = 2000;
 const CONFIRMS = {
   'restart-all': 'Restart all enabled components?',

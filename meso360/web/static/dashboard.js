@@ -1,13 +1,12 @@
 // dashboard.js — the /view page: live charts and sidebar from the history preload + SSE stream, pause/live,
 // zoom reset, a day picker for any stored day, the °C/°F choice, and the connection state in the header.
 
-import { fetchJSON, getTempUnit, isMobile, isNum, queryNumber, setTempUnit, setText, utcHMS } from './common.js';
+import { $, fetchJSON, getTempUnit, isMobile, isNum, queryNumber, setTempUnit, setText, utcHMS } from './common.js';
 import { ChartSet } from './charts.js';
 import { LiveFeed } from './livefeed.js';
 import { ObsBuffer, gapThresholdFor, pointsFromColumns } from './obs.js';
 import { Sidebar } from './sidebar.js';
 
-const $ = (id) => document.getElementById(id);
 const STATUS_POLL_MS = 10000;
 
 function dayLabel(day) {

@@ -1,7 +1,7 @@
 // sidebar.js — the observation cards shared by the dashboard and the control panel: Heading & Wind compass,
 // Current, 30-second averages, Max Wind Speed and Status. Built with DOM calls only (no HTML strings).
 
-import { COLORS, el, fmt, fmtAgo, fmtCoord, isNum, localHMS, setText, tempIn, thetaE, utcHMS } from './common.js';
+import { el, fmt, fmtAgo, fmtCoord, isNum, localHMS, setText, tempIn, thetaE, utcHMS } from './common.js';
 import { COMPACT, LARGE, drawCompass } from './compass.js';
 import { AVG_WIN_S, advanceOpsDay, averages, completeness, gapsInUtcDay, pressureTendency, recordAge, updateMaxWind } from './obs.js';
 
@@ -220,5 +220,3 @@ export class Sidebar {
     return last ? recordAge(last.ts, this.ageRef, performance.now(), this.latestArrivalMs) : null;
   }
 }
-
-export { COLORS };
