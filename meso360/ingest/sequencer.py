@@ -47,9 +47,9 @@ def obs_row(values, chain):
 class ObsFormat:
     """How Obs records become lines of data_dir/YYYYMMDD.txt."""
 
-    name = "Obs"
     header = datafile.OBS_HEADER
     expected_fields = datafile.RAW_OBS_FIELD_COUNT
+    in_last_records = True  # the legacy lastrecords.html page shows the last few Obs records
 
     def __init__(self, data_dir):
         self.directory = data_dir
