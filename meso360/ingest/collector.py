@@ -13,9 +13,9 @@ import logging
 import time
 from pathlib import Path
 
-from meso360 import datafile
 from meso360.ingest import resume
 from meso360.ingest import state as state_store
+from meso360.ingest.appender import DailyAppender
 from meso360.ingest.protocol import Protocol
 from meso360.ingest.sequencer import Episodes
 
@@ -51,7 +51,7 @@ class Collector:
         self.clock = clock
         self.saved_at = None  # clock() of the last state save
         self.unsaved = False  # the state in memory is ahead of the saved one (same file, reconciled at start)
-        self.appender = datafile.DailyAppender(fmt.header)
+        self.appender = DailyAppender(fmt.header)
         self.state = None
         self.protocol = Protocol(client, table, fmt, lambda: self.state.signature if self.state is not None else None)
         self.episodes = Episodes(table)

@@ -1,6 +1,7 @@
 """Find records on the logger: the one a row on disk came from, or the first one stamped after a given time."""
 
 from meso360 import datafile
+from meso360.ingest.appender import repair_torn_tail
 
 LAST_ROWS_READ_BYTES = 65536  # the tail of a file read to find its last rows
 ESTIMATE_MARGIN_RECORDS = 60  # a search by time starts this far before the record number estimated from it
@@ -16,7 +17,7 @@ def last_rows_on_disk(fmt, path=None):
     for candidate in paths:
         if not candidate.exists():
             continue
-        datafile.repair_torn_tail(candidate)
+        repair_torn_tail(candidate)
         lines, _ = datafile.read_complete_lines(candidate, max(0, candidate.stat().st_size - LAST_ROWS_READ_BYTES))
         data_lines = [line for line in lines[1:] if line and line != fmt.header]
         if data_lines:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from meso360 import datafile
 from meso360.ingest import locate
+from meso360.ingest.appender import repair_torn_tail
 from meso360.ingest.state import TableState
 
 FIRST_START_CHOICES = ("newest", "today", "all")
@@ -23,7 +24,7 @@ def reconcile(source, fmt, now, saved):
     if not saved.file:
         return
     path = Path(saved.file)
-    removed = datafile.repair_torn_tail(path)
+    removed = repair_torn_tail(path)
     if removed:
         log.warning("%s: removed a torn last line of %d bytes from %s (power cut?)", source.table, removed, path)
     size = path.stat().st_size if path.exists() else 0

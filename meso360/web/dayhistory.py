@@ -17,10 +17,10 @@ import sys
 import threading
 import time
 
-from meso360.datafile import OBS_COLUMNS, daily_files
+from meso360.datafile import OBS_COLUMNS, RowReader, daily_files, read_complete_text
 from meso360.web import dayparse
 from meso360.web.dayrange import CHUNK_BYTES, DOUBLE_KEYS, SINGLE, range_extremes, series_extremes
-from meso360.web.points import SERIES_KEYS, RowReader
+from meso360.web.points import SERIES_KEYS
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class ParsedDay:
     def extend(self):
         """Parse the complete lines appended since the last call, in chunks of about 1 MB, column-wise."""
         while True:
-            text, offset = dayparse.read_text(self.path, self.offset, CHUNK_BYTES)
+            text, offset = read_complete_text(self.path, self.offset, CHUNK_BYTES)
             if offset == self.offset:
                 return
             self.offset = offset
@@ -147,7 +147,7 @@ class DaySummary:
         """Summarise the complete lines appended since the last call; False when a row has no fix or is
         earlier than the row before it (the summary is then incomplete and must be let go)."""
         while True:
-            text, offset = dayparse.read_text(self.path, self.offset, CHUNK_BYTES)
+            text, offset = read_complete_text(self.path, self.offset, CHUNK_BYTES)
             if offset == self.offset:
                 return True
             self.offset = offset
