@@ -11,7 +11,6 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from pathlib import Path
 
 from meso360.ingest import resume
 from meso360.ingest import state as state_store
@@ -43,7 +42,7 @@ class Collector:
     def __init__(self, client, table, fmt, state_path, now=utc_now, clock=time.monotonic, first_start="today"):
         self.table = table
         self.fmt = fmt
-        self.state_path = Path(state_path)
+        self.state_file = state_store.StateFile(state_path, table, fmt.directory)
         self.first_start = (
             first_start  # where a first start (no state, no data files) begins: one of resume.FIRST_START_CHOICES
         )
@@ -61,7 +60,6 @@ class Collector:
         self.last_time_text = None
         self.empty_polls = 0
         self.written_total = 0
-        self.state_problem = None  # the last unreadable-state problem logged (logged once, not per retry)
 
     # -- start: state, reconciliation, or a start without state ------------------------------------------------
 
@@ -78,7 +76,7 @@ class Collector:
 
         Raise LoggerError when the logger is needed and not reachable, OSError when the disk is not usable.
         """
-        saved = self._read_state()
+        saved = self.state_file.load()
         self.catchup = None
         if saved is None or saved.last_record is None:
             saved = resume.decide_without_state(self.protocol, self.fmt, self.now, self.first_start)
@@ -87,33 +85,8 @@ class Collector:
             resume.reconcile(self.protocol, self.fmt, self.now, saved)
             saved = resume.check_against_logger(self.protocol, self.fmt, self.now, saved)
             log.info("%s: resuming after record %d (signature %s)", self.table, saved.last_record, saved.signature)
-        state_store.save(self.state_path, saved)
+        self.state_file.save(saved)
         self.state, self.saved_at, self.unsaved = saved, self.clock(), False
-
-    def _read_state(self):
-        """Return the saved state, or None when there is none or it is unreadable (logged once per problem)."""
-        try:
-            saved = state_store.read(self.state_path)
-        except state_store.UnreadableStateError as error:
-            saved, problem = None, str(error)
-            if problem != self.state_problem:
-                log.error(
-                    "%s: state file %s is unreadable (%s): ignored, resuming as without state",
-                    self.table,
-                    self.state_path,
-                    problem,
-                )
-            self.state_problem = problem
-            return None
-        if saved is not None and saved.file is not None and Path(saved.file).parent != Path(self.fmt.directory):
-            problem = f"its file {saved.file} is not in {self.fmt.directory}"
-            if problem != self.state_problem:
-                log.error(
-                    "%s: state file %s: %s: ignored, resuming as without state", self.table, self.state_path, problem
-                )
-            self.state_problem = problem
-            return None
-        return saved
 
     # -- polling -------------------------------------------------------------------------------------------------
 
@@ -290,7 +263,7 @@ class Collector:
                 # Name the new file in the state before the first line goes into it (see the module docstring).
                 size = self.appender.append(path, [])
                 switched = dataclasses.replace(self.state, file=str(path), file_size=size)
-                state_store.save(self.state_path, switched)
+                self.state_file.save(switched)
                 self.state, self.saved_at, self.unsaved = switched, self.clock(), False
             try:
                 size = self.appender.append(path, lines)
@@ -312,7 +285,7 @@ class Collector:
 
     def _save(self):
         """Save the state durably (temp file, fsync, rename, directory fsync). Raise OSError if it cannot be."""
-        state_store.save(self.state_path, self.state)
+        self.state_file.save(self.state)
         self.saved_at, self.unsaved = self.clock(), False
 
     def _save_if_due(self):
@@ -321,7 +294,7 @@ class Collector:
         Same file as the saved state: an older state coming back after a crash or power cut is reconciled at start.
         """
         if self.unsaved and (self.saved_at is None or self.clock() - self.saved_at >= STATE_SAVE_INTERVAL_S):
-            state_store.save(self.state_path, self.state, sync_directory=False)
+            self.state_file.save(self.state, sync_directory=False)
             self.saved_at, self.unsaved = self.clock(), False
 
     def close(self):
