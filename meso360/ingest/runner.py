@@ -133,9 +133,7 @@ class TableRunner:
                 reason,
             )
         self.down_reason = reason
-        delay = self.backoff.next_delay()
-        self.retry_at = time.monotonic() + delay
-        return delay
+        return self._retry_later()
 
     def _logger_up(self):
         if self.down_since is not None:
@@ -162,6 +160,10 @@ class TableRunner:
                 text,
             )
         self.disk_error = text
+        return self._retry_later()
+
+    def _retry_later(self):
+        """Return the back-off delay of the next retry, and note when it is due (for STATUS)."""
         delay = self.backoff.next_delay()
         self.retry_at = time.monotonic() + delay
         return delay
