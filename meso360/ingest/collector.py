@@ -32,10 +32,6 @@ def utc_now():
     return dt.datetime.now(dt.UTC)
 
 
-def thousands(number):
-    return f"{number:,}".replace(",", " ")
-
-
 class Collector:
     """Collect table `table` of the logger through `client` into files laid out by `fmt` (ObsFormat/SupportFormat)."""
 
@@ -43,9 +39,7 @@ class Collector:
         self.table = table
         self.fmt = fmt
         self.state_file = state_store.StateFile(state_path, table, fmt.directory)
-        self.first_start = (
-            first_start  # where a first start (no state, no data files) begins: one of resume.FIRST_START_CHOICES
-        )
+        self.first_start = first_start  # where a start without state or data files begins (resume.FIRST_START_CHOICES)
         self.now = now
         self.clock = clock
         self.saved_at = None  # clock() of the last state save
@@ -85,8 +79,7 @@ class Collector:
             resume.reconcile(self.protocol, self.fmt, self.now, saved)
             saved = resume.check_against_logger(self.protocol, self.fmt, self.now, saved)
             log.info("%s: resuming after record %d (signature %s)", self.table, saved.last_record, saved.signature)
-        self.state_file.save(saved)
-        self.state, self.saved_at, self.unsaved = saved, self.clock(), False
+        self._save(saved)
 
     # -- polling -------------------------------------------------------------------------------------------------
 
@@ -262,9 +255,7 @@ class Collector:
             if str(path) != self.state.file:
                 # Name the new file in the state before the first line goes into it (see the module docstring).
                 size = self.appender.append(path, [])
-                switched = dataclasses.replace(self.state, file=str(path), file_size=size)
-                self.state_file.save(switched)
-                self.state, self.saved_at, self.unsaved = switched, self.clock(), False
+                self._save(dataclasses.replace(self.state, file=str(path), file_size=size))
             try:
                 size = self.appender.append(path, lines)
             except OSError:
@@ -283,10 +274,11 @@ class Collector:
             self.unsaved = True
         self._save_if_due()
 
-    def _save(self):
-        """Save the state durably (temp file, fsync, rename, directory fsync). Raise OSError if it cannot be."""
-        self.state_file.save(self.state)
-        self.saved_at, self.unsaved = self.clock(), False
+    def _save(self, state=None):
+        """Save `state` (default: the current one) durably and make it current. Raise OSError if it cannot be."""
+        state = self.state if state is None else state
+        self.state_file.save(state)
+        self.state, self.saved_at, self.unsaved = state, self.clock(), False
 
     def _save_if_due(self):
         """Save the state if rows were written since the last save and STATE_SAVE_INTERVAL_S has passed.

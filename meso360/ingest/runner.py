@@ -5,13 +5,16 @@ import logging
 import time
 
 from meso360.errors import LoggerError
-from meso360.ingest.collector import thousands
 from meso360.ingest.schedule import Backoff, PhaseLock
 from meso360.logger_api import LoggerAnswerError, NotSupportedError
 
 log = logging.getLogger(__name__)
 
 REMINDER_INTERVAL_S = 300.0
+
+
+def thousands(number):
+    return f"{number:,}".replace(",", " ")
 
 
 def _clock(when):
