@@ -1,12 +1,11 @@
-"""The daily data files: row format, naming, durable appends, torn-line repair, and reading complete lines."""
+"""The daily data files: the Obs row format and its GPS time, naming, durable appends, torn-line repair, reading."""
 
 import datetime as dt
-import logging
 import os
 import re
+from itertools import repeat
+from operator import floordiv, mod
 from pathlib import Path
-
-log = logging.getLogger(__name__)
 
 OBS_COLUMNS = (
     "sfc_wspd,sfc_wdir,t_slow,rh_slow,t_fast,dewpoint,der_rh,pressure,compass_dir,"
@@ -51,14 +50,97 @@ def obs_row_from_raw(raw_values):
     return row
 
 
-def parse_gps_datetime(date_text, time_text):
-    """Given DDMMYY and HHMMSS, return an aware UTC datetime, or None when missing or invalid."""
-    if len(date_text) != 6 or len(time_text) != 6 or not (date_text + time_text).isdigit():
+def _midnight_seconds(date_text):
+    """Given DDMMYY, return the epoch seconds of its 00:00 UTC, or None when it is not a valid date."""
+    if len(date_text) != 6 or not date_text.isdecimal():
         return None
     try:
-        return dt.datetime.strptime(date_text + time_text, "%d%m%y%H%M%S").replace(tzinfo=dt.UTC)
+        return int(dt.datetime.strptime(date_text, "%d%m%y").replace(tzinfo=dt.UTC).timestamp())
     except ValueError:
         return None
+
+
+def _clock_seconds(time_text):
+    """Given HHMMSS, return the seconds since midnight, or None when it is not a valid time of day."""
+    if len(time_text) != 6 or not time_text.isdecimal():
+        return None
+    hours, rest = divmod(int(time_text), 10000)
+    minutes, seconds = divmod(rest, 100)
+    if hours > 23 or minutes > 59 or seconds > 59:
+        return None
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def parse_gps_datetime(date_text, time_text):
+    """Given DDMMYY and HHMMSS, return an aware UTC datetime, or None when missing or invalid."""
+    midnight, clock = _midnight_seconds(date_text), _clock_seconds(time_text)
+    if midnight is None or clock is None:
+        return None
+    return dt.datetime.fromtimestamp(midnight + clock, dt.UTC)
+
+
+class RowReader:
+    """Data file lines to rows and their GPS time as epoch seconds (None without a valid fix): the one parser of
+    the gps_date and gps_time columns, by the rules of parse_gps_datetime.
+
+    Each date is parsed once per reader (strptime per row would make reading a full day take seconds).
+    """
+
+    def __init__(self):
+        self._midnights = {}
+
+    def midnight(self, date_text):
+        """Given DDMMYY, return the epoch seconds of its 00:00 UTC, or None when it is not a valid date."""
+        midnight = self._midnights.get(date_text, -1)
+        if midnight == -1:
+            midnight = _midnight_seconds(date_text)
+            if len(self._midnights) > 1000:
+                self._midnights.clear()
+            self._midnights[date_text] = midnight
+        return midnight
+
+    def gps_seconds_of(self, date_text, time_text):
+        """Given DDMMYY and HHMMSS cells, return epoch seconds, or None when not a valid time."""
+        midnight = self.midnight(date_text)
+        if midnight is None:
+            return None
+        clock = _clock_seconds(time_text)
+        return None if clock is None else midnight + clock
+
+    def gps_seconds(self, row):
+        """Given the 17 columns of an Obs row, return its GPS time as epoch seconds, or None without a valid fix."""
+        return self.gps_seconds_of(row[GPS_DATE_COLUMN], row[GPS_TIME_COLUMN])
+
+    def parse(self, line):
+        """Given a data file line, return (gps_epoch_seconds or None, row), or None for the header or a bad line."""
+        row = parse_obs_line(line)
+        if row is None:
+            return None
+        return self.gps_seconds(row), row
+
+    def column_seconds(self, dates, times):
+        """Given the gps_date and gps_time cells of many rows, return their epoch seconds (None: no valid fix).
+
+        The same rules as gps_seconds_of(), in bulk: when every cell is valid, no per-row Python but one subtraction.
+        """
+        midnights = {date: self.midnight(date) for date in set(dates)}
+        if None not in midnights.values() and set(map(len, times)) <= {6} and "".join(times).isdigit():
+            try:
+                clock = list(map(int, times))  # HHMMSS as a number
+            except ValueError:
+                clock = None  # a non-ASCII digit: the careful path decides
+            if (
+                clock
+                and max(clock) < 240000
+                and max(map(mod, clock, repeat(100))) < 60
+                and max(map(mod, map(floordiv, clock, repeat(100)), repeat(100))) < 60
+            ):
+                seconds = [value - value // 10000 * 6400 - value // 100 % 100 * 40 for value in clock]
+                if len(midnights) == 1:
+                    midnight = next(iter(midnights.values()))
+                    return [midnight + second for second in seconds]
+                return [midnights[date] + second for date, second in zip(dates, seconds, strict=True)]
+        return [self.gps_seconds_of(date, time) for date, time in zip(dates, times, strict=True)]
 
 
 def format_gps_datetime(when):
@@ -110,21 +192,25 @@ def file_date(path):
         return None
 
 
-def read_complete_lines(path, offset=0, max_bytes=None):
-    """Read whole lines of `path` from byte `offset`; return (lines, new_offset).
+def read_complete_text(path, offset=0, max_bytes=None):
+    """Read whole lines of `path` from byte `offset`; return (their text, new_offset).
 
-    A last line without its newline (still being written, or torn) is left for the next call.
-    Raise FileNotFoundError when the file does not exist.
+    At most `max_bytes` are read (None: to the end); a last line without its newline (still being written,
+    or torn) is left for the next call. Raise FileNotFoundError when the file does not exist.
     """
     with open(path, "rb") as file:
         file.seek(offset)
-        data = file.read() if max_bytes is None else file.read(max_bytes)
+        data = file.read(max_bytes)
     end = data.rfind(b"\n")
     if end < 0:
-        return [], offset
-    chunk = data[: end + 1]
-    lines = chunk.decode("utf-8", errors="replace").splitlines()
-    return lines, offset + len(chunk)
+        return "", offset
+    return data[: end + 1].decode("utf-8", errors="replace"), offset + end + 1
+
+
+def read_complete_lines(path, offset=0, max_bytes=None):
+    """Read whole lines of `path` from byte `offset`; return (lines, new_offset), as read_complete_text()."""
+    text, offset = read_complete_text(path, offset, max_bytes)
+    return text.splitlines(), offset
 
 
 def last_complete_lines(path, count, end=None, block_bytes=65536):
@@ -149,110 +235,3 @@ def last_complete_lines(path, count, end=None, block_bytes=65536):
     if position > 0:
         lines = lines[1:]  # the first line read may be cut off at the block boundary
     return (lines[-count:] if count > 0 else []), position + cut + 1
-
-
-def repair_torn_tail(path):
-    """Cut a partial last line (left by a power cut) off `path`; return the bytes removed (0 if intact)."""
-    try:
-        fd = os.open(path, os.O_RDWR)
-    except FileNotFoundError:
-        return 0
-    try:
-        size = os.fstat(fd).st_size
-        if size == 0:
-            return 0
-        tail_start = max(0, size - 65536)
-        os.lseek(fd, tail_start, os.SEEK_SET)
-        tail = os.read(fd, size - tail_start)
-        if tail.endswith(b"\n"):
-            return 0
-        newline = tail.rfind(b"\n")
-        keep = tail_start + newline + 1 if newline >= 0 else 0
-        os.ftruncate(fd, keep)
-        os.fsync(fd)
-        return size - keep
-    finally:
-        os.close(fd)
-
-
-def _fsync_directory(directory):
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class DailyAppender:
-    """Durable appends to daily CSV files: header once per file, one write per line, fsync per batch.
-
-    Keeps the current file open; a torn last line of a file is repaired the first time it is opened.
-    """
-
-    def __init__(self, header):
-        self._header = header
-        self._path = None
-        self._fd = None
-
-    @property
-    def path(self):
-        return self._path
-
-    def _open(self, path):
-        self.close()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        removed = repair_torn_tail(path)
-        if removed:
-            log.warning("repaired %s: removed a torn last line of %d bytes (power cut?)", path, removed)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o644)
-            created = True
-        except FileExistsError:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND)
-            created = False
-        try:
-            if created or os.fstat(fd).st_size == 0:
-                _write_all(fd, (self._header + "\n").encode())
-                os.fsync(fd)
-                _fsync_directory(path.parent)
-        except OSError:
-            os.close(fd)
-            if created:
-                # Leave no header-less file behind (disk full while writing the header).
-                path.unlink(missing_ok=True)
-            raise
-        self._path, self._fd = path, fd
-
-    def append(self, path, lines):
-        """Append `lines` (without newlines) to `path` and fsync; return the file size afterwards.
-
-        Raise OSError (disk full, read-only) after cutting off any partly written line.
-        """
-        if self._path != Path(path) or self._fd is None:
-            self._open(path)
-        try:
-            for line in lines:
-                _write_all(self._fd, (line + "\n").encode())
-            os.fsync(self._fd)
-        except OSError:
-            # A partial line must never stay in the file: cut back to the last complete line.
-            fd, self._fd, failed_path = self._fd, None, self._path
-            os.close(fd)
-            repair_torn_tail(failed_path)
-            raise
-        return os.fstat(self._fd).st_size
-
-    def close(self):
-        if self._fd is not None:
-            os.close(self._fd)
-        self._fd = None
-        self._path = None
-
-
-def _write_all(fd, data):
-    """os.write until all of `data` is written (a short write is possible on a nearly full disk)."""
-    view = memoryview(data)
-    while view:
-        written = os.write(fd, view)
-        view = view[written:]

@@ -19,7 +19,7 @@ import dataclasses
 import datetime as dt
 import os
 
-from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMNS, parse_gps_datetime
+from meso360.datafile import OBS_COLUMNS, RowReader
 
 _DAY_SECONDS = 86400
 GAP_MIN_SECONDS = 2
@@ -222,21 +222,11 @@ def _utc(epoch_seconds):
 
 
 class _LineTimes:
-    """Turn data file lines into epoch seconds (None without fix), counting malformed lines.
-
-    Same rules as datafile.row_timestamp, but parses each date once: strptime per row would make a
-    full day take about a second.
-    """
+    """Turn data file lines into epoch seconds (None without fix) by datafile.RowReader, counting malformed lines."""
 
     def __init__(self):
         self.malformed = 0
-        self._midnights = {}
-
-    def _midnight(self, date_text):
-        if date_text not in self._midnights:
-            when = parse_gps_datetime(date_text, "000000")
-            self._midnights[date_text] = None if when is None else int(when.timestamp())
-        return self._midnights[date_text]
+        self._reader = RowReader()
 
     def seconds(self, lines):
         for line in lines:
@@ -245,16 +235,7 @@ class _LineTimes:
                 if line.strip():
                     self.malformed += fields[0] != HEADER_FIRST
                 continue
-            date_text, time_text = fields[GPS_DATE_COLUMN], fields[GPS_TIME_COLUMN]
-            midnight = self._midnight(date_text)
-            if midnight is None or len(time_text) != 6 or not time_text.isdigit():
-                yield None
-                continue
-            hours, minutes, secs = int(time_text[:2]), int(time_text[2:4]), int(time_text[4:])
-            if hours > 23 or minutes > 59 or secs > 59:
-                yield None
-                continue
-            yield midnight + hours * 3600 + minutes * 60 + secs
+            yield self._reader.gps_seconds(fields)
 
 
 def analyze_file(path):

@@ -11,11 +11,11 @@ import dataclasses
 import datetime as dt
 import logging
 import time
-from pathlib import Path
 
-from meso360 import datafile
-from meso360.ingest import legacy, resume
+from meso360.ingest import resume
 from meso360.ingest import state as state_store
+from meso360.ingest.appender import DailyAppender
+from meso360.ingest.protocol import Protocol
 from meso360.ingest.sequencer import Episodes
 
 log = logging.getLogger(__name__)
@@ -32,50 +32,28 @@ def utc_now():
     return dt.datetime.now(dt.UTC)
 
 
-def thousands(number):
-    return f"{number:,}".replace(",", " ")
-
-
 class Collector:
     """Collect table `table` of the logger through `client` into files laid out by `fmt` (ObsFormat/SupportFormat)."""
 
     def __init__(self, client, table, fmt, state_path, now=utc_now, clock=time.monotonic, first_start="today"):
-        self.client = client
         self.table = table
         self.fmt = fmt
-        self.state_path = Path(state_path)
-        self.first_start = (
-            first_start  # where a first start (no state, no data files) begins: one of resume.FIRST_START_CHOICES
-        )
+        self.state_file = state_store.StateFile(state_path, table, fmt.directory)
+        self.first_start = first_start  # where a start without state or data files begins (resume.FIRST_START_CHOICES)
         self.now = now
         self.clock = clock
         self.saved_at = None  # clock() of the last state save
         self.unsaved = False  # the state in memory is ahead of the saved one (same file, reconciled at start)
-        self.appender = datafile.DailyAppender(fmt.header)
+        self.appender = DailyAppender(fmt.header)
         self.state = None
+        self.protocol = Protocol(client, table, fmt, lambda: self.state.signature if self.state is not None else None)
         self.episodes = Episodes(table)
         self.bad_attempts = {}
         self.catchup = None  # {"recovered", "lost"} from a start or reconnection until caught up
         self.backfill = None  # (last record before the backfill, newest record then) while pages have `more`
-        self.newest_known = None
         self.last_time_text = None
         self.empty_polls = 0
         self.written_total = 0
-        self.legacy = False
-        self.state_problem = None  # the last unreadable-state problem logged (logged once, not per retry)
-
-    # -- the two protocols: DataQuery, or legacy NewestRecord + lastrecords.html ----------------------------------
-
-    def since(self, first):
-        """Return a Page of the records numbered >= first that the logger still holds (one page)."""
-        if not self.legacy:
-            return self.client.data_query(self.table, self.fmt.expected_fields, since_record=first)
-        return legacy.records_since(self, first)
-
-    def _most_recent(self):
-        if not self.legacy:
-            return self.client.data_query(self.table, self.fmt.expected_fields, most_recent=1)
-        return legacy.newest_page(self)
 
     # -- start: state, reconciliation, or a start without state ------------------------------------------------
 
@@ -92,50 +70,16 @@ class Collector:
 
         Raise LoggerError when the logger is needed and not reachable, OSError when the disk is not usable.
         """
-        saved = self._read_state()
+        saved = self.state_file.load()
         self.catchup = None
         if saved is None or saved.last_record is None:
-            saved = resume.decide_without_state(self)
+            saved = resume.decide_without_state(self.protocol, self.fmt, self.now, self.first_start)
         else:
             self.catchup = {"recovered": 0, "lost": 0}
-            resume.reconcile(self, saved)
-            saved = resume.check_against_logger(self, saved)
+            resume.reconcile(self.protocol, self.fmt, self.now, saved)
+            saved = resume.check_against_logger(self.protocol, self.fmt, self.now, saved)
             log.info("%s: resuming after record %d (signature %s)", self.table, saved.last_record, saved.signature)
-        state_store.save(self.state_path, saved)
-        self.state, self.saved_at, self.unsaved = saved, self.clock(), False
-
-    def _read_state(self):
-        """Return the saved state, or None when there is none or it is unreadable (logged once per problem)."""
-        try:
-            saved = state_store.read(self.state_path)
-        except state_store.UnreadableStateError as error:
-            saved, problem = None, str(error)
-            if problem != self.state_problem:
-                log.error(
-                    "%s: state file %s is unreadable (%s): ignored, resuming as without state",
-                    self.table,
-                    self.state_path,
-                    problem,
-                )
-            self.state_problem = problem
-            return None
-        if saved is not None and saved.file is not None and Path(saved.file).parent != Path(self.fmt.directory):
-            problem = f"its file {saved.file} is not in {self.fmt.directory}"
-            if problem != self.state_problem:
-                log.error(
-                    "%s: state file %s: %s: ignored, resuming as without state", self.table, self.state_path, problem
-                )
-            self.state_problem = problem
-            return None
-        return saved
-
-    def newest_record(self):
-        """Return (signature, the newest valid record or None) and remember its number."""
-        page = self._most_recent()
-        newest = next((r for r in reversed(page.records) if not r.problem), None)
-        if newest is not None:
-            self.newest_known = newest.no
-        return page.signature, newest
+        self._save(saved)
 
     # -- polling -------------------------------------------------------------------------------------------------
 
@@ -144,7 +88,7 @@ class Collector:
 
         Raise LoggerError when the logger fails, OSError when the files or state cannot be written.
         """
-        page = self.since(self.next_no)
+        page = self.protocol.since(self.next_no)
         if self._sequence_changed(page.signature):
             return True
         before = self.state.last_record
@@ -158,7 +102,7 @@ class Collector:
                     self.table,
                     self.next_no,
                     valid[0].no - 1,
-                    "no longer shown by the legacy pages" if self.legacy else "older than the logger keeps",
+                    self.protocol.current.loss_reason,
                 )
                 if self.catchup is not None:
                     self.catchup["lost"] += lost
@@ -239,7 +183,7 @@ class Collector:
         return True
 
     def _check_regression(self, signature):
-        _signature, newest = self.newest_record()
+        _signature, newest = self.protocol.newest()
         if newest is None or newest.no >= self.state.last_record:
             return
         log.warning(
@@ -249,7 +193,7 @@ class Collector:
             newest.no,
         )
         self.appender.close()
-        self.state = resume.after_regression(self, signature, newest)
+        self.state = resume.after_regression(self.protocol, self.fmt, self.now, signature, newest)
         self.bad_attempts.clear()
         self.backfill = None
         self._save()
@@ -264,11 +208,9 @@ class Collector:
     def _track_catchup(self, page, before):
         if page.more:
             if self.backfill is None:
-                _signature, newest = self.newest_record()
+                _signature, newest = self.protocol.newest()
                 self.backfill = (before, newest.no if newest else self.state.last_record)
             return
-        if page.records and not page.records[-1].problem:
-            self.newest_known = page.records[-1].no
         self.backfill = None
         if self.catchup is not None:
             recovered, lost = self.catchup["recovered"], self.catchup["lost"]
@@ -313,9 +255,7 @@ class Collector:
             if str(path) != self.state.file:
                 # Name the new file in the state before the first line goes into it (see the module docstring).
                 size = self.appender.append(path, [])
-                switched = dataclasses.replace(self.state, file=str(path), file_size=size)
-                state_store.save(self.state_path, switched)
-                self.state, self.saved_at, self.unsaved = switched, self.clock(), False
+                self._save(dataclasses.replace(self.state, file=str(path), file_size=size))
             try:
                 size = self.appender.append(path, lines)
             except OSError:
@@ -334,10 +274,11 @@ class Collector:
             self.unsaved = True
         self._save_if_due()
 
-    def _save(self):
-        """Save the state durably (temp file, fsync, rename, directory fsync). Raise OSError if it cannot be."""
-        state_store.save(self.state_path, self.state)
-        self.saved_at, self.unsaved = self.clock(), False
+    def _save(self, state=None):
+        """Save `state` (default: the current one) durably and make it current. Raise OSError if it cannot be."""
+        state = self.state if state is None else state
+        self.state_file.save(state)
+        self.state, self.saved_at, self.unsaved = state, self.clock(), False
 
     def _save_if_due(self):
         """Save the state if rows were written since the last save and STATE_SAVE_INTERVAL_S has passed.
@@ -345,7 +286,7 @@ class Collector:
         Same file as the saved state: an older state coming back after a crash or power cut is reconciled at start.
         """
         if self.unsaved and (self.saved_at is None or self.clock() - self.saved_at >= STATE_SAVE_INTERVAL_S):
-            state_store.save(self.state_path, self.state, sync_directory=False)
+            self.state_file.save(self.state, sync_directory=False)
             self.saved_at, self.unsaved = self.clock(), False
 
     def close(self):

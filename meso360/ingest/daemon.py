@@ -64,20 +64,26 @@ def make_client(ingest):
     return LoggerClient(ingest.logger_url, ingest.request_timeout, ingest.username, ingest.password)
 
 
+def table_runner(config, client, table, fmt, state_name, interval_s, log_every_s=None):
+    """Return the TableRunner collecting `table` into files laid out by `fmt`, its state in state_dir/state_name."""
+    state_path = config.general.state_dir / state_name
+    collector = Collector(client, table, fmt, state_path, first_start=config.ingest.first_start)
+    return TableRunner(collector, interval_s, log_every_s, legacy_interval(config.ingest))
+
+
 def run_support(config, stop_event):
     """Collect the Support table until stop_event; its failures are logged at most once a minute, never fatal."""
     ingest, general = config.ingest, config.general
     client = make_client(ingest)
-    collector = Collector(
+    interval = max(ingest.poll_interval, SUPPORT_POLL_INTERVAL_S)
+    runner = table_runner(
+        config,
         client,
         ingest.support_table,
         SupportFormat(general.support_dir),
-        general.state_dir / "support.json",
-        first_start=ingest.first_start,
-    )
-    interval = max(ingest.poll_interval, SUPPORT_POLL_INTERVAL_S)
-    runner = TableRunner(
-        collector, interval, log_every_s=SUPPORT_LOG_EVERY_S, legacy_interval_s=legacy_interval(ingest)
+        "support.json",
+        interval,
+        SUPPORT_LOG_EVERY_S,
     )
     try:
         while not stop_event.is_set():
@@ -89,7 +95,7 @@ def run_support(config, stop_event):
                 delay = SUPPORT_LOG_EVERY_S
             stop_event.wait(delay)
     finally:
-        collector.close()
+        runner.collector.close()
         client.close()
 
 
@@ -110,14 +116,9 @@ def run(config, stop_event, notifier):
         general.state_dir,
     )
     client = make_client(ingest)
-    collector = Collector(
-        client,
-        ingest.obs_table,
-        ObsFormat(general.data_dir),
-        general.state_dir / "obs.json",
-        first_start=ingest.first_start,
+    runner = table_runner(
+        config, client, ingest.obs_table, ObsFormat(general.data_dir), "obs.json", ingest.poll_interval
     )
-    runner = TableRunner(collector, ingest.poll_interval, legacy_interval_s=legacy_interval(ingest))
     notifier.ready(runner.status())
     support = None
     if ingest.support_table:
@@ -131,7 +132,7 @@ def run(config, stop_event, notifier):
             wait(stop_event, delay, lambda: (notifier.watchdog(), notifier.status(runner.status())))
     finally:
         stop_event.set()
-        collector.close()
+        runner.collector.close()
         client.close()
         if support is not None:
             support.join(timeout=10)

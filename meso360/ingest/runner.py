@@ -5,19 +5,16 @@ import logging
 import time
 
 from meso360.errors import LoggerError
-from meso360.ingest.collector import thousands
 from meso360.ingest.schedule import Backoff, PhaseLock
 from meso360.logger_api import LoggerAnswerError, NotSupportedError
 
 log = logging.getLogger(__name__)
 
 REMINDER_INTERVAL_S = 300.0
-# The legacy protocol is used only on persistent evidence that the logger has no DataQuery: this many answers in a
-# row, and all of them HTTP 404 ("no such command") or HTML pages for at least LEGACY_AFTER_HTML_S (a busy logger
-# answers an HTML error page with status 200 too), with NewestRecord working.
-LEGACY_AFTER_NOT_SUPPORTED = 3
-LEGACY_AFTER_HTML_S = 30.0
-DATAQUERY_REPROBE_S = 300.0
+
+
+def thousands(number):
+    return f"{number:,}".replace(",", " ")
 
 
 def _clock(when):
@@ -59,19 +56,15 @@ class TableRunner:
         self.next_reminder = None
         self.disk_error = None
         self.answer_problem = None
-        self.not_supported = 0  # DataQuery answers in a row saying it is not supported
-        self.not_supported_since = None
-        self.not_supported_definitive = True  # all of them HTTP 404
-        self.reprobe_at = None
         self.retry_at = None
 
     @property
     def interval_s(self):
-        return self.legacy_interval_s if self.collector.legacy else self.normal_interval_s
+        return self.legacy_interval_s if self.collector.protocol.legacy else self.normal_interval_s
 
     def _follow_protocol(self):
         """Poll and retry at the pace of the protocol in use (the legacy pages are a window of a few records)."""
-        legacy = self.collector.legacy
+        legacy = self.collector.protocol.legacy
         if legacy != self.schedule_legacy:
             self.schedule, self.schedule_legacy = PhaseLock(self.interval_s), legacy
         self.backoff.maximum_s = self.legacy_interval_s if legacy else self.normal_backoff_maximum_s
@@ -81,10 +74,8 @@ class TableRunner:
     def step(self):
         """Poll once; return the delay (s) until the next step. Unknown errors propagate."""
         self._follow_protocol()
-        now = time.monotonic()
         try:
-            if self.collector.legacy and now >= self.reprobe_at:
-                self._reprobe_data_query()
+            self.collector.protocol.reprobe_if_due()
             if not self.collector.started:
                 self.collector.start()
             written_before = self.collector.written_total
@@ -94,8 +85,7 @@ class TableRunner:
             return self._not_supported(error)
         except LoggerAnswerError as error:
             self._logger_up()
-            if not self.collector.legacy:
-                self.not_supported = 0  # DataQuery answered (badly): it exists
+            self.collector.protocol.data_query_answered()
             if self.answer_problem is None:
                 self.say(
                     logging.WARNING,
@@ -109,7 +99,7 @@ class TableRunner:
             return self._logger_down(str(error))
         except OSError as error:
             return self._disk_failed(error)
-        self.not_supported = 0
+        self.collector.protocol.data_query_answered()
         self.answer_problem = None
         self._logger_up()
         self._disk_ok()
@@ -117,58 +107,15 @@ class TableRunner:
         self.retry_at = None
         return max(0.0, self.schedule.next_poll(sent_at, got_new, more, time.monotonic()) - time.monotonic())
 
-    # -- protocol --------------------------------------------------------------------------------------------------
-
     def _not_supported(self, error):
         self._logger_up()
-        if self.collector.legacy:
+        if self.collector.protocol.legacy:
             return self.interval_s
-        if self.not_supported == 0:
-            self.not_supported_since, self.not_supported_definitive = time.monotonic(), True
-            self.say(logging.WARNING, "%s: DataQuery not answered (%s): asking again", self.table, error)
-        self.not_supported += 1
-        self.not_supported_definitive = self.not_supported_definitive and getattr(error, "definitive", True)
         self.answer_problem = str(error)
-        persistent = self.not_supported_definitive or time.monotonic() - self.not_supported_since >= LEGACY_AFTER_HTML_S
+        if self.collector.protocol.not_supported_answer(error, self.say):
+            return 0.0
         # Gathering the evidence at the legacy pace: an old logger's pages hold a few records only.
-        if self.not_supported < LEGACY_AFTER_NOT_SUPPORTED or not persistent:
-            return self.legacy_interval_s
-        try:
-            self.collector.client.newest_record(self.table, self.collector.fmt.expected_fields)
-        except LoggerError as legacy_error:
-            self.say(
-                logging.WARNING,
-                "%s: DataQuery not answered (%s) and NewestRecord fails too (%s)",
-                self.table,
-                error,
-                legacy_error,
-            )
-            return self.legacy_interval_s
-        # A change of protocol is logged whatever the rate limit of this table's messages.
-        log.warning(
-            "%s: the logger has no DataQuery (%d answers in %.0f s: %s): using the legacy protocol (NewestRecord "
-            "and lastrecords.html); asking for DataQuery again every %d s and whenever the legacy pages miss a record",
-            self.table,
-            self.not_supported,
-            time.monotonic() - self.not_supported_since,
-            error,
-            DATAQUERY_REPROBE_S,
-        )
-        self.collector.legacy = True
-        self.reprobe_at = time.monotonic() + DATAQUERY_REPROBE_S
-        return 0.0
-
-    def _reprobe_data_query(self):
-        self.reprobe_at = time.monotonic() + DATAQUERY_REPROBE_S
-        try:
-            self.collector.client.data_query(self.table, self.collector.fmt.expected_fields, most_recent=1)
-        except NotSupportedError:
-            return
-        except LoggerAnswerError:
-            return
-        log.info("%s: the logger answers DataQuery again: leaving the legacy protocol", self.table)
-        self.collector.legacy = False
-        self.not_supported = 0
+        return self.legacy_interval_s
 
     # -- outages and disk errors -----------------------------------------------------------------------------------
 
@@ -189,9 +136,7 @@ class TableRunner:
                 reason,
             )
         self.down_reason = reason
-        delay = self.backoff.next_delay()
-        self.retry_at = time.monotonic() + delay
-        return delay
+        return self._retry_later()
 
     def _logger_up(self):
         if self.down_since is not None:
@@ -218,6 +163,10 @@ class TableRunner:
                 text,
             )
         self.disk_error = text
+        return self._retry_later()
+
+    def _retry_later(self):
+        """Return the back-off delay of the next retry, and note when it is due (for STATUS)."""
         delay = self.backoff.next_delay()
         self.retry_at = time.monotonic() + delay
         return delay
@@ -240,7 +189,7 @@ class TableRunner:
             return f"logger unreachable since {_clock(self.down_since)} ({self.down_reason}), {retry}; {last_text}"
         if self.disk_error is not None:
             return f"cannot write data ({self.disk_error}), {retry}; {last_text}"
-        prefix = "legacy protocol (no DataQuery), " if collector.legacy else ""
+        prefix = "legacy protocol (no DataQuery), " if collector.protocol.legacy else ""
         if not collector.started:
             return prefix + "starting: waiting for the logger"
         progress = collector.backfill_progress()
@@ -250,5 +199,5 @@ class TableRunner:
         problem = f" (last answer unusable: {self.answer_problem})" if self.answer_problem else ""
         at = collector.last_time_text or ""
         at_text = f" at {at[11:19]}Z" if len(at) >= 19 else ""
-        lag = max(0, (collector.newest_known or 0) - (last or 0))
+        lag = max(0, (collector.protocol.newest_known or 0) - (last or 0))
         return f"{prefix}logger OK, {last_text}{at_text}, {lag} s lag{problem}"

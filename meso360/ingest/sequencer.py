@@ -45,11 +45,16 @@ def obs_row(values, chain):
 
 
 class ObsFormat:
-    """How Obs records become lines of data_dir/YYYYMMDD.txt."""
+    """How Obs records become lines of data_dir/YYYYMMDD.txt (the row format itself is datafile's).
 
-    name = "Obs"
+    A table's format (this, or support.SupportFormat) is what the collector, resume and locate know of a table:
+    header, expected_fields, in_last_records, directory; format() a record into (path, line, chain, flag);
+    plain_line(), line_time(), record_time(), chain_after() to match lines on disk with records; files().
+    """
+
     header = datafile.OBS_HEADER
     expected_fields = datafile.RAW_OBS_FIELD_COUNT
+    in_last_records = True  # the legacy lastrecords.html page shows the last few Obs records
 
     def __init__(self, data_dir):
         self.directory = data_dir
@@ -64,13 +69,16 @@ class ObsFormat:
         return ",".join(datafile.obs_row_from_raw(record.values))
 
     def line_time(self, line):
+        """The GPS time of a file line, or None (no fix, or not a row)."""
         row = datafile.parse_obs_line(line)
         return datafile.row_timestamp(row) if row else None
 
     def record_time(self, record):
+        """The GPS time of a record, or None without a fix."""
         return datafile.row_timestamp(datafile.obs_row_from_raw(record.values))
 
     def chain_after(self, record, line):
+        """The frozen-GPS chain after `record` was written as `line` (see obs_row)."""
         row = datafile.parse_obs_line(line)
         return (gps_key(datafile.obs_row_from_raw(record.values)), gps_key(row) if row else None)
 

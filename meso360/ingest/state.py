@@ -69,15 +69,6 @@ def _is_integer(value):
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def load(path):
-    """Return the TableState saved at `path`, or None if there is none. An unreadable one is logged and ignored."""
-    try:
-        return read(path)
-    except UnreadableStateError as error:
-        log.error("state file %s is unreadable (%s); starting as without state", path, error)
-        return None
-
-
 def save(path, state, sync_directory=True):
     """Write `state` to `path` atomically and durably: temp file, fsync, rename, fsync the directory.
 
@@ -105,3 +96,35 @@ def save(path, state, sync_directory=True):
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+class StateFile:
+    """The state file of table `table`, whose rows go to `directory`: loaded with its problems logged once each."""
+
+    def __init__(self, path, table, directory):
+        self.path = Path(path)
+        self.table = table
+        self.directory = Path(directory)
+        self.problem = None  # the last problem logged (logged once, not per retry)
+
+    def load(self):
+        """Return the saved state, or None when there is none, it is unreadable, or it names a file outside
+        `directory` (then logged once per problem: the resume goes as without state)."""
+        try:
+            saved = read(self.path)
+        except UnreadableStateError as error:
+            self._ignored(f"is unreadable ({error})")
+            return None
+        if saved is not None and saved.file is not None and Path(saved.file).parent != self.directory:
+            self._ignored(f"names {saved.file}, not in {self.directory}")
+            return None
+        return saved
+
+    def _ignored(self, problem):
+        if problem != self.problem:
+            log.error("%s: state file %s %s: ignored, resuming as without state", self.table, self.path, problem)
+        self.problem = problem
+
+    def save(self, state, sync_directory=True):
+        """save() the state to this file. Raise OSError if it cannot be."""
+        save(self.path, state, sync_directory)

@@ -53,9 +53,9 @@ def csv_line(columns):
 class SupportFormat:
     """How Support records become lines of support_dir/YYYYMMDD_support.txt."""
 
-    name = "Support"
     header = datafile.SUPPORT_HEADER
     expected_fields = datafile.RAW_SUPPORT_FIELD_COUNT
+    in_last_records = False  # the legacy pages show only the newest Support record
 
     def __init__(self, support_dir):
         self.directory = support_dir

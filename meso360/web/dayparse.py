@@ -9,8 +9,6 @@ careful path for that chunk or column only.
 
 import array
 import math
-from itertools import repeat
-from operator import floordiv, mod
 
 from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMNS
 from meso360.web.points import SERIES_INDEXES, number_or_none
@@ -18,21 +16,6 @@ from meso360.web.points import SERIES_INDEXES, number_or_none
 FIELD_COUNT = len(OBS_COLUMNS)
 _HEADER_START = OBS_COLUMNS[0] + ","
 _NAN = float("nan")
-
-
-def read_text(path, offset, max_bytes):
-    """Given a file and a byte offset, return (text of the complete lines read, offset after them).
-
-    At most `max_bytes` are read; a last line without its newline is left for the next call.
-    Raise FileNotFoundError when the file does not exist.
-    """
-    with open(path, "rb") as file:
-        file.seek(offset)
-        data = file.read(max_bytes)
-    end = data.rfind(b"\n")
-    if end < 0:
-        return "", offset
-    return data[: end + 1].decode("utf-8", errors="replace"), offset + end + 1
 
 
 def _tokens(text):
@@ -51,28 +34,6 @@ def _tokens(text):
     good = [line for line in text.splitlines() if line.count(",") == FIELD_COUNT - 1]
     good = [line for line in good if not line.startswith(_HEADER_START)]
     return ",".join(good).split(",") + [""] if good else [""]
-
-
-def _seconds(dates, times, rows):
-    """Given the gps_date and gps_time cells, return epoch seconds, None where there is no valid fix."""
-    midnights = {date: rows.gps_seconds_of(date, "000000") for date in set(dates)}
-    if None not in midnights.values() and set(map(len, times)) <= {6} and "".join(times).isdigit():
-        try:
-            clock = list(map(int, times))  # HHMMSS as a number
-        except ValueError:
-            clock = None  # a non-ASCII digit: the careful path decides
-        if (
-            clock
-            and max(clock) < 240000
-            and max(map(mod, clock, repeat(100))) < 60
-            and max(map(mod, map(floordiv, clock, repeat(100)), repeat(100))) < 60
-        ):
-            seconds = [value - value // 10000 * 6400 - value // 100 % 100 * 40 for value in clock]
-            if len(midnights) == 1:
-                midnight = next(iter(midnights.values()))
-                return [midnight + second for second in seconds]
-            return [midnights[date] + second for date, second in zip(dates, seconds, strict=True)]
-    return [rows.gps_seconds_of(date, time) for date, time in zip(dates, times, strict=True)]
 
 
 def _float_table(texts, single=False):
@@ -96,7 +57,7 @@ def parse_chunk(text, rows, single=()):
     """Given complete lines of a daily file, return (seconds, series) of its well-formed rows in file order.
 
     seconds: epoch seconds per row, None without a valid GPS fix. series: one iterable of floats per
-    SERIES key (nan = missing), in SERIES order. `rows` is a points.RowReader (its date cache is reused).
+    SERIES key (nan = missing), in SERIES order. `rows` is a datafile.RowReader (its date cache is reused).
     `single`: the indexes (in SERIES order) of the series whose floats are rounded to float32.
     """
     tokens = _tokens(text)
@@ -104,7 +65,7 @@ def parse_chunk(text, rows, single=()):
         return [], [() for _ in SERIES_INDEXES]
     dates = tokens[GPS_DATE_COLUMN:-1:FIELD_COUNT]
     times = tokens[GPS_TIME_COLUMN:-1:FIELD_COUNT]
-    seconds = _seconds(dates, times, rows)
+    seconds = rows.column_seconds(dates, times)
     series = []
     for index, column in enumerate(SERIES_INDEXES):
         texts = tokens[column:-1:FIELD_COUNT]

@@ -15,8 +15,9 @@ import math
 import operator
 import sys
 
+from meso360.datafile import RowReader, read_complete_text
 from meso360.web import dayparse
-from meso360.web.points import SERIES_KEYS, RowReader
+from meso360.web.points import SERIES_KEYS
 
 CHUNK_BYTES = 1 << 16  # about 600 rows: the cells of a chunk stay in the CPU cache while its columns are parsed
 # Series values are kept as float32 (4.8 MB of columns for a full day instead of 7.6 MB) but for lat and
@@ -63,7 +64,7 @@ def range_extremes(path, begin, end, size):
     carry = [[] for _ in SERIES_KEYS]  # rows of the bucket that continues into the next chunk
     extremes = [[] for _ in SERIES_KEYS]
     while offset < end:
-        text, after = dayparse.read_text(path, offset, min(CHUNK_BYTES, end - offset))
+        text, after = read_complete_text(path, offset, min(CHUNK_BYTES, end - offset))
         if after == offset:
             break
         offset = after

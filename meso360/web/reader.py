@@ -8,9 +8,9 @@ import threading
 import time
 from pathlib import Path
 
-from meso360.datafile import daily_files, read_complete_lines
+from meso360.datafile import RowReader, daily_files, read_complete_lines
 from meso360.web.dirwatch import DirectoryWatch
-from meso360.web.points import RowReader, series_values
+from meso360.web.points import series_values
 from meso360.web.tally import DayTally
 
 log = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from meso360 import datafile
+from meso360.ingest.appender import DailyAppender
 
 RAW = ["2.548", "108.8", "23.1", "82.2", "23.2", "19.92", "81.8", "900.85", "93.1", '"50625"', ' "175228" ', "A",
        "33.19017", "-102.2727", "1021", "0", "85.5", "12.91", "28.16"]  # fmt: skip
@@ -45,10 +46,10 @@ def test_invalid_gps_date_gives_no_timestamp():
 
 def test_appender_writes_header_once_and_rows_in_order(tmp_path):
     path = tmp_path / "data" / "20250605.txt"
-    appender = datafile.DailyAppender(datafile.OBS_HEADER)
+    appender = DailyAppender(datafile.OBS_HEADER)
     appender.append(path, [ROW])
     appender.close()
-    size = datafile.DailyAppender(datafile.OBS_HEADER).append(path, [ROW, ROW])
+    size = DailyAppender(datafile.OBS_HEADER).append(path, [ROW, ROW])
     text = path.read_text()
     assert text == datafile.OBS_HEADER + "\n" + (ROW + "\n") * 3
     assert size == len(text)
@@ -57,7 +58,7 @@ def test_appender_writes_header_once_and_rows_in_order(tmp_path):
 def test_torn_last_line_is_cut_at_next_open(tmp_path):
     path = tmp_path / "20250605.txt"
     path.write_text(datafile.OBS_HEADER + "\n" + ROW + "\n" + ROW[:20])
-    datafile.DailyAppender(datafile.OBS_HEADER).append(path, [ROW])
+    DailyAppender(datafile.OBS_HEADER).append(path, [ROW])
     assert path.read_text() == datafile.OBS_HEADER + "\n" + ROW + "\n" + ROW + "\n"
 
 
@@ -82,3 +83,19 @@ def test_parse_obs_line_skips_header_and_malformed_lines():
     assert datafile.parse_obs_line(datafile.OBS_HEADER) is None
     assert datafile.parse_obs_line("1,2,3") is None
     assert datafile.parse_obs_line(ROW + "\n") == ROW.split(",")
+
+
+def test_every_gps_time_path_follows_the_one_parser():
+    valid = [("050625", "175228"), ("311226", "235959"), ("010170", "000000")]
+    invalid = [("050625", "176028"), ("320625", "120000"), ("050625", "240000"), ("nan", "175228")]
+    invalid += [("050625", "1752"), ("050625", "17522\u00b2")]  # a superscript digit is not a digit of a time
+    cases = valid + invalid
+    reader = datafile.RowReader()
+    for date_text, time_text in cases:
+        when = datafile.parse_gps_datetime(date_text, time_text)
+        seconds = None if when is None else int(when.timestamp())
+        assert reader.gps_seconds_of(date_text, time_text) == seconds, (date_text, time_text)
+        assert reader.column_seconds([date_text], [time_text]) == [seconds], (date_text, time_text)
+    good = valid
+    bulk = reader.column_seconds([d for d, _t in good], [t for _d, t in good])
+    assert bulk == [int(datafile.parse_gps_datetime(d, t).timestamp()) for d, t in good]

@@ -31,10 +31,10 @@ def test_a_gap_the_legacy_pages_cannot_fill_is_collected_with_data_query_when_it
     logger.produce(5)
     collector = started(tmp_path, logger, clock)
     collector.poll()
-    collector.legacy = True  # taken for an old logger (busy pages), then an outage of 40 records
+    collector.protocol.use_legacy(True)  # taken for an old logger (busy pages), then an outage of 40 records
     logger.produce(40)
     collector.poll()
-    assert collector.legacy is False
+    assert collector.protocol.legacy is False
     assert collector.state.last_record == 44 and len(rows(tmp_path)) == 45
 
 
@@ -43,9 +43,9 @@ def test_a_logger_without_data_query_loses_only_what_its_pages_no_longer_show(tm
     logger.produce(5)
     collector = started(tmp_path, logger, clock)
     logger.serving_data_query = False
-    collector.legacy = True
+    collector.protocol.use_legacy(True)
     collector.poll()
     logger.produce(40)
     collector.poll()
-    assert collector.legacy is True
+    assert collector.protocol.legacy is True
     assert collector.state.last_record == 44 and len(rows(tmp_path)) == 5 + 10  # records 5-34 were not shown

@@ -11,7 +11,7 @@ def test_state_round_trips_and_leaves_no_temporary_file(tmp_path):
     path = tmp_path / "obs.json"
     saved = TableState("4242", 17, "050625 175228", "050625 175229", str(tmp_path / "x.txt"), 999)
     state_store.save(path, saved)
-    assert state_store.load(path) == saved
+    assert state_store.StateFile(path, "Obs", tmp_path).load() == saved
     assert [p.name for p in tmp_path.iterdir()] == ["obs.json"]
 
 
@@ -19,15 +19,15 @@ def test_state_replace_keeps_the_old_state_until_the_rename(tmp_path):
     path = tmp_path / "obs.json"
     state_store.save(path, TableState(last_record=1))
     (tmp_path / ".obs.json.tmp").write_text("{garbage")  # a crash while writing the temporary file
-    assert state_store.load(path).last_record == 1
+    assert state_store.StateFile(path, "Obs", tmp_path).load().last_record == 1
     state_store.save(path, TableState(last_record=2))
     assert json.loads(path.read_text())["last_record"] == 2
 
 
 def test_missing_or_corrupt_state_means_no_state(tmp_path):
-    assert state_store.load(tmp_path / "none.json") is None
+    assert state_store.StateFile(tmp_path / "none.json", "Obs", tmp_path).load() is None
     (tmp_path / "bad.json").write_text("{not json")
-    assert state_store.load(tmp_path / "bad.json") is None
+    assert state_store.StateFile(tmp_path / "bad.json", "Obs", tmp_path).load() is None
 
 
 def test_backoff_doubles_to_the_maximum_and_resets():
@@ -76,5 +76,5 @@ def test_state_with_wrong_types_is_no_state_and_says_why(tmp_path, caplog):
         path = tmp_path / f"state{number}.json"
         path.write_text(json.dumps(data))
         caplog.clear()
-        assert state_store.load(path) is None, data
+        assert state_store.StateFile(path, "Obs", tmp_path).load() is None, data
         assert "unreadable" in caplog.text and str(path) in caplog.text, data

@@ -11,16 +11,10 @@ import time
 
 import pytest
 
-from meso360.web import dayhistory
-from meso360.web.dayhistory import (
-    DEFAULT_POINTS,
-    DayHistory,
-    DaySummary,
-    ParsedDay,
-    downsample,
-    read_day,
-    stream_downsample,
-)
+from meso360.web import daysample, daysplit
+from meso360.web.dayhistory import DEFAULT_POINTS, DayHistory
+from meso360.web.daysample import DaySummary, ParsedDay, downsample, read_day
+from meso360.web.daysplit import stream_downsample
 
 TEST_LINES = open("test_data/test.txt").read().splitlines()
 HEADER = TEST_LINES[0]
@@ -153,15 +147,15 @@ def _day_with_odd_cells(tmp_path, count=9000):
 @pytest.fixture
 def split_always(monkeypatch):
     """Every day file is read in two parts (a real one is split from 2 MB); returns the helpers' answers."""
-    monkeypatch.setattr(dayhistory, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(daysplit, "SPLIT_MIN_BYTES", 0)
     answers = []
-    real = dayhistory._helper_answer
+    real = daysplit._helper_answer
 
     def recording(helper):
         answers.append(real(helper))
         return answers[-1]
 
-    monkeypatch.setattr(dayhistory, "_helper_answer", recording)
+    monkeypatch.setattr(daysplit, "_helper_answer", recording)
     return answers
 
 
@@ -190,18 +184,18 @@ def test_a_day_read_in_two_parts_by_a_helper_process_gives_the_answer_of_the_who
 def test_a_day_is_answered_in_this_process_when_the_helper_process_fails(tmp_path, monkeypatch, caplog, command):
     path = _day_with_odd_cells(tmp_path)
     expected = downsample(*read_day(path), DEFAULT_POINTS)
-    monkeypatch.setattr(dayhistory, "SPLIT_MIN_BYTES", 0)
-    monkeypatch.setattr(dayhistory, "HELPER_COMMAND", command)
-    monkeypatch.setattr(dayhistory, "HELPER_TIMEOUT_S", 1.0)
-    with caplog.at_level(logging.WARNING, logger="meso360.web.dayhistory"):
+    monkeypatch.setattr(daysplit, "SPLIT_MIN_BYTES", 0)
+    monkeypatch.setattr(daysplit, "HELPER_COMMAND", command)
+    monkeypatch.setattr(daysplit, "HELPER_TIMEOUT_S", 1.0)
+    with caplog.at_level(logging.WARNING, logger="meso360.web.daysplit"):
         assert stream_downsample(path, DEFAULT_POINTS) == (9000, expected)
     assert "reading the day in this process" in caplog.text or "reading in this process" in caplog.text
 
 
 def _split_row(total):
     """The first row of the helper's part of a day of `total` rows."""
-    size = dayhistory._buckets(total, DEFAULT_POINTS)[0]
-    return round(total * dayhistory.SPLIT_SHARE / size) * size
+    size = daysample.buckets(total, DEFAULT_POINTS)[0]
+    return round(total * daysplit.SPLIT_SHARE / size) * size
 
 
 def _without_fix(line):

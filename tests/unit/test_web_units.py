@@ -12,9 +12,10 @@ import pytest
 from meso360 import config as config_module
 from meso360 import gaps
 from meso360.ctl.passwd_cmd import set_password_hash
+from meso360.datafile import RowReader
 from meso360.web import auth, history
-from meso360.web.dayhistory import ParsedDay, downsample
-from meso360.web.points import POINT_KEYS, SERIES_KEYS, RowReader, number_or_none, series_values
+from meso360.web.daysample import ParsedDay, downsample
+from meso360.web.points import POINT_KEYS, SERIES_KEYS, number_or_none, series_values
 from meso360.web.tally import DayTally
 from meso360.web.window import LiveWindow
 
