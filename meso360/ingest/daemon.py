@@ -45,17 +45,18 @@ def make_client(ingest):
     return LoggerClient(ingest.logger_url, ingest.request_timeout, ingest.username, ingest.password)
 
 
+def make_collector(config, client, table, file_format, state_name):
+    """Return the Collector of `table` through `client`, its rows in `file_format`, its resume state in state_name."""
+    return Collector(
+        client, table, file_format, config.general.state_dir / state_name, first_start=config.ingest.first_start
+    )
+
+
 def run_support(config, stop_event):
     """Collect the Support table until stop_event; its failures are logged at most once a minute, never fatal."""
     ingest, general = config.ingest, config.general
     client = make_client(ingest)
-    collector = Collector(
-        client,
-        ingest.support_table,
-        SupportFormat(general.support_dir),
-        general.state_dir / "support.json",
-        first_start=ingest.first_start,
-    )
+    collector = make_collector(config, client, ingest.support_table, SupportFormat(general.support_dir), "support.json")
     interval = max(ingest.poll_interval, SUPPORT_POLL_INTERVAL_S)
     runner = TableRunner(
         collector, interval, log_every_s=SUPPORT_LOG_EVERY_S, legacy_interval_s=legacy_interval(ingest)
@@ -91,13 +92,7 @@ def run(config, stop_event, notifier):
         general.state_dir,
     )
     client = make_client(ingest)
-    collector = Collector(
-        client,
-        ingest.obs_table,
-        ObsFormat(general.data_dir),
-        general.state_dir / "obs.json",
-        first_start=ingest.first_start,
-    )
+    collector = make_collector(config, client, ingest.obs_table, ObsFormat(general.data_dir), "obs.json")
     runner = TableRunner(collector, ingest.poll_interval, legacy_interval_s=legacy_interval(ingest))
     notifier.ready(runner.status())
     support = None
