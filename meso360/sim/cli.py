@@ -130,8 +130,8 @@ def main(**options):
         raise click.UsageError("--password needs --username")
     logger, saver = make_logger(options, log)
     # The simulator reads no config file: the skeleton's stop signals, notify and exit codes, without config.
-    serve = functools.partial(serve_logger, logger, saver, server_options(options, host), options["ports_file"], log)
-    sys.exit(service.serve(log, serve))
+    server = server_options(options, host)
+    sys.exit(service.serve(log, functools.partial(serve_logger, logger, saver, server, options["ports_file"], log)))
 
 
 def make_logger(options, log):
