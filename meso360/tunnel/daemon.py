@@ -14,6 +14,8 @@ from meso360.tunnel.state import TunnelState
 
 log = logging.getLogger("meso360.tunnel")
 
+CLOSE_POLL_S = 0.05  # after a stop, how often to look for a transport connect() has just made
+
 
 class _CloseOnStop:
     """Close the current SSH transport as soon as stop is requested, so no SSH wait delays SIGTERM."""
@@ -22,30 +24,37 @@ class _CloseOnStop:
         self._client = None
         self._lock = threading.Lock()
         self._stop_event = stop_event
+        self._joined = threading.Event()
         threading.Thread(target=self._close_when_stopped, name="close-on-stop", daemon=True).start()
 
     def track(self, client):
         with self._lock:
             self._client = client
-        if self._stop_event.is_set():
-            self._close_when_stopped()
 
     def _close_when_stopped(self):
         self._stop_event.wait()
+        # connect() makes the client's transport only once TCP is connected, maybe after the stop: until join(),
+        # close whatever transport appears.
+        while True:
+            self._close_transport()
+            if self._joined.wait(CLOSE_POLL_S):
+                return
+
+    def _close_transport(self):
+        """Close the tracked client's transport, if it has one yet; return it."""
         with self._lock:
             transport = self._client.get_transport() if self._client else None
         if transport is not None:
             transport.close()  # not client.close(): connect() may still be using the client
+        return transport
 
     def join(self, timeout_seconds=5.0):
         """Wait for the last transport's thread to end: a paramiko thread still writing to stderr
         while the interpreter shuts down aborts the process (SIGABRT) instead of a clean exit."""
-        with self._lock:
-            transport = self._client.get_transport() if self._client else None
-        if transport is not None:
-            transport.close()
-            if transport.is_alive():
-                transport.join(timeout_seconds)
+        self._joined.set()
+        transport = self._close_transport()
+        if transport is not None and transport.is_alive():
+            transport.join(timeout_seconds)
 
 
 def _wait_retry(delay, stop_event, notifier, state):
