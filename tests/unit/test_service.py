@@ -125,8 +125,10 @@ def test_serve_without_a_config_returns_the_code_of_run(notify_socket):
 def test_the_wait_feeds_the_watchdog_each_slice_and_returns_false_at_the_end(monkeypatch):
     monkeypatch.setattr(service, "WAIT_SLICE_S", 0.02)
     slices = []
+    started = time.monotonic()
     assert service.wait_feeding_watchdog(threading.Event(), 0.1, lambda: slices.append(time.monotonic())) is False
-    assert 3 <= len(slices) <= 6
+    assert time.monotonic() - started >= 0.1
+    assert 2 <= len(slices) <= 6  # about one per 0.02 s slice (fewer when this machine is loaded)
 
 
 def test_the_wait_returns_true_at_once_when_stopped():
