@@ -1,36 +1,27 @@
-"""sd_notify helper: READY, STATUS, WATCHDOG, STOPPING; silent without NOTIFY_SOCKET."""
+"""sd_notify on the sdnotify library, plus what the daemons need: STATUS sent only on change, the watchdog interval."""
 
 import os
-import socket
+
+import sdnotify
 
 
 class Notifier:
-    """Send sd_notify messages to systemd; every method is a no-op outside systemd."""
+    """Send READY, STATUS, WATCHDOG and STOPPING to systemd; every method is a no-op without NOTIFY_SOCKET."""
 
-    def __init__(self, socket_path=None):
-        self._address = socket_path if socket_path is not None else os.environ.get("NOTIFY_SOCKET")
-        self._socket = None
-        if self._address:
-            if self._address.startswith("@"):
-                self._address = "\0" + self._address[1:]
-            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    def __init__(self):
+        # The library connects to $NOTIFY_SOCKET and ignores a lost message (systemd gone, queue full); without
+        # the variable it would leave an unclosed socket behind, hence not made at all.
+        self._systemd = sdnotify.SystemdNotifier() if os.environ.get("NOTIFY_SOCKET") else None
+        if self._systemd is not None and self._systemd.socket is not None:
             # Never block the daemon's loop on a full notify queue (systemd busy, or a test not reading).
-            self._socket.setblocking(False)
+            self._systemd.socket.setblocking(False)
         self.last_status = ""
 
-    @property
-    def enabled(self):
-        return self._socket is not None
-
     def _send(self, message):
-        if self._socket is None:
-            return
-        try:
-            self._socket.sendto(message.encode(), self._address)
-        except OSError:
-            # systemd went away (shutdown), the socket is gone or its queue is full: a lost
-            # notification is harmless, the next loop iteration sends a fresh one.
-            return
+        if self._systemd is not None:
+            # The library encodes in Latin-1 and drops a message it cannot encode (a STATUS with "→"): hand it
+            # the UTF-8 bytes systemd expects, spelled as the Latin-1 text that encodes to them.
+            self._systemd.notify(message.encode().decode("latin-1"))
 
     def ready(self, status=None):
         self._send("READY=1" + (f"\nSTATUS={status}" if status else ""))

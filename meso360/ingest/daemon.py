@@ -1,27 +1,20 @@
 """meso360-ingest: collect every logger record exactly once into the daily files (systemd Type=notify daemon)."""
 
-import argparse
 import logging
 import os
-import sys
 import threading
 from pathlib import Path
 
-from meso360 import config as config_module
-from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, ConfigError
+from meso360 import service
 from meso360.ingest.collector import Collector
 from meso360.ingest.runner import TableRunner
-from meso360.ingest.schedule import Backoff
 from meso360.ingest.sequencer import ObsFormat
 from meso360.ingest.support import SupportFormat
 from meso360.logger_api import LoggerClient
-from meso360.logs import setup_logging
-from meso360.notify import Notifier
-from meso360.signals import stop_on_signals
+from meso360.service import Backoff, wait_feeding_watchdog
 
 log = logging.getLogger("meso360.ingest")
 
-WAIT_SLICE_S = 1.0
 SUPPORT_LOG_EVERY_S = 60.0
 # Support rows are not shown live: polling them every few seconds (since-record, so nothing is missed) keeps
 # the daemon's CPU use low; Obs keeps the phase-locked poll_interval.
@@ -34,18 +27,6 @@ LEGACY_POLL_INTERVAL_S = 1.0
 
 def legacy_interval(ingest):
     return min(ingest.poll_interval, LEGACY_POLL_INTERVAL_S)
-
-
-def wait(stop_event, seconds, on_slice):
-    """Wait `seconds` (or until stop_event) in short slices, calling on_slice() after each; return True if stopped."""
-    remaining = seconds
-    while remaining > 0:
-        step = min(remaining, WAIT_SLICE_S)
-        if stop_event.wait(step):
-            return True
-        remaining -= step
-        on_slice()
-    return stop_event.is_set()
 
 
 def directories_problem(general):
@@ -106,7 +87,7 @@ def run(config, stop_event, notifier):
     while (problem := directories_problem(general)) is not None:
         log.error("%s; retrying", problem)
         notifier.status(f"cannot use the data directories: {problem}")
-        if wait(stop_event, backoff.next_delay(), notifier.watchdog):
+        if wait_feeding_watchdog(stop_event, backoff.next_delay(), notifier.watchdog):
             return
     log.info(
         "collecting %s from %s into %s (state in %s)",
@@ -129,7 +110,7 @@ def run(config, stop_event, notifier):
             delay = runner.step()
             notifier.watchdog()
             notifier.status(runner.status())
-            wait(stop_event, delay, lambda: (notifier.watchdog(), notifier.status(runner.status())))
+            wait_feeding_watchdog(stop_event, delay, lambda: (notifier.watchdog(), notifier.status(runner.status())))
     finally:
         stop_event.set()
         runner.collector.close()
@@ -138,36 +119,10 @@ def run(config, stop_event, notifier):
             support.join(timeout=10)
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(prog="meso360-ingest", description=__doc__)
-    parser.add_argument(
-        "--config", help=f"config file (default: ${config_module.ENV_VAR} or {config_module.DEFAULT_PATH})"
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return parser.parse_args(argv)
-
-
 def main(argv=None):
-    args = parse_args(argv)
-    setup_logging("meso360.ingest", verbose=args.verbose)
-    try:
-        config = config_module.load(args.config)
-    except ConfigError as error:
-        for problem in error.problems:
-            log.error("%s", problem)
-        log.error("configuration invalid: not starting")
-        sys.exit(EXIT_CONFIG)
-    stop_event = threading.Event()
-    stop_on_signals(stop_event, log)
-    notifier = Notifier()
-    try:
-        run(config, stop_event, notifier)
-    except Exception:  # noqa: BLE001  the last resort: traceback, exit 1, systemd restarts
-        log.critical("ingest failed with an unexpected error; exiting so systemd restarts it", exc_info=True)
-        notifier.stopping()
-        sys.exit(EXIT_FAILURE)
-    notifier.stopping()
-    log.info("stopped")
+    """Collect until SIGTERM or SIGINT; exit 78 on a bad config, 1 on an unexpected error (systemd restarts it)."""
+    args = service.argument_parser("meso360-ingest", __doc__).parse_args(argv)
+    service.main(args, "meso360.ingest", run)
 
 
 if __name__ == "__main__":

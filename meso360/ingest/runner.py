@@ -5,8 +5,9 @@ import logging
 import time
 
 from meso360.errors import LoggerError
-from meso360.ingest.schedule import Backoff, PhaseLock
+from meso360.ingest.schedule import PhaseLock
 from meso360.logger_api import LoggerAnswerError, NotSupportedError
+from meso360.service import Backoff
 
 log = logging.getLogger(__name__)
 
@@ -67,9 +68,7 @@ class TableRunner:
         legacy = self.collector.protocol.legacy
         if legacy != self.schedule_legacy:
             self.schedule, self.schedule_legacy = PhaseLock(self.interval_s), legacy
-        self.backoff.maximum_s = self.legacy_interval_s if legacy else self.normal_backoff_maximum_s
-        if self.backoff.current_s is not None:
-            self.backoff.current_s = min(self.backoff.current_s, self.backoff.maximum_s)
+        self.backoff.cap(self.legacy_interval_s if legacy else self.normal_backoff_maximum_s)
 
     def step(self):
         """Poll once; return the delay (s) until the next step. Unknown errors propagate."""

@@ -1,4 +1,4 @@
-"""When to poll next: phase-locked to the logger's record arrivals, and exponential backoff while failing."""
+"""When to poll next: phase-locked to the logger's record arrivals (the back-off while failing: service.Backoff)."""
 
 PHASE_MARGIN_S = 0.08  # poll this long after a record is expected to have appeared
 MIN_PROBE_STEP_S = 0.01  # each cycle, expect the record a little earlier, to keep tracking the true arrival time
@@ -45,19 +45,3 @@ class PhaseLock:
         while target <= now:
             target += self.interval_s
         return target
-
-
-class Backoff:
-    """Retry delays 1, 2, 4 ... up to `maximum_s` seconds; reset() after a success."""
-
-    def __init__(self, first_s=1.0, maximum_s=30.0):
-        self.first_s = first_s
-        self.maximum_s = maximum_s
-        self.current_s = None
-
-    def next_delay(self):
-        self.current_s = self.first_s if self.current_s is None else min(self.current_s * 2, self.maximum_s)
-        return self.current_s
-
-    def reset(self):
-        self.current_s = None

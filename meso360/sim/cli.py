@@ -3,6 +3,7 @@
 import calendar
 import datetime as dt
 import faulthandler
+import functools
 import ipaddress
 import json
 import os
@@ -15,10 +16,9 @@ from pathlib import Path
 
 import click
 
+from meso360 import service
 from meso360.errors import EXIT_FAILURE, EXIT_USAGE
 from meso360.logs import setup_logging
-from meso360.notify import Notifier
-from meso360.signals import stop_on_signals
 from meso360.sim.app import Simulator
 from meso360.sim.replay import load_rows
 from meso360.sim.server import ServerOptions
@@ -86,7 +86,6 @@ def run(simulator, stop_event, notifier, log, saver=None):
     notifier.ready(f"logger on port {simulator.port}, control on port {simulator.control_port}")
     while not stop_event.wait(STATE_SAVE_INTERVAL_S if saver else None):
         saver.save()
-    notifier.stopping()
     log.info("stopping")
     simulator.stop()
     clock.join(timeout=2)
@@ -129,6 +128,15 @@ def main(**options):
         log.warning("binding non-loopback address %s as requested", host)
     if options["password"] is not None and options["username"] is None:
         raise click.UsageError("--password needs --username")
+    logger, saver = make_logger(options, log)
+    # The simulator reads no config file: the skeleton's stop signals, notify and exit codes, without config.
+    server = server_options(options, host)
+    sys.exit(service.serve(log, functools.partial(serve_logger, logger, saver, server, options["ports_file"], log)))
+
+
+def make_logger(options, log):
+    """Return the Logger the options describe (going on from --state-file if it exists) and its StateSaver (None
+    without --state-file). Exit with the usage code if the observations or the state file cannot be used."""
     try:
         rows = load_rows(options["data_path"])
     except (OSError, ValueError) as error:
@@ -148,7 +156,19 @@ def main(**options):
         signature=options["signature"],
         resume=resume,
     )
-    server_options = ServerOptions(
+    logger = Logger(rows, table_options)
+    saver = StateSaver(options["state_file"], logger.saved_state) if options["state_file"] else None
+    if saver:
+        try:  # at once: a path that cannot be written is refused now, not found out at the stop
+            save_state(saver.path, logger.saved_state())
+        except OSError as error:
+            log.error("cannot save the state file %s: %s", saver.path, error)
+            sys.exit(EXIT_USAGE)
+    return logger, saver
+
+
+def server_options(options, host):
+    return ServerOptions(
         host=host,
         port=options["port"],
         control_port=options["control_port"],
@@ -159,32 +179,26 @@ def main(**options):
         no_dataquery=options["no_dataquery"],
         omit_more=options["omit_more"],
     )
-    stop_event = threading.Event()
-    logger = Logger(rows, table_options)
-    saver = StateSaver(options["state_file"], logger.saved_state) if options["state_file"] else None
-    if saver:
-        try:  # at once: a path that cannot be written is refused now, not found out at the stop
-            save_state(saver.path, logger.saved_state())
-        except OSError as error:
-            log.error("cannot save the state file %s: %s", saver.path, error)
-            sys.exit(EXIT_USAGE)
-    simulator = Simulator(logger, server_options, stop_event)
+
+
+def serve_logger(logger, saver, options, ports_file, log, stop_event, notifier):
+    """Serve `logger` over HTTP until stop_event; return the exit code."""
+    simulator = Simulator(logger, options, stop_event)
     try:
         simulator.start()
     except OSError as error:
-        log.error("cannot bind %s: %s", host, error)
-        sys.exit(EXIT_FAILURE)
-    stop_on_signals(stop_event, log)
+        log.error("cannot bind %s: %s", options.host, error)
+        return EXIT_FAILURE
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # `kill -USR1`: every thread's stack to stderr
-    url_host = f"[{host}]" if ":" in host else host
+    url_host = f"[{options.host}]" if ":" in options.host else options.host
     click.echo(
         f"meso360-sim: logger http://{url_host}:{simulator.port}/ control http://{url_host}:{simulator.control_port}/",
         nl=True,
     )
     sys.stdout.flush()
-    if options["ports_file"]:
-        write_ports_file(options["ports_file"], {"logger": simulator.port, "control": simulator.control_port})
-    run(simulator, stop_event, Notifier(), log, saver)
+    if ports_file:
+        write_ports_file(ports_file, {"logger": simulator.port, "control": simulator.control_port})
+    run(simulator, stop_event, notifier, log, saver)
 
 
 if __name__ == "__main__":

@@ -1,19 +1,15 @@
 """meso360-web: serve the dashboard, control panel and API with waitress; sd_notify READY/STATUS/WATCHDOG."""
 
-import argparse
 import ctypes
+import functools
 import http.client
 import logging
 import os
-import sys
 import threading
 import time
 
-from meso360 import config as config_module
-from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
-from meso360.logs import setup_logging
-from meso360.notify import Notifier
-from meso360.signals import stop_on_signals
+from meso360 import service
+from meso360.errors import EXIT_FAILURE, EXIT_OK
 from meso360.web.app import Services, create_app
 from meso360.web.dayhistory import DayHistory
 from meso360.web.reader import DataReader
@@ -89,6 +85,13 @@ def _status_line(services, listen):
     return f"serving on {listen}, {services.sse_clients} SSE clients, {age}"
 
 
+def _write_port_file(port_file, port):
+    temporary = f"{port_file}.tmp"
+    with open(temporary, "w", encoding="ascii") as file:
+        file.write(f"{port}\n")
+    os.replace(temporary, port_file)
+
+
 def run(config, stop_event, notifier, port_file=None, services=None):
     """Serve until `stop_event` is set; return the exit code. `services`: built by build_services (tests)."""
     _fix_mmap_threshold()
@@ -107,67 +110,59 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     listen = f"{bound_host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
     log.info("listening on %s (%d server threads)", listen, WORKER_THREADS)
     if port_file:
-        temporary = f"{port_file}.tmp"
-        with open(temporary, "w", encoding="ascii") as file:
-            file.write(f"{bound_port}\n")
-        os.replace(temporary, port_file)
+        _write_port_file(port_file, bound_port)
     serving = threading.Thread(target=server.run, name="http-server", daemon=True)
     serving.start()
     services.reader.ready.wait(READER_START_TIMEOUT_S)
     notifier.ready(_status_line(services, listen))
-    probe = _probe_host(bound_host)
-    interval = min(LOOP_INTERVAL_S, notifier.watchdog_interval_s() or LOOP_INTERVAL_S)
-    services.loop_stall_s = LOOP_STALL_PASSES * interval
-    services.loop_heartbeat = time.monotonic()  # from now on a loop stuck, even in its first pass, is seen
-    failing = None
     try:
-        while not stop_event.is_set():
-            # WATCHDOG=1 needs three things to progress: the server (it answered /healthz on a new
-            # connection), the data reader (/healthz checks its heartbeat) and this loop (it sends the ping).
-            # The loop's own heartbeat, stamped at the end of a pass, is for the other callers of /healthz.
-            problem = check_health(probe, bound_port)
-            if problem is None:
-                notifier.watchdog()  # only when the server really answered
-                notifier.status(_status_line(services, listen))
-                if failing:
-                    log.info("health check passes again")
-            elif problem != failing:
-                log.warning("health check failed: %s (no watchdog ping)", problem)
-                notifier.status(f"unhealthy: {problem}")
-            failing = problem
-            if not serving.is_alive():
-                log.error("the HTTP server thread ended")
-                return EXIT_FAILURE
-            services.loop_heartbeat = time.monotonic()
-            stop_event.wait(interval)
+        probe_address = (_probe_host(bound_host), bound_port)
+        return _check_until_stopped(stop_event, notifier, services, serving, probe_address, listen)
     finally:
-        notifier.stopping()
         services.window.close()  # wakes every SSE client so its thread is free
         # Workers first (the streams end on window.close and stop_event), while the event loop still
         # sends what they wrote; closing the server first made their last writes fail with tracebacks.
         server.task_dispatcher.shutdown(timeout=5)
         server.close()
-        log.info("stopped")
+
+
+def _check_until_stopped(stop_event, notifier, services, serving, probe_address, listen):
+    """Check the server's health every pass until stop_event, feeding the watchdog while it is healthy; return
+    the exit code."""
+    host, port = probe_address
+    interval = min(LOOP_INTERVAL_S, notifier.watchdog_interval_s() or LOOP_INTERVAL_S)
+    services.loop_stall_s = LOOP_STALL_PASSES * interval
+    services.loop_heartbeat = time.monotonic()  # from now on a loop stuck, even in its first pass, is seen
+    failing = None
+    while not stop_event.is_set():
+        # WATCHDOG=1 needs three things to progress: the server (it answered /healthz on a new
+        # connection), the data reader (/healthz checks its heartbeat) and this loop (it sends the ping).
+        # The loop's own heartbeat, stamped at the end of a pass, is for the other callers of /healthz.
+        problem = check_health(host, port)
+        if problem is None:
+            notifier.watchdog()  # only when the server really answered
+            notifier.status(_status_line(services, listen))
+            if failing:
+                log.info("health check passes again")
+        elif problem != failing:
+            log.warning("health check failed: %s (no watchdog ping)", problem)
+            notifier.status(f"unhealthy: {problem}")
+        failing = problem
+        if not serving.is_alive():
+            log.error("the HTTP server thread ended")
+            return EXIT_FAILURE
+        services.loop_heartbeat = time.monotonic()
+        stop_event.wait(interval)
     return EXIT_OK
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="meso360-web", description=__doc__)
-    parser.add_argument("--config", help="config file (default: $MESO360_CONFIG or /etc/meso360/meso360.conf)")
+    """Serve until SIGTERM or SIGINT; exit 78 on a bad config, 1 when the server cannot run."""
+    parser = service.argument_parser("meso360-web", __doc__)
     parser.add_argument("--port-file", help="write the bound TCP port to this file once listening (tests, port 0)")
-    parser.add_argument("--verbose", "-v", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
-    setup_logging("meso360.web", args.verbose)
-    try:
-        config = config_module.load(args.config)
-    except ConfigError as error:
-        for problem in error.problems:
-            log.error("%s", problem)
-        return EXIT_CONFIG
-    stop_event = threading.Event()
-    stop_on_signals(stop_event, log)
-    return run(config, stop_event, Notifier(), args.port_file)
+    service.main(args, "meso360.web", functools.partial(run, port_file=args.port_file))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

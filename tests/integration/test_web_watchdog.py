@@ -59,8 +59,8 @@ class BlockingNotifier(Notifier):
     """The real notifier, whose status() can be made to hang: a stand-in for a daemon loop stuck in some call
     (nothing in the loop hangs on its own, so the fault is injected here)."""
 
-    def __init__(self, path):
-        super().__init__(path)
+    def __init__(self):
+        super().__init__()
         self.hang = threading.Event()
         self.released = threading.Event()
 
@@ -82,7 +82,8 @@ def running(tmp_path, monkeypatch, request):
         "[web]\nlisten = 127.0.0.1:0\n"
     )
     listener = NotifyListener(tmp_path / "notify.sock")
-    notifier = BlockingNotifier(listener.path)
+    monkeypatch.setenv("NOTIFY_SOCKET", listener.path)
+    notifier = BlockingNotifier()
     if getattr(request, "param", None) == "stuck from the start":
         notifier.hang.set()
     stop = threading.Event()

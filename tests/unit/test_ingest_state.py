@@ -3,7 +3,7 @@
 import json
 
 from meso360.ingest import state as state_store
-from meso360.ingest.schedule import Backoff, PhaseLock
+from meso360.ingest.schedule import PhaseLock
 from meso360.ingest.state import TableState
 
 
@@ -28,13 +28,6 @@ def test_missing_or_corrupt_state_means_no_state(tmp_path):
     assert state_store.StateFile(tmp_path / "none.json", "Obs", tmp_path).load() is None
     (tmp_path / "bad.json").write_text("{not json")
     assert state_store.StateFile(tmp_path / "bad.json", "Obs", tmp_path).load() is None
-
-
-def test_backoff_doubles_to_the_maximum_and_resets():
-    backoff = Backoff(1, 30)
-    assert [backoff.next_delay() for _ in range(7)] == [1, 2, 4, 8, 16, 30, 30]
-    backoff.reset()
-    assert backoff.next_delay() == 1
 
 
 def test_phase_lock_converges_to_shortly_after_the_record_arrival():

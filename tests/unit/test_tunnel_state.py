@@ -1,4 +1,4 @@
-"""TunnelState (logging once per change, STATUS text, tunnel.json) and the reconnect backoff."""
+"""TunnelState: logging once per change, STATUS text, tunnel.json (its reconnect Backoff: test_service.py)."""
 
 import json
 import logging
@@ -7,7 +7,6 @@ import pytest
 
 from meso360 import config
 from meso360.systemd_units import read_tunnel_state
-from meso360.tunnel.daemon import Backoff
 from meso360.tunnel.state import TunnelState
 
 
@@ -91,14 +90,3 @@ def test_an_unwritable_state_dir_does_not_stop_the_tunnel(tunnel_config, tmp_pat
     state.up()
     state.up()
     assert sum("cannot write" in r.getMessage() for r in caplog.records) == 1
-
-
-def test_backoff_doubles_with_jitter_up_to_the_cap_and_resets():
-    backoff = Backoff(max_seconds=60)
-    delays = [backoff.next_delay() for _ in range(10)]
-    for attempt, delay in enumerate(delays):
-        step = min(60, 2**attempt)
-        assert step / 2 <= delay <= step
-    assert max(delays) <= 60
-    backoff.reset()
-    assert backoff.next_delay() <= 1
