@@ -1,10 +1,10 @@
 """The web daemon's HTTP server set-up (waitress with meso360's limits), on loopback."""
 
+import http.client
 import socket
 import threading
 
 import pytest
-import requests
 
 from meso360.web.server import create_server
 
@@ -21,6 +21,16 @@ def serving(host):
     return server
 
 
+def get_text(port):
+    """GET / on 127.0.0.1:port; http.client, not requests: a package build sets http_proxy to a dead port."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", "/")
+        return connection.getresponse().read().decode()
+    finally:
+        connection.close()
+
+
 def stop(server):
     server.close()
     server.task_dispatcher.shutdown(timeout=5)
@@ -30,7 +40,7 @@ def test_the_server_answers_on_the_address_it_was_given():
     server = serving("127.0.0.1")
     try:
         assert server.effective_host == "127.0.0.1" and int(server.effective_port) > 0
-        assert requests.get(f"http://127.0.0.1:{server.effective_port}/", timeout=10).text == "hello"
+        assert get_text(server.effective_port) == "hello"
     finally:
         stop(server)
 
@@ -42,7 +52,7 @@ def test_listening_on_all_ipv6_addresses_serves_ipv4_clients_too():
     except OSError as error:
         pytest.skip(f"no IPv6 on this machine: {error}")
     try:
-        assert requests.get(f"http://127.0.0.1:{server.effective_port}/", timeout=10).text == "hello"
+        assert get_text(server.effective_port) == "hello"
     finally:
         stop(server)
 
