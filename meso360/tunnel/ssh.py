@@ -1,6 +1,7 @@
 """SSH client edge: private key checks, pinned host key, bounded connect; paramiko errors become ours."""
 
 import base64
+import contextlib
 import hashlib
 import socket
 import stat
@@ -36,16 +37,21 @@ def known_hosts_name(host, port):
     return host if port == 22 else f"[{host}]:{port}"
 
 
+@contextlib.contextmanager
+def _file_errors_as_config_errors(setting, path, how_to_create):
+    """Turn a missing or unreadable file named by `setting` into a ConfigError; say `how_to_create` a missing one."""
+    try:
+        yield
+    except FileNotFoundError:
+        raise ConfigError([f"{setting} {path}: no such file ({how_to_create})"]) from None
+    except OSError as error:
+        raise ConfigError([f"{setting} {path}: cannot read: {error.strerror}"]) from error
+
+
 def load_private_key(path):
     """Given the key file path, return the paramiko key. Raise ConfigError if missing, too open or unusable."""
-    try:
+    with _file_errors_as_config_errors("tunnel.key_file", path, "create it with: meso360ctl tunnel keygen"):
         info = path.stat()
-    except FileNotFoundError:
-        raise ConfigError(
-            [f"tunnel.key_file {path}: no such file (create it with: meso360ctl tunnel keygen)"]
-        ) from None
-    except OSError as error:
-        raise ConfigError([f"tunnel.key_file {path}: cannot read: {error.strerror}"]) from error
     if not stat.S_ISREG(info.st_mode):
         raise ConfigError([f"tunnel.key_file {path}: not a regular file"])
     mode = stat.S_IMODE(info.st_mode)
@@ -75,14 +81,10 @@ def load_private_key(path):
 def load_known_hosts(path):
     """Return a paramiko HostKeys from the known_hosts file. Raise ConfigError if missing or unreadable."""
     host_keys = paramiko.HostKeys()
-    try:
+    with _file_errors_as_config_errors(
+        "tunnel.known_hosts", path, "record the bastion's key with: meso360ctl tunnel trust"
+    ):
         host_keys.load(str(path))
-    except FileNotFoundError:
-        raise ConfigError(
-            [f"tunnel.known_hosts {path}: no such file (record the bastion's key with: meso360ctl tunnel trust)"]
-        ) from None
-    except OSError as error:
-        raise ConfigError([f"tunnel.known_hosts {path}: cannot read: {error.strerror}"]) from error
     return host_keys
 
 

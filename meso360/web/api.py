@@ -1,5 +1,6 @@
 """Read-only JSON routes: live history, stored days, status, Prometheus metrics and the health check."""
 
+import functools
 import json
 import socket
 import time
@@ -142,63 +143,69 @@ def health_problem(services):
     return None
 
 
+def _too_much_output_pending(services):
+    """Return a 503 answer when the answers not yet taken by their clients already fill the budget."""
+    pending = services.pending_output_bytes() if services.pending_output_bytes else 0
+    if pending <= PENDING_OUTPUT_LIMIT_BYTES:
+        return None
+    answer = json_error(503, "busy: too many answers not yet taken by their clients; try again")
+    answer.set_header("Retry-After", "5")
+    return answer
+
+
+def _history(services):
+    busy = _too_much_output_pending(services)
+    if busy:
+        return busy
+    _last_id, gzipped = services.window.history_body()
+    return _encoded(None, gzipped)
+
+
+def _history_of_day(services, day):
+    text = bottle.request.query.get("points", str(dayhistory.DEFAULT_POINTS))
+    try:
+        points = whole_number(text, "points", dayhistory.MIN_POINTS, dayhistory.MAX_POINTS)
+    except ValueError as error:
+        return json_error(400, str(error))
+    busy = _too_much_output_pending(services)
+    if busy:
+        return busy
+    try:
+        raw, gzipped = services.day_history.body(day, points)
+    except FileNotFoundError:
+        return json_error(404, f"no data file for day {day!r} (expected YYYYMMDD; see /api/days)")
+    return _encoded(raw, gzipped)
+
+
+def _days(services):
+    return _json({"days": dayhistory.list_days(services.config.general.data_dir)})
+
+
+def _status(services):
+    logged_in = services.sessions.get(bottle.request.get_cookie(SESSION_COOKIE)) is not None
+    return _json(status_document(services, logged_in))
+
+
+def _metrics(services):
+    bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
+    return metrics_text(services)
+
+
+def _healthz(services):
+    bottle.response.content_type = "text/plain; charset=utf-8"
+    bottle.response.set_header("Cache-Control", "no-store")
+    problem = health_problem(services)
+    if problem is None:
+        return "ok\n"
+    bottle.response.status = 503
+    return f"unhealthy: {problem}\n"
+
+
 def add_routes(app, services):
-    config = services.config
-    day_history = services.day_history
-
-    def too_much_output_pending():
-        """Return a 503 answer when the answers not yet taken by their clients already fill the budget."""
-        pending = services.pending_output_bytes() if services.pending_output_bytes else 0
-        if pending <= PENDING_OUTPUT_LIMIT_BYTES:
-            return None
-        answer = json_error(503, "busy: too many answers not yet taken by their clients; try again")
-        answer.set_header("Retry-After", "5")
-        return answer
-
-    @app.get("/api/history")
-    def history():
-        busy = too_much_output_pending()
-        if busy:
-            return busy
-        _last_id, gzipped = services.window.history_body()
-        return _encoded(None, gzipped)
-
-    @app.get("/api/history/<day>")
-    def history_of_day(day):
-        text = bottle.request.query.get("points", str(dayhistory.DEFAULT_POINTS))
-        try:
-            points = whole_number(text, "points", dayhistory.MIN_POINTS, dayhistory.MAX_POINTS)
-        except ValueError as error:
-            return json_error(400, str(error))
-        busy = too_much_output_pending()
-        if busy:
-            return busy
-        try:
-            raw, gzipped = day_history.body(day, points)
-        except FileNotFoundError:
-            return json_error(404, f"no data file for day {day!r} (expected YYYYMMDD; see /api/days)")
-        return _encoded(raw, gzipped)
-
-    @app.get("/api/days")
-    def days():
-        return _json({"days": dayhistory.list_days(config.general.data_dir)})
-
-    @app.get("/api/status")
-    def status():
-        logged_in = services.sessions.get(bottle.request.get_cookie(SESSION_COOKIE)) is not None
-        return _json(status_document(services, logged_in))
-
-    @app.get("/metrics")
-    def metrics():
-        bottle.response.content_type = "text/plain; version=0.0.4; charset=utf-8"
-        return metrics_text(services)
-
-    @app.get("/healthz")
-    def healthz():
-        bottle.response.content_type = "text/plain; charset=utf-8"
-        bottle.response.set_header("Cache-Control", "no-store")
-        problem = health_problem(services)
-        if problem is None:
-            return "ok\n"
-        bottle.response.status = 503
-        return f"unhealthy: {problem}\n"
+    """Given the Bottle app and the Services, add the read-only JSON, metrics and health routes."""
+    app.get("/api/history", callback=functools.partial(_history, services))
+    app.get("/api/history/<day>", callback=functools.partial(_history_of_day, services))
+    app.get("/api/days", callback=functools.partial(_days, services))
+    app.get("/api/status", callback=functools.partial(_status, services))
+    app.get("/metrics", callback=functools.partial(_metrics, services))
+    app.get("/healthz", callback=functools.partial(_healthz, services))

@@ -1,5 +1,6 @@
 """Operator routes: login, logout, session, and control actions executed through systemd."""
 
+import functools
 import json
 import logging
 import urllib.parse
@@ -78,91 +79,103 @@ def _is_utf8(text):
     return True
 
 
+def _current_session(services):
+    return services.sessions.get(bottle.request.get_cookie(SESSION_COOKIE))
+
+
+def _login(services):
+    password_hash = services.config.web.password_hash
+    if not password_hash:
+        return json_error(403, READ_ONLY_MESSAGE)
+    if not _origin_matches_host():
+        return json_error(403, "cross-origin request refused")
+    try:
+        document = _json_request()
+    except BadRequest as error:
+        return json_error(error.status, str(error))
+    password = document.get("password")
+    if not isinstance(password, str) or not password or not _is_utf8(password):
+        return json_error(400, 'the body must be {"password": "..."} (text)')
+    address = client_address()
+    try:
+        right = services.login_guard.check(address, lambda: auth.verify_password(password, password_hash))
+    except LoginRefused as refused:
+        return json_error(refused.status, str(refused))
+    if not right:
+        log.warning("failed control-panel login from %s", address)
+        return json_error(401, "wrong password")
+    session = services.sessions.create()
+    log.info("control-panel login from %s", address)
+    answer = json_body({"ok": True, "csrf_token": session.csrf_token})
+    answer.set_cookie(
+        SESSION_COOKIE, session.token, httponly=True, samesite="Strict", path="/", max_age=SESSION_SECONDS
+    )
+    return answer
+
+
+def _logout(services):
+    if not _origin_matches_host():
+        return json_error(403, "cross-origin request refused")
+    services.sessions.drop(bottle.request.get_cookie(SESSION_COOKIE))
+    answer = json_body({"ok": True})
+    answer.set_cookie(SESSION_COOKIE, "", httponly=True, samesite="Strict", path="/", max_age=0)
+    return answer
+
+
+def _session_state(services):
+    session = _current_session(services)
+    document = {"logged_in": session is not None, "control_enabled": bool(services.config.web.password_hash)}
+    if session is not None:
+        document["csrf_token"] = session.csrf_token
+    return json_body(document)
+
+
+def _control_request_problem(action, component):
+    """Return the message for the client when the action or its component is not one we run, else None."""
+    if action not in ACTIONS:
+        return f"unknown action {action!r}: one of {', '.join(ACTIONS)}"
+    if action == "restart-all":
+        if component is not None:
+            return "restart-all takes no component"
+    elif component not in COMPONENTS:
+        return f"unknown component {component!r}: one of {', '.join(COMPONENTS)}"
+    return None
+
+
+def _control(services):
+    if not services.config.web.password_hash:
+        return json_error(403, READ_ONLY_MESSAGE)
+    session = _current_session(services)
+    if session is None:
+        return json_error(401, "not logged in")
+    if not _origin_matches_host():
+        return json_error(403, "cross-origin request refused")
+    if not services.sessions.csrf_ok(session, bottle.request.get_header("X-CSRF-Token", "")):
+        return json_error(403, "missing or wrong X-CSRF-Token header (reload the page)")
+    try:
+        document = _json_request()
+    except BadRequest as error:
+        return json_error(error.status, str(error))
+    action, component = document.get("action"), document.get("component")
+    problem = _control_request_problem(action, component)
+    if problem is not None:
+        return json_error(400, problem)
+    try:
+        unit, result = services.systemd.control(action, component)
+    except ControlFailed as error:
+        message = str(error)
+        if action in ("enable", "disable") and ("denied" in message or "authentication" in message.lower()):
+            # The package's polkit rule allows it; without polkitd nothing is authorised.
+            message += f" (is polkitd installed? Or on the vehicle computer: sudo meso360ctl {action} {component})"
+        log.warning("control %s %s from %s failed: %s", action, component or "", client_address(), error)
+        return json_error(502, message)
+    log.info("control: %s %s by operator at %s", action, unit, client_address())
+    return json_body({"ok": True, "action": action, "unit": unit, "result": result})
+
+
 def add_routes(app, services):
-    config = services.config
-    sessions = services.sessions
-    password_hash = config.web.password_hash
-
-    def current_session():
-        return sessions.get(bottle.request.get_cookie(SESSION_COOKIE))
-
-    @app.post("/api/login")
-    def login():
-        if not password_hash:
-            return json_error(403, READ_ONLY_MESSAGE)
-        if not _origin_matches_host():
-            return json_error(403, "cross-origin request refused")
-        try:
-            document = _json_request()
-        except BadRequest as error:
-            return json_error(error.status, str(error))
-        password = document.get("password")
-        if not isinstance(password, str) or not password or not _is_utf8(password):
-            return json_error(400, 'the body must be {"password": "..."} (text)')
-        address = client_address()
-        try:
-            right = services.login_guard.check(address, lambda: auth.verify_password(password, password_hash))
-        except LoginRefused as refused:
-            return json_error(refused.status, str(refused))
-        if not right:
-            log.warning("failed control-panel login from %s", address)
-            return json_error(401, "wrong password")
-        session = sessions.create()
-        log.info("control-panel login from %s", address)
-        answer = json_body({"ok": True, "csrf_token": session.csrf_token})
-        answer.set_cookie(
-            SESSION_COOKIE, session.token, httponly=True, samesite="Strict", path="/", max_age=SESSION_SECONDS
-        )
-        return answer
-
-    @app.post("/api/logout")
-    def logout():
-        if not _origin_matches_host():
-            return json_error(403, "cross-origin request refused")
-        sessions.drop(bottle.request.get_cookie(SESSION_COOKIE))
-        answer = json_body({"ok": True})
-        answer.set_cookie(SESSION_COOKIE, "", httponly=True, samesite="Strict", path="/", max_age=0)
-        return answer
-
-    @app.get("/api/session")
-    def session_state():
-        session = current_session()
-        document = {"logged_in": session is not None, "control_enabled": bool(password_hash)}
-        if session is not None:
-            document["csrf_token"] = session.csrf_token
-        return json_body(document)
-
-    @app.post("/api/control")
-    def control():
-        if not password_hash:
-            return json_error(403, READ_ONLY_MESSAGE)
-        session = current_session()
-        if session is None:
-            return json_error(401, "not logged in")
-        if not _origin_matches_host():
-            return json_error(403, "cross-origin request refused")
-        if not sessions.csrf_ok(session, bottle.request.get_header("X-CSRF-Token", "")):
-            return json_error(403, "missing or wrong X-CSRF-Token header (reload the page)")
-        try:
-            document = _json_request()
-        except BadRequest as error:
-            return json_error(error.status, str(error))
-        action, component = document.get("action"), document.get("component")
-        if action not in ACTIONS:
-            return json_error(400, f"unknown action {action!r}: one of {', '.join(ACTIONS)}")
-        if action == "restart-all":
-            if component is not None:
-                return json_error(400, "restart-all takes no component")
-        elif component not in COMPONENTS:
-            return json_error(400, f"unknown component {component!r}: one of {', '.join(COMPONENTS)}")
-        try:
-            unit, result = services.systemd.control(action, component)
-        except ControlFailed as error:
-            message = str(error)
-            if action in ("enable", "disable") and ("denied" in message or "authentication" in message.lower()):
-                # The package's polkit rule allows it; without polkitd nothing is authorised.
-                message += f" (is polkitd installed? Or on the vehicle computer: sudo meso360ctl {action} {component})"
-            log.warning("control %s %s from %s failed: %s", action, component or "", client_address(), error)
-            return json_error(502, message)
-        log.info("control: %s %s by operator at %s", action, unit, client_address())
-        return json_body({"ok": True, "action": action, "unit": unit, "result": result})
+    """Given the Bottle app and the Services, add the login, logout, session and control routes."""
+    app.post("/api/login", callback=functools.partial(_login, services))
+    app.post("/api/logout", callback=functools.partial(_logout, services))
+    app.get("/api/session", callback=functools.partial(_session_state, services))
+    app.post("/api/control", callback=functools.partial(_control, services))

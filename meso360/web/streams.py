@@ -1,5 +1,6 @@
 """Server-sent event routes: the live observations, the journal of the meso360 units, and file tails."""
 
+import functools
 import json
 import logging
 import time
@@ -97,52 +98,65 @@ def _lines_param(default, maximum):
     return min(whole_number(text, "lines", 0, 10**MAX_NUMBER_DIGITS - 1), maximum)
 
 
+def _take_stream_slot(services):
+    with services.counter_lock:
+        if services.stream_clients >= MAX_OTHER_STREAMS:
+            return False
+        services.stream_clients += 1
+        return True
+
+
+def _other_stream(services, default_lines, max_lines, make_events):
+    """Answer a log or tail stream: check ?lines=, take one of the MAX_OTHER_STREAMS slots, then stream.
+
+    make_events(lines) returns the event generator; the slot is given back when it ends.
+    """
+    try:
+        lines = _lines_param(default_lines, max_lines)
+    except ValueError as error:
+        return json_error(400, str(error))
+    if not _take_stream_slot(services):
+        return json_error(503, f"too many log/tail streams (limit {MAX_OTHER_STREAMS})")
+    _sse_headers()
+    return _counted(services, make_events(lines))
+
+
+def _obs_stream(services):
+    if services.sse_clients >= MAX_OBS_CLIENTS:
+        return json_error(503, f"too many live clients (limit {MAX_OBS_CLIENTS}); try again later")
+    try:
+        resume = _resume_id()
+    except ValueError as error:
+        return json_error(400, str(error))
+    _sse_headers()
+    return obs_events(services, resume)
+
+
+def _log_stream(services):
+    cursor = bottle.request.get_header("Last-Event-ID") or None
+
+    def events(lines):
+        return journal.log_events(lines, cursor, services.stop_event, KEEPALIVE_S)
+
+    return _other_stream(services, 200, 1000, events)
+
+
+def _tail_stream(services):
+    source = bottle.request.query.get("source", "obs")
+    if source not in tail.SOURCES:
+        return json_error(400, f"unknown tail source: {source!r} (obs or support)")
+    general = services.config.general
+    directory = general.data_dir if source == "obs" else general.support_dir
+    resume = bottle.request.get_header("Last-Event-ID") or None
+
+    def events(lines):
+        return tail.tail_events(source, directory, lines, resume, services.stop_event, KEEPALIVE_S)
+
+    return _other_stream(services, 120, 500, events)
+
+
 def add_routes(app, services):
-    config = services.config
-
-    def take_stream_slot():
-        with services.counter_lock:
-            if services.stream_clients >= MAX_OTHER_STREAMS:
-                return False
-            services.stream_clients += 1
-            return True
-
-    @app.get("/api/stream")
-    def stream():
-        if services.sse_clients >= MAX_OBS_CLIENTS:
-            return json_error(503, f"too many live clients (limit {MAX_OBS_CLIENTS}); try again later")
-        try:
-            resume = _resume_id()
-        except ValueError as error:
-            return json_error(400, str(error))
-        _sse_headers()
-        return obs_events(services, resume)
-
-    @app.get("/api/log/stream")
-    def log_stream():
-        try:
-            lines = _lines_param(200, 1000)
-        except ValueError as error:
-            return json_error(400, str(error))
-        if not take_stream_slot():
-            return json_error(503, f"too many log/tail streams (limit {MAX_OTHER_STREAMS})")
-        _sse_headers()
-        cursor = bottle.request.get_header("Last-Event-ID") or None
-        return _counted(services, journal.log_events(lines, cursor, services.stop_event, KEEPALIVE_S))
-
-    @app.get("/api/tail/stream")
-    def tail_stream():
-        source = bottle.request.query.get("source", "obs")
-        if source not in tail.SOURCES:
-            return json_error(400, f"unknown tail source: {source!r} (obs or support)")
-        try:
-            lines = _lines_param(120, 500)
-        except ValueError as error:
-            return json_error(400, str(error))
-        if not take_stream_slot():
-            return json_error(503, f"too many log/tail streams (limit {MAX_OTHER_STREAMS})")
-        directory = config.general.data_dir if source == "obs" else config.general.support_dir
-        _sse_headers()
-        resume = bottle.request.get_header("Last-Event-ID") or None
-        events = tail.tail_events(source, directory, lines, resume, services.stop_event, KEEPALIVE_S)
-        return _counted(services, events)
+    """Given the Bottle app and the Services, add the live observation, journal and file-tail streams."""
+    app.get("/api/stream", callback=functools.partial(_obs_stream, services))
+    app.get("/api/log/stream", callback=functools.partial(_log_stream, services))
+    app.get("/api/tail/stream", callback=functools.partial(_tail_stream, services))
