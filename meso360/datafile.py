@@ -12,6 +12,7 @@ OBS_COLUMNS = (
     "gps_date,gps_time,lat,lon,gps_alt,gps_spd,gps_dir,panel_temp"
 ).split(",")
 OBS_HEADER = ",".join(OBS_COLUMNS)
+OBS_COLUMN_COUNT = len(OBS_COLUMNS)  # 17 file columns, from the logger's RAW_OBS_FIELD_COUNT (19) values
 
 SUPPORT_COLUMNS = (
     "gps_date,gps_time,ws_ms_raw,wdir_raw,flux_dir,rmc_msg,rmc_time,rmc_status,rmc_lat,rmc_lat_hemi,rmc_lon,"
@@ -167,7 +168,7 @@ def support_file_path(support_dir, when_utc):
 def parse_obs_line(line):
     """Given one line of a data file, return its 17 columns, or None for the header or a malformed line."""
     fields = line.rstrip("\r\n").split(",")
-    if len(fields) != len(OBS_COLUMNS) or fields[0] == OBS_COLUMNS[0]:
+    if len(fields) != OBS_COLUMN_COUNT or fields[0] == OBS_COLUMNS[0]:
         return None
     return fields
 

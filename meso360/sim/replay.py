@@ -7,6 +7,8 @@ from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
+from meso360.datafile import OBS_COLUMN_COUNT
+
 # Token the logger writes for a missing number (CRBasic NAN).
 NAN = "NAN"
 # Token the logger writes into GPS string fields without a fix (seen in legacy files as `nan`).
@@ -60,7 +62,6 @@ TABLES = {"Obs": OBS_FIELDS, "Support": SUPPORT_FIELDS}
 
 # Raw Obs indexes of the GPS fields a lost fix turns into NAN.
 GPS_NUMERIC_INDEXES = (12, 13, 14, 15, 16)
-_TEST_COLUMNS = 17
 
 
 class Record(NamedTuple):
@@ -88,8 +89,10 @@ def load_rows(path=None):
         if not line.strip():
             continue
         tokens = tuple(NAN if token.lower() == "nan" else token for token in line.strip().split(","))
-        if len(tokens) != _TEST_COLUMNS:
-            raise ValueError(f"{path or 'packaged test data'} line {number}: {len(tokens)} columns, need 17")
+        if len(tokens) != OBS_COLUMN_COUNT:
+            raise ValueError(
+                f"{path or 'packaged test data'} line {number}: {len(tokens)} columns, need {OBS_COLUMN_COUNT}"
+            )
         rows.append(tokens)
     if not rows:
         raise ValueError(f"{path or 'packaged test data'}: no observation rows")
