@@ -1,6 +1,7 @@
 """The daily data files: the Obs row format and its GPS time, naming, durable appends, torn-line repair, reading."""
 
 import datetime as dt
+import math
 import os
 import re
 from itertools import repeat
@@ -163,6 +164,20 @@ def obs_file_path(data_dir, row, now_utc):
 def support_file_path(support_dir, when_utc):
     """Return the daily Support file for a record stamped `when_utc`."""
     return Path(support_dir) / f"{when_utc:%Y%m%d}_support.txt"
+
+
+def number_or_none(text, *, infinity_is_missing=False):
+    """Given a data file cell, return its value as a float, or None for a missing one: nan, empty or not a number.
+
+    With `infinity_is_missing`, inf and -inf are None too (for callers that need a finite number).
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if infinity_is_missing:
+        return value if math.isfinite(value) else None
+    return None if math.isnan(value) else value
 
 
 def parse_obs_line(line):

@@ -10,8 +10,8 @@ careful path for that chunk or column only.
 import array
 import math
 
-from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMN_COUNT, OBS_COLUMNS
-from meso360.web.points import SERIES_INDEXES, number_or_none
+from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMN_COUNT, OBS_COLUMNS, number_or_none
+from meso360.web.points import SERIES_INDEXES
 
 _HEADER_START = OBS_COLUMNS[0] + ","
 _NAN = float("nan")
@@ -44,7 +44,8 @@ def _float_table(texts, single=False):
     try:
         numbers = list(map(float, distinct))
     except ValueError:
-        numbers = [_NAN if value is None else value for value in map(number_or_none, distinct)]
+        values = (number_or_none(text, infinity_is_missing=True) for text in distinct)
+        numbers = [_NAN if value is None else value for value in values]
     if single:
         numbers = array.array("f", numbers).tolist()  # a double beyond float32 becomes inf, then nan below
     if not math.isfinite(sum(numbers)):  # a nan or an inf somewhere (or a huge overflowing sum)
