@@ -38,7 +38,7 @@ class Record:
 
 @dataclass
 class Page:
-    """One DataQuery answer."""
+    """One answer of a table's records: a DataQuery page, or what the legacy pages show (`more` False)."""
 
     signature: str
     records: list = field(default_factory=list)
