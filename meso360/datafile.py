@@ -1,6 +1,7 @@
 """The daily data files: the Obs row format and its GPS time, naming, durable appends, torn-line repair, reading."""
 
 import datetime as dt
+import math
 import os
 import re
 from itertools import repeat
@@ -12,6 +13,7 @@ OBS_COLUMNS = (
     "gps_date,gps_time,lat,lon,gps_alt,gps_spd,gps_dir,panel_temp"
 ).split(",")
 OBS_HEADER = ",".join(OBS_COLUMNS)
+OBS_COLUMN_COUNT = len(OBS_COLUMNS)  # 17 file columns, from the logger's RAW_OBS_FIELD_COUNT (19) values
 
 SUPPORT_COLUMNS = (
     "gps_date,gps_time,ws_ms_raw,wdir_raw,flux_dir,rmc_msg,rmc_time,rmc_status,rmc_lat,rmc_lat_hemi,rmc_lon,"
@@ -164,10 +166,24 @@ def support_file_path(support_dir, when_utc):
     return Path(support_dir) / f"{when_utc:%Y%m%d}_support.txt"
 
 
+def number_or_none(text, *, infinity_is_missing=False):
+    """Given a data file cell, return its value as a float, or None for a missing one: nan, empty or not a number.
+
+    With `infinity_is_missing`, inf and -inf are None too (for callers that need a finite number).
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if infinity_is_missing:
+        return value if math.isfinite(value) else None
+    return None if math.isnan(value) else value
+
+
 def parse_obs_line(line):
     """Given one line of a data file, return its 17 columns, or None for the header or a malformed line."""
     fields = line.rstrip("\r\n").split(",")
-    if len(fields) != len(OBS_COLUMNS) or fields[0] == OBS_COLUMNS[0]:
+    if len(fields) != OBS_COLUMN_COUNT or fields[0] == OBS_COLUMNS[0]:
         return None
     return fields
 

@@ -10,7 +10,7 @@ EXIT_FAILED = 1
 
 def run_checks(config):
     """Given a valid Config, return every Result (logger checks talk to the logger over HTTP)."""
-    from meso360.ctl import preflight
+    from meso360.ctl import preflight  # imports requests (the logger client): only when check runs
 
     results = [preflight.Result("PASS", "config", f"{config.path} is valid")]
     for key in ("data_dir", "support_dir", "state_dir"):
@@ -59,6 +59,6 @@ def check(ctl):
 
 
 def _fail_config(problem):
-    from meso360.ctl.preflight import Result
+    from meso360.ctl.preflight import Result  # see run_checks: preflight imports requests
 
     return Result("FAIL", "config", problem, "edit the file; `meso360ctl config example` shows every key")

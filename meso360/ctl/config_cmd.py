@@ -2,6 +2,7 @@
 
 import click
 
+from meso360.config import SCHEMA, example_text
 from meso360.ctl.context import report_config_error
 from meso360.errors import EXIT_CONFIG, ConfigError
 
@@ -20,8 +21,6 @@ def _text(value):
 
 def effective_config_text(config):
     """Given a Config, return it as INI text with every key (defaults included) and secrets masked."""
-    from meso360.config import SCHEMA
-
     lines = [f"# effective configuration of {config.path} (defaults filled in, secrets masked)"]
     for section, keys in SCHEMA.items():
         values = config.section(section)
@@ -62,6 +61,4 @@ def show(ctl):
 @config_group.command()
 def example():
     """Print a commented example config with every key and its default."""
-    from meso360.config import example_text
-
     click.echo(example_text(), nl=False)

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from meso360.ctl.newest import today_or_newest, utc_today_name
+from meso360.datafile import daily_files
+from meso360.gaps import analyze_file
 
 _DATE_RE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 _RULE = "=" * 60
@@ -76,8 +78,6 @@ def _available(data_dir, files):
 
 def resolve_targets(ctl, target, all_files):
     """Return ([paths], note) for the gaps command; raise ClickException listing the available files."""
-    from meso360.datafile import daily_files
-
     if target and not all_files and _DATE_RE.match(target) is None and Path(target).is_file():
         return [Path(target)], None  # a file given by path needs no config
     data_dir = ctl.config.general.data_dir
@@ -113,8 +113,6 @@ def gaps(target, all_files, as_json):
 
     Exit 1 when the file does not exist (the available files are listed).
     """
-    from meso360.gaps import analyze_file
-
     ctl = click.get_current_context().obj
     paths, note = resolve_targets(ctl, target, all_files)
     if note:

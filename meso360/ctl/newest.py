@@ -6,7 +6,14 @@ import os
 import re
 from pathlib import Path
 
-from meso360.datafile import OBS_COLUMNS, daily_files, last_complete_lines, parse_obs_line, row_timestamp
+from meso360.datafile import (
+    OBS_COLUMNS,
+    daily_files,
+    last_complete_lines,
+    number_or_none,
+    parse_obs_line,
+    row_timestamp,
+)
 from meso360.systemd_units import utc_iso
 
 _SUPPORT_FILE_RE = re.compile(r"^\d{8}_support\.txt$")
@@ -47,14 +54,6 @@ def today_or_newest(files, today_name):
 def utc_today_name(now=None, suffix=".txt"):
     now = now or dt.datetime.now(dt.UTC)
     return f"{now:%Y%m%d}{suffix}"
-
-
-def _number(text):
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return None if value != value else value  # nan -> None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,10 +98,10 @@ def newest_observation(data_dir, now=None):
             gps_time=when,
             age_seconds=age,
             age_source=source,
-            t_fast_c=_number(values["t_fast"]),
-            dewpoint_c=_number(values["dewpoint"]),
-            pressure_hpa=_number(values["pressure"]),
-            wind_speed_ms=_number(values["sfc_wspd"]),
-            wind_dir_deg=_number(values["sfc_wdir"]),
+            t_fast_c=number_or_none(values["t_fast"]),
+            dewpoint_c=number_or_none(values["dewpoint"]),
+            pressure_hpa=number_or_none(values["pressure"]),
+            wind_speed_ms=number_or_none(values["sfc_wspd"]),
+            wind_dir_deg=number_or_none(values["sfc_wdir"]),
         )
     return None

@@ -9,6 +9,7 @@ import click
 from meso360 import config as config_module
 from meso360.ctl.context import config_option
 from meso360.errors import ConfigError
+from meso360.web.auth import hash_password
 
 MIN_LENGTH = 8
 _SECTION_RE = re.compile(r"^\s*\[([^\]]+)\]")
@@ -111,8 +112,6 @@ def passwd(ctl, clear, password_stdin):
         password = _read_stdin_line() if password_stdin else _prompt()
         if len(password) < MIN_LENGTH:
             raise click.ClickException(f"the password must have at least {MIN_LENGTH} characters")
-        from meso360.web.auth import hash_password  # hashlib's OpenSSL: only when a password is set
-
         new_hash = hash_password(password)
     new_text = set_password_hash(text, new_hash)
     try:

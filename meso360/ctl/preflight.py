@@ -10,6 +10,10 @@ import time
 from pathlib import Path
 
 from meso360 import users
+from meso360.datafile import RAW_OBS_FIELD_COUNT, clean_gps_token, parse_gps_datetime
+from meso360.errors import LoggerError
+from meso360.logger_answers import obs_page_values
+from meso360.logger_api import LoggerClient, NotSupportedError
 from meso360.systemd_units import unit_name
 
 DAEMON_USER = users.INGEST_USER  # the directory checks are about the user that writes them
@@ -116,18 +120,15 @@ def _logger_time(text, truncated_half_second=False):
     return when
 
 
-def _newest_record(client, ingest, field_count):
+def _check_newest_obs_record(client, ingest):
     """Return (newest good Obs record or None, Result): DataQuery, else the legacy NewestRecord page."""
-    from meso360.errors import LoggerError
-    from meso360.logger_api import NotSupportedError
-
     name = "logger DataQuery"
     fix_reach = f"check the cable/network to the logger and [ingest] logger_url ({ingest.logger_url})"
     try:
-        page = client.data_query(ingest.obs_table, field_count, most_recent=1)
+        page = client.data_query(ingest.obs_table, RAW_OBS_FIELD_COUNT, most_recent=1)
     except NotSupportedError as error:
         try:
-            record = client.newest_record(ingest.obs_table, field_count)
+            record = client.newest_record_page(ingest.obs_table, RAW_OBS_FIELD_COUNT, obs_page_values)
         except LoggerError:
             return None, Result("FAIL", name, f"{ingest.logger_url}: {error}", fix_reach)
         return record, Result(
@@ -144,19 +145,17 @@ def _newest_record(client, ingest, field_count):
         problem = page.records[0].problem if page.records else "no records in the table"
         return None, Result("FAIL", name, f"table {ingest.obs_table}: {problem}", "check the logger program")
     record = good[-1]
-    message = f"{ingest.logger_url} table {ingest.obs_table}: {field_count} fields, newest record {record.no}"
+    message = f"{ingest.logger_url} table {ingest.obs_table}: {RAW_OBS_FIELD_COUNT} fields, newest record {record.no}"
     message += f" at {record.time}"
     return record, Result("PASS", name, message)
 
 
 def check_logger(config):
     """The newest Obs record (DataQuery, 19 fields), the logger clock vs host, and GPS vs the logger clock."""
-    from meso360.logger_api import OBS_FIELD_COUNT, LoggerClient
-
     ingest = config.ingest
     client = LoggerClient(ingest.logger_url, ingest.request_timeout, ingest.username, ingest.password)
     try:
-        record, result = _newest_record(client, ingest, OBS_FIELD_COUNT)
+        record, result = _check_newest_obs_record(client, ingest)
         if record is None:
             return [result]
         return [result, _logger_vs_host(client), _gps_vs_logger(record)]
@@ -165,8 +164,6 @@ def check_logger(config):
 
 
 def _logger_vs_host(client):
-    from meso360.errors import LoggerError
-
     name = "clock: logger vs host"
     try:
         sent = time.time()
@@ -180,8 +177,6 @@ def _logger_vs_host(client):
 
 
 def _gps_vs_logger(record):
-    from meso360.datafile import clean_gps_token, parse_gps_datetime
-
     name = "clock: GPS vs logger"
     gps = parse_gps_datetime(clean_gps_token(record.values[9]), clean_gps_token(record.values[10]))
     if gps is None:

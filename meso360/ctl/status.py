@@ -8,6 +8,9 @@ from pathlib import Path
 import click
 
 from meso360 import systemd_units
+from meso360.ctl.newest import newest_observation, today_or_newest, utc_today_name
+from meso360.datafile import daily_files
+from meso360.gaps import analyze_file
 
 STALE_AFTER_SECONDS = 30
 SYSTEMCTL_TIMEOUT_SECONDS = 15
@@ -17,10 +20,6 @@ EXIT_UNHEALTHY = 1
 
 def _today(data_dir, now):
     """Gap summary of today's file (UTC), else the newest file; None when there is none."""
-    from meso360.ctl.newest import today_or_newest, utc_today_name
-    from meso360.datafile import daily_files
-    from meso360.gaps import analyze_file
-
     path, _note = today_or_newest(daily_files(data_dir), utc_today_name(now))
     if path is None:
         return None
@@ -68,8 +67,6 @@ def _units(config):
 
 def collect(config, now=None):
     """Given a Config, return the status dict (JSON-ready), including `healthy` and `problems`."""
-    from meso360.ctl.newest import newest_observation
-
     now = now or dt.datetime.now(dt.UTC)
     problems = []
     status = {"time": systemd_units.utc_iso(now.timestamp()), "vehicle": config.general.vehicle, "config": config.path}

@@ -5,6 +5,7 @@ import threading
 import click
 
 from meso360.ctl.newest import complete_size, last_lines, support_files, today_or_newest, utc_today_name
+from meso360.datafile import daily_files, read_complete_lines
 from meso360.signals import stop_on_signals
 
 FOLLOW_INTERVAL_SECONDS = 0.5
@@ -12,8 +13,6 @@ FOLLOW_INTERVAL_SECONDS = 0.5
 
 def _current_file(config, kind):
     """Return (path, note) of today's file of `kind` (obs or support), else the newest one."""
-    from meso360.datafile import daily_files
-
     if kind == "obs":
         return today_or_newest(daily_files(config.general.data_dir), utc_today_name())
     return today_or_newest(support_files(config.general.support_dir), utc_today_name(suffix="_support.txt"))
@@ -21,8 +20,6 @@ def _current_file(config, kind):
 
 def follow(config, kind, path, offset, stop_event):
     """Print complete lines appended to `path` from `offset`, moving on to the next day's file, until stop_event."""
-    from meso360.datafile import read_complete_lines
-
     while not stop_event.is_set():
         try:
             lines, offset = read_complete_lines(path, offset)

@@ -11,7 +11,8 @@ import logging
 import time
 
 from meso360.errors import LoggerError
-from meso360.logger_api import LoggerAnswerError, NotSupportedError, Page
+from meso360.logger_answers import LoggerAnswerError, Page
+from meso360.logger_api import NotSupportedError
 
 log = logging.getLogger(__name__)
 
@@ -54,21 +55,21 @@ class LegacySource:
         self.client, self.table, self.fmt, self.signature = client, table, fmt, signature
 
     def newest_page(self):
-        record = self.client.newest_record(self.table, self.fmt.expected_fields)
-        return Page(self.signature(), [], [record], False)
+        record = self.client.newest_record_page(self.table, self.fmt.expected_fields, self.fmt.page_values)
+        return Page(self.signature(), [record], False)
 
     def since(self, first):
         """Return a Page of the records numbered >= first the pages show: the newest record, and the gap before it
         from lastrecords.html when the table is shown there (only the last few records; older ones are not shown).
         """
-        newest = self.client.newest_record(self.table, self.fmt.expected_fields)
+        newest = self.client.newest_record_page(self.table, self.fmt.expected_fields, self.fmt.page_values)
         if newest.no < first:
-            return Page(self.signature(), [], [], False)
+            return Page(self.signature(), [], False)
         records = [newest]
         if newest.no > first and self.fmt.in_last_records:
             held = self.client.last_records()
             records = [record for record in held if first <= record.no < newest.no] + records
-        return Page(self.signature(), [], records, False)
+        return Page(self.signature(), records, False)
 
 
 class Protocol:

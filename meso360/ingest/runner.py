@@ -6,7 +6,8 @@ import time
 
 from meso360.errors import LoggerError
 from meso360.ingest.schedule import PhaseLock
-from meso360.logger_api import LoggerAnswerError, NotSupportedError
+from meso360.logger_answers import LoggerAnswerError
+from meso360.logger_api import NotSupportedError
 from meso360.service import Backoff
 
 log = logging.getLogger(__name__)

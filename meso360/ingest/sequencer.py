@@ -4,6 +4,7 @@ import datetime as dt
 import logging
 
 from meso360 import datafile
+from meso360.logger_answers import obs_page_values
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +49,13 @@ class ObsFormat:
     """How Obs records become lines of data_dir/YYYYMMDD.txt (the row format itself is datafile's).
 
     A table's format (this, or support.SupportFormat) is what the collector, resume and locate know of a table:
-    header, expected_fields, in_last_records, directory; format() a record into (path, line, chain, flag);
+    header, expected_fields, page_values, in_last_records, directory; format() a record into (path, line, chain, flag);
     plain_line(), line_time(), record_time(), chain_after() to match lines on disk with records; files().
     """
 
     header = datafile.OBS_HEADER
     expected_fields = datafile.RAW_OBS_FIELD_COUNT
+    page_values = staticmethod(obs_page_values)  # how the legacy pages' values are checked and cleaned
     in_last_records = True  # the legacy lastrecords.html page shows the last few Obs records
 
     def __init__(self, data_dir):

@@ -6,6 +6,7 @@ import io
 import logging
 
 from meso360 import datafile
+from meso360.logger_answers import unquoted_page_values
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,7 @@ class SupportFormat:
 
     header = datafile.SUPPORT_HEADER
     expected_fields = datafile.RAW_SUPPORT_FIELD_COUNT
+    page_values = staticmethod(unquoted_page_values)  # the legacy page gives its values unchecked, only unquoted
     in_last_records = False  # the legacy pages show only the newest Support record
 
     def __init__(self, support_dir):

@@ -7,6 +7,8 @@ from importlib import resources
 from pathlib import Path
 from typing import NamedTuple
 
+from meso360.datafile import OBS_COLUMN_COUNT, number_or_none
+
 # Token the logger writes for a missing number (CRBasic NAN).
 NAN = "NAN"
 # Token the logger writes into GPS string fields without a fix (seen in legacy files as `nan`).
@@ -60,7 +62,6 @@ TABLES = {"Obs": OBS_FIELDS, "Support": SUPPORT_FIELDS}
 
 # Raw Obs indexes of the GPS fields a lost fix turns into NAN.
 GPS_NUMERIC_INDEXES = (12, 13, 14, 15, 16)
-_TEST_COLUMNS = 17
 
 
 class Record(NamedTuple):
@@ -88,8 +89,10 @@ def load_rows(path=None):
         if not line.strip():
             continue
         tokens = tuple(NAN if token.lower() == "nan" else token for token in line.strip().split(","))
-        if len(tokens) != _TEST_COLUMNS:
-            raise ValueError(f"{path or 'packaged test data'} line {number}: {len(tokens)} columns, need 17")
+        if len(tokens) != OBS_COLUMN_COUNT:
+            raise ValueError(
+                f"{path or 'packaged test data'} line {number}: {len(tokens)} columns, need {OBS_COLUMN_COUNT}"
+            )
         rows.append(tokens)
     if not rows:
         raise ValueError(f"{path or 'packaged test data'}: no observation rows")
@@ -118,14 +121,6 @@ def obs_values(record, rows):
     return values
 
 
-def _number(token):
-    try:
-        value = float(token)
-    except ValueError:
-        return None
-    return None if math.isnan(value) else value
-
-
 def _nmea(body):
     checksum = 0
     for char in body:
@@ -142,7 +137,7 @@ def _degrees_minutes(value, width):
 def nmea_sentences(record, rows):
     """Given a Record, return its ($GPRMC, $GPGGA) sentences built from its GPS time and position."""
     row = rows[record.row]
-    lat, lon, alt = _number(row[11]), _number(row[12]), _number(row[13])
+    lat, lon, alt = number_or_none(row[11]), number_or_none(row[12]), number_or_none(row[13])
     if record.gps_seconds is None or lat is None or lon is None:
         stamp = utc(record.seconds).strftime("%H%M%S.00")
         return _nmea(f"GPRMC,{stamp},V,,,,,,,,,,N"), _nmea(f"GPGGA,{stamp},,,,,0,00,99.9,,M,,M,,")
@@ -151,8 +146,8 @@ def nmea_sentences(record, rows):
     position = (
         f"{_degrees_minutes(lat, 2)},{'N' if lat >= 0 else 'S'},{_degrees_minutes(lon, 3)},{'E' if lon >= 0 else 'W'}"
     )
-    knots = (_number(row[14]) or 0.0) * 1.943844
-    track = _number(row[15]) or 0.0
+    knots = (number_or_none(row[14]) or 0.0) * 1.943844
+    track = number_or_none(row[15]) or 0.0
     rmc = _nmea(f"GPRMC,{stamp},A,{position},{knots:.1f},{track:.1f},{gps.strftime('%d%m%y')},,,A")
     gga = _nmea(f"GPGGA,{stamp},{position},1,09,0.9,{alt or 0.0:.1f},M,-24.0,M,,")
     return rmc, gga
@@ -161,7 +156,7 @@ def nmea_sentences(record, rows):
 def support_values(record, rows):
     """Given a Record, return its 9 raw Support tokens."""
     row = rows[record.row]
-    speed, direction = _number(row[0]), _number(row[1])
+    speed, direction = number_or_none(row[0]), number_or_none(row[1])
     if speed is None or direction is None:
         x = y = NAN
     else:

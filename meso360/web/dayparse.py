@@ -10,10 +10,9 @@ careful path for that chunk or column only.
 import array
 import math
 
-from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMNS
-from meso360.web.points import SERIES_INDEXES, number_or_none
+from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMN_COUNT, OBS_COLUMNS, number_or_none
+from meso360.web.points import SERIES_INDEXES
 
-FIELD_COUNT = len(OBS_COLUMNS)
 _HEADER_START = OBS_COLUMNS[0] + ","
 _NAN = float("nan")
 
@@ -29,9 +28,9 @@ def _tokens(text):
         text = text[text.index("\n") + 1 :]
     if "\n" + _HEADER_START not in text:
         tokens = text.replace("\n", ",").split(",")
-        if len(tokens) == text.count("\n") * FIELD_COUNT + 1:
+        if len(tokens) == text.count("\n") * OBS_COLUMN_COUNT + 1:
             return tokens
-    good = [line for line in text.splitlines() if line.count(",") == FIELD_COUNT - 1]
+    good = [line for line in text.splitlines() if line.count(",") == OBS_COLUMN_COUNT - 1]
     good = [line for line in good if not line.startswith(_HEADER_START)]
     return ",".join(good).split(",") + [""] if good else [""]
 
@@ -45,7 +44,8 @@ def _float_table(texts, single=False):
     try:
         numbers = list(map(float, distinct))
     except ValueError:
-        numbers = [_NAN if value is None else value for value in map(number_or_none, distinct)]
+        values = (number_or_none(text, infinity_is_missing=True) for text in distinct)
+        numbers = [_NAN if value is None else value for value in values]
     if single:
         numbers = array.array("f", numbers).tolist()  # a double beyond float32 becomes inf, then nan below
     if not math.isfinite(sum(numbers)):  # a nan or an inf somewhere (or a huge overflowing sum)
@@ -63,11 +63,11 @@ def parse_chunk(text, rows, single=()):
     tokens = _tokens(text)
     if len(tokens) == 1:
         return [], [() for _ in SERIES_INDEXES]
-    dates = tokens[GPS_DATE_COLUMN:-1:FIELD_COUNT]
-    times = tokens[GPS_TIME_COLUMN:-1:FIELD_COUNT]
+    dates = tokens[GPS_DATE_COLUMN:-1:OBS_COLUMN_COUNT]
+    times = tokens[GPS_TIME_COLUMN:-1:OBS_COLUMN_COUNT]
     seconds = rows.column_seconds(dates, times)
     series = []
     for index, column in enumerate(SERIES_INDEXES):
-        texts = tokens[column:-1:FIELD_COUNT]
+        texts = tokens[column:-1:OBS_COLUMN_COUNT]
         series.append(map(_float_table(texts, index in single).__getitem__, texts))
     return seconds, series

@@ -1,9 +1,8 @@
 """Observation points as the web API sends them: one row of a data file -> a Point, and columnar JSON."""
 
 import json
-import math
 
-from meso360.datafile import OBS_COLUMNS
+from meso360.datafile import OBS_COLUMNS, number_or_none
 
 # API key -> data file column, in the order the API lists them.
 SERIES = (
@@ -21,15 +20,6 @@ SERIES = (
 SERIES_KEYS = tuple(key for key, _column in SERIES)
 SERIES_INDEXES = tuple(OBS_COLUMNS.index(column) for _key, column in SERIES)
 POINT_KEYS = ("id", "ts", "fix") + SERIES_KEYS
-
-
-def number_or_none(text):
-    """Given a CSV cell, return it as a finite float, or None for nan, inf, empty or garbage."""
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) else None
 
 
 class Point:
@@ -53,4 +43,4 @@ class Point:
 
 def series_values(row):
     """Given the 17 columns of a row, return the ten series values in SERIES order (None = missing)."""
-    return [number_or_none(row[index]) for index in SERIES_INDEXES]
+    return [number_or_none(row[index], infinity_is_missing=True) for index in SERIES_INDEXES]

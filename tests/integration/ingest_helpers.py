@@ -12,7 +12,7 @@ from pathlib import Path
 from meso360 import datafile
 from meso360.ingest.sequencer import obs_row
 from meso360.ingest.support import SupportFormat
-from meso360.logger_api import Record, number_text
+from meso360.logger_answers import Record, number_text
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -99,3 +99,11 @@ def test_every_gps_time_path_follows_the_one_parser():
     good = valid
     bulk = reader.column_seconds([d for d, _t in good], [t for _d, t in good])
     assert bulk == [int(datafile.parse_gps_datetime(d, t).timestamp()) for d, t in good]
+
+
+def test_a_cell_is_a_number_or_none_when_missing_and_infinity_is_missing_only_on_request():
+    cells = ("1.5", "-0.25", "nan", "NAN", "", "x", "inf", "-inf")
+    inf = float("inf")
+    assert [datafile.number_or_none(text) for text in cells] == [1.5, -0.25, None, None, None, None, inf, -inf]
+    finite = [datafile.number_or_none(text, infinity_is_missing=True) for text in cells]
+    assert finite == [1.5, -0.25, None, None, None, None, None, None]

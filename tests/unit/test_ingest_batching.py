@@ -9,7 +9,7 @@ from meso360.ingest import state as state_store
 from meso360.ingest.collector import STATE_SAVE_INTERVAL_S, Collector
 from meso360.ingest.sequencer import ObsFormat
 from meso360.ingest.state import TableState
-from meso360.logger_api import Page, Record
+from meso360.logger_answers import Page, Record
 
 RAW = ["2.548", "108.8", "23.1", "82.2", "23.2", "19.92", "81.8", "900.85", "93.1", "311226", "235958", "A",
        "33.19017", "-102.2727", "1021", "0", "85.5", "12.91", "28.16"]  # fmt: skip
@@ -35,8 +35,8 @@ class FakeLogger:
 
     def data_query(self, table, expected_fields, since_record=None, most_recent=None):
         if most_recent is not None:
-            return Page(self.signature, [], self.records[-most_recent:])
-        return Page(self.signature, [], [r for r in self.records if r.no >= since_record])
+            return Page(self.signature, self.records[-most_recent:])
+        return Page(self.signature, [r for r in self.records if r.no >= since_record])
 
 
 class Clock:

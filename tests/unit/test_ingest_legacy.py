@@ -19,7 +19,7 @@ class LegacyPagesLogger(FakeLogger):
             raise NotSupportedError("HTTP 404 for DataQuery")
         return super().data_query(table, expected_fields, since_record, most_recent)
 
-    def newest_record(self, table, expected_fields):
+    def newest_record_page(self, table, expected_fields, page_values):
         return self.records[-1]
 
     def last_records(self):

@@ -13,7 +13,7 @@ from meso360.logger_api import NotSupportedError
 class OldLogger(FakeLogger):
     """A logger whose NewestRecord page works; what DataQuery answers is up to the test."""
 
-    def newest_record(self, table, expected_fields):
+    def newest_record_page(self, table, expected_fields, page_values):
         return self.records[-1]
 
 

@@ -7,7 +7,7 @@ import io
 from meso360 import datafile
 from meso360.ingest.sequencer import FROZEN, NO_FIX, Episodes, obs_row
 from meso360.ingest.support import SupportFormat, split_nmea, support_row
-from meso360.logger_api import Record
+from meso360.logger_answers import Record
 
 RAW = ["2.548", "108.8", "23.1", "82.2", "23.2", "19.92", "81.8", "900.85", "93.1", "311226", "235958", "A",
        "33.19017", "-102.2727", "1021", "0", "85.5", "12.91", "28.16"]  # fmt: skip

@@ -4,7 +4,14 @@ import json
 
 import pytest
 
-from meso360.logger_api import LoggerAnswerError, parse_data_query, parse_last_records, parse_newest_record
+from meso360.logger_answers import (
+    LoggerAnswerError,
+    obs_page_values,
+    parse_data_query,
+    parse_last_records,
+    parse_newest_record,
+    unquoted_page_values,
+)
 
 OBS_TOKENS = ["2.548", "108.8", "23.1", "82.2", "23.20", "19.92", "81.8", "900.85", "93.1", '"050625"', '"175228"',
               '"A"', "33.19017", "-102.2727", "1021", "0", "85.5", "12.91", "1.0E-3"]  # fmt: skip
@@ -78,7 +85,7 @@ def newest_html(cells, number="123456"):
 
 
 def test_newest_record_page_gives_number_date_and_19_values():
-    record = parse_newest_record(newest_html(OBS_TOKENS[:18] + ["28.16"]))
+    record = parse_newest_record(newest_html(OBS_TOKENS[:18] + ["28.16"]), 19, obs_page_values)
     assert record.no == 123456 and record.time == "2025-06-05T17:52:28.0"
     assert record.values[9:12] == ["050625", "175228", "A"] and record.values[18] == "28.16"
 
@@ -87,14 +94,20 @@ def test_newest_record_with_an_empty_cell_is_rejected_not_shifted():
     cells = OBS_TOKENS[:18] + ["28.16"]
     cells[3] = ""
     with pytest.raises(LoggerAnswerError, match="value 4"):
-        parse_newest_record(newest_html(cells))
+        parse_newest_record(newest_html(cells), 19, obs_page_values)
 
 
 def test_newest_record_without_number_or_with_18_values_is_rejected():
     with pytest.raises(LoggerAnswerError, match="Current Record"):
-        parse_newest_record(newest_html(OBS_TOKENS, number="abc"))
+        parse_newest_record(newest_html(OBS_TOKENS, number="abc"), 19, obs_page_values)
     with pytest.raises(LoggerAnswerError, match="18 values"):
-        parse_newest_record(newest_html(OBS_TOKENS[:18]))
+        parse_newest_record(newest_html(OBS_TOKENS[:18]), 19, obs_page_values)
+
+
+def test_a_support_newest_record_page_keeps_its_values_unchecked_and_unquoted():
+    cells = ["2.5", "180", "9", '"$GPRMC,175228.00,A"', '"$GPGGA,175228.00"', "-5", "0", "1.0", "x"]
+    record = parse_newest_record(newest_html(cells), 9, unquoted_page_values)
+    assert record.values == ["2.5", "180", "9", "$GPRMC,175228.00,A", "$GPGGA,175228.00", "-5", "0", "1.0", "x"]
 
 
 def test_lastrecords_skips_tags_sorts_and_marks_bad_lines():

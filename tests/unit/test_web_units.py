@@ -12,10 +12,10 @@ import pytest
 from meso360 import config as config_module
 from meso360 import gaps
 from meso360.ctl.passwd_cmd import set_password_hash
-from meso360.datafile import RowReader
+from meso360.datafile import RowReader, number_or_none
 from meso360.web import auth, history
 from meso360.web.daysample import ParsedDay, downsample
-from meso360.web.points import POINT_KEYS, SERIES_KEYS, number_or_none, series_values
+from meso360.web.points import POINT_KEYS, SERIES_KEYS, series_values
 from meso360.web.tally import DayTally
 from meso360.web.window import LiveWindow
 
@@ -47,7 +47,9 @@ def test_gps_time_parsing_rejects_missing_or_impossible_times():
     )
     for date, time in [("nan", "175228"), ("050625", "nan"), ("050625", "176028"), ("320625", "000000"), ("", "")]:
         assert rows.gps_seconds_of(date, time) is None
-    assert [number_or_none(text) for text in ("1.5", "nan", "inf", "", "x")] == [1.5, None, None, None, None]
+    cells = ("1.5", "nan", "inf", "", "x")
+    assert [number_or_none(text, infinity_is_missing=True) for text in cells] == [1.5, None, None, None, None]
+    assert series_values(["inf"] * 17) == [None] * 10  # the web sends finite numbers only
 
 
 def _window_with(count, history_seconds=100):
