@@ -19,13 +19,12 @@ import dataclasses
 import datetime as dt
 import os
 
-from meso360.datafile import OBS_COLUMNS, RowReader
+from meso360.datafile import OBS_COLUMN_COUNT, OBS_COLUMNS, RowReader
 
 _DAY_SECONDS = 86400
 GAP_MIN_SECONDS = 2
 SECONDS_PER_DAY = 86400
 # (label, largest delta in seconds, inclusive); the last bucket is open-ended.
-FIELD_COUNT = len(OBS_COLUMNS)
 HEADER_FIRST = OBS_COLUMNS[0]
 BUCKETS = (("2-5s", 5), ("6-30s", 30), ("31-300s", 300), (">300s", None))
 # (delta strictly greater than, note), first match wins.
@@ -231,7 +230,7 @@ class _LineTimes:
     def seconds(self, lines):
         for line in lines:
             fields = line.rstrip("\r\n").split(",")
-            if len(fields) != FIELD_COUNT or fields[0] == HEADER_FIRST:
+            if len(fields) != OBS_COLUMN_COUNT or fields[0] == HEADER_FIRST:
                 if line.strip():
                     self.malformed += fields[0] != HEADER_FIRST
                 continue
