@@ -146,12 +146,19 @@ TEST_PACKAGES="openssh-server openssh-client"
 # polkitd is a Recommends (a default apt install has it; --no-install-recommends keeps avahi and the
 # rest out): the web daemon's control actions are authorised by the package's polkit rule.
 RECOMMENDED_PACKAGES="polkitd"
+# The previous package's dependencies too (it used other libraries, e.g. python3-cheroot): the booted
+# container has no network when the upgrade from it is tested.
+previous_dependencies() {
+	[ -n "${PREVIOUS_DEB:-}" ] || return 0
+	dpkg-deb -f "$PREVIOUS_DEB" Depends | tr ',' '\n' | sed -e 's/|.*//' -e 's/(.*)//' -e 's/:any//' -e 's/ //g' |
+		grep -vx -e '' -e 'python3' | tr '\n' ' '
+}
 install_package() {
 	mkdir -p "$CACHE/apt-archives/partial"
 	cp "$DEB" "$UPGRADE_DEB" ${PREVIOUS_DEB:+"$PREVIOUS_DEB"} "$ROOT/root/"
 	systemd-nspawn -q -D "$ROOT" --register=no --keep-unit --pipe \
 		--bind="$CACHE/apt-archives:/var/cache/apt/archives" -E DEBIAN_FRONTEND=noninteractive \
-		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends /root/$(basename "$DEB") $RECOMMENDED_PACKAGES $TEST_PACKAGES" \
+		/bin/sh -c "apt-get update -qq && apt-get install -y -q --no-install-recommends /root/$(basename "$DEB") $RECOMMENDED_PACKAGES $TEST_PACKAGES $(previous_dependencies)" \
 		>"$WORK/install.log" 2>&1 </dev/null
 }
 
