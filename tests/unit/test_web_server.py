@@ -45,12 +45,8 @@ def test_the_server_answers_on_the_address_it_was_given():
         stop(server)
 
 
-@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 in this Python")
 def test_listening_on_all_ipv6_addresses_serves_ipv4_clients_too():
-    try:
-        server = serving("::")
-    except OSError as error:
-        pytest.skip(f"no IPv6 on this machine: {error}")
+    server = serving("::")  # the machines that build and test meso360 have IPv6 on loopback
     try:
         assert get_text(server.effective_port) == "hello"
     finally:
