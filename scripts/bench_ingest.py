@@ -147,17 +147,18 @@ def bench_steady(directory, seconds):
     }
 
 
-def last_row_gps(data_dir):
-    """Return [gps_date, gps_time] of the last complete row of the newest data file, or None."""
+def recent_rows_gps(data_dir):
+    """Return [gps_date, gps_time] of each complete row in the last 4 kB of the newest data file (oldest first)."""
     files = sorted(data_dir.glob("*.txt")) if data_dir.exists() else []
     if not files:
-        return None
+        return []
     with open(files[-1], "rb") as file:
         size = file.seek(0, os.SEEK_END)
         file.seek(max(0, size - 4096))
-        lines = file.read().decode(errors="replace").split("\n")[:-1]  # complete lines only
-    fields = lines[-1].split(",") if lines else []
-    return fields[9:11] if len(fields) > 10 and fields[0] != "sfc_wspd" else None
+        lines = file.read().decode(errors="replace").split("\n")[1:-1]  # complete lines only
+    return [
+        fields[9:11] for fields in (line.split(",") for line in lines) if len(fields) > 10 and fields[0] != "sfc_wspd"
+    ]
 
 
 def bench_backfill(directory, records_back=3600, prefill=3700):
@@ -179,8 +180,9 @@ def bench_backfill(directory, records_back=3600, prefill=3700):
         daemon = start_ingest(directory, logger_url)
         caught_up = None
         while time.monotonic() - started < 120:
-            # Caught up when the newest record's row is in the data file (the state file is saved in batches).
-            if last_row_gps(directory / "data") == newest_gps:
+            # Caught up when the newest record's row is in the data file (the state file is saved in batches; the
+            # next record may already be written after it when the backfill ends).
+            if newest_gps in recent_rows_gps(directory / "data"):
                 caught_up = time.monotonic() - started
                 break
             time.sleep(0.01)
@@ -188,8 +190,8 @@ def bench_backfill(directory, records_back=3600, prefill=3700):
     finally:
         stop(sim)
     rows = sum(len(p.read_text().splitlines()) - 1 for p in (directory / "data").glob("*.txt"))
-    if caught_up is None or rows != records_back:
-        raise SystemExit(f"backfill incomplete: {rows} rows written, {records_back} expected")
+    if caught_up is None or rows < records_back:
+        raise SystemExit(f"backfill incomplete: {rows} rows written, at least {records_back} expected")
     return {"backfill_records": records_back, "backfill_s": caught_up, "backfill_rate": records_back / caught_up}
 
 
