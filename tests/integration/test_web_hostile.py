@@ -16,10 +16,10 @@ import pytest
 import requests
 from ingest_helpers import wait_until
 from test_web_api import DAY, PASSWORD, make_rows, write_day
+from test_web_inputs import start_web_with_password
 from web_attackers import login_from
 from web_helpers import read_events, start_web
 
-from meso360.web.auth import hash_password
 from meso360.web.server import SEND_STALL_S
 
 SLOW_CLIENTS = 150
@@ -32,9 +32,7 @@ ATTACKERS = Path(__file__).with_name("web_attackers.py")
 
 @pytest.fixture
 def web(tmp_path):
-    (tmp_path / "data").mkdir()
-    write_day(tmp_path / "data", DAY, make_rows(DAY, 600))
-    process = start_web(tmp_path, f"[web]\npassword_hash = {hash_password(PASSWORD)}\n")
+    process = start_web_with_password(tmp_path, 600)
     yield process
     process.stop()
 

@@ -14,11 +14,16 @@ from meso360.web.auth import hash_password
 from meso360.web.server import MAX_BODY_BYTES, MAX_HEADER_BYTES, REQUEST_DEADLINE_S
 
 
+def start_web_with_password(tmp_path, rows):
+    """Start the web daemon on `rows` rows of DAY, with PASSWORD as the operator password."""
+    (tmp_path / "data").mkdir()
+    write_day(tmp_path / "data", DAY, make_rows(DAY, rows))
+    return start_web(tmp_path, f"[web]\npassword_hash = {hash_password(PASSWORD)}\n")
+
+
 @pytest.fixture
 def web(tmp_path):
-    (tmp_path / "data").mkdir()
-    write_day(tmp_path / "data", DAY, make_rows(DAY, 60))
-    process = start_web(tmp_path, f"[web]\npassword_hash = {hash_password(PASSWORD)}\n")
+    process = start_web_with_password(tmp_path, 60)
     yield process
     process.stop()
 
