@@ -45,6 +45,14 @@ fail() {
 	SUMMARY+=("FAIL     $1${2:+  ($2)}")
 	FAILURES=$((FAILURES + 1))
 	printf 'FAIL  %s%s\n' "$1" "${2:+  ($2)}"
+	journal_after_failure
+}
+# journal_after_failure: what the meso360 units last said, and their states, so that a failure in CI,
+# where nothing can be looked at afterwards, can be understood from the log alone.
+journal_after_failure() {
+	[ -n "$INIT_PID" ] && kill -0 "$INIT_PID" 2>/dev/null || return 0
+	ct systemctl list-units --all --plain --no-legend 'meso360*' 2>&1 | sed 's/^/   unit| /' >&2
+	ct journalctl --no-pager -n 40 -o short-monotonic -u 'meso360-*' 2>&1 | sed 's/^/journal| /' >&2
 }
 skip() { SUMMARY+=("SKIPPED  $1"); printf 'SKIPPED  %s\n' "$1"; }
 
