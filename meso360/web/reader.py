@@ -155,7 +155,13 @@ class DataReader:
         previous_ts = None
         count_for_tally = self.tally is not None and self.tally.report.name == path.name
         while size > offset:
-            lines, new_offset = read_complete_lines(path, offset, READ_CHUNK_BYTES)
+            try:
+                lines, new_offset = read_complete_lines(path, offset, READ_CHUNK_BYTES)
+            except FileNotFoundError:
+                # Removed between the stat and the read (a crew tidying the data directory): the next rescan
+                # lets it go. Never a reason for the reader, and with it the whole web daemon, to stop.
+                log.info("%s was removed while being read", path)
+                return
             if new_offset == offset:
                 break  # only a partly written last line
             offset = new_offset
