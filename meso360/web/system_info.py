@@ -1,5 +1,6 @@
 """The "system" block of /api/status: the machine's uptime and a summary of the config, never a secret."""
 
+import functools
 import socket
 import time
 import urllib.parse
@@ -26,6 +27,7 @@ def url_without_credentials(url):
     return urllib.parse.urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+@functools.lru_cache(maxsize=4)  # the config is frozen: one summary per host name (it may change at run time)
 def config_summary(config, host_name):
     """Given the Config and the host name, return what legacy's Config card showed, in meso360's terms.
 
