@@ -9,6 +9,7 @@ from meso360.config_values import (
     absolute_path,
     free_text,
     listen_address,
+    mdns_name,
     name_without_spaces,
     one_of,
     password_hash,
@@ -107,6 +108,12 @@ SCHEMA = {
             password_hash,
             "Operator password hash for control actions, set by `meso360ctl passwd`; empty: read-only panel.",
         ),
+        "mdns_name": (
+            "",
+            mdns_name,
+            "Name the panel is announced under on the vehicle LAN (avahi, DNS-SD _http._tcp, with the port of"
+            " listen), as legacy's mdns_hostname; empty: meso360 on <host name>. Applied when meso360-web starts.",
+        ),
     },
     "tunnel": {
         "host": (
@@ -170,6 +177,7 @@ class WebConfig:
     listen: tuple
     history_hours: int
     password_hash: str
+    mdns_name: str
 
 
 @dataclasses.dataclass(frozen=True)

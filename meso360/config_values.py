@@ -99,6 +99,19 @@ def name_without_spaces(what):
     return parse
 
 
+MDNS_NAME_MAX_BYTES = 63  # a DNS label: the longest DNS-SD service instance name
+
+
+def mdns_name(value):
+    """The name the panel is announced under (DNS-SD instance name): UTF-8 text, no control characters."""
+    if len(value.encode("utf-8")) > MDNS_NAME_MAX_BYTES or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(
+            f"at most {MDNS_NAME_MAX_BYTES} bytes of text without control characters, e.g. mesoview"
+            " (empty: meso360 on <host name>)"
+        )
+    return value
+
+
 def password_hash(value):
     if value and not is_valid_hash(value):
         raise ValueError(

@@ -25,6 +25,7 @@ from meso360 import systemd_units
 SOCKET_PATH = "/run/meso360-journal.sock"
 # The daemons, the target, and the root helper that enables/disables them for the panel.
 UNITS = systemd_units.ALL_UNITS + systemd_units.UNITFILE_INSTANCES
+UNITS += ("meso360-avahi.service",)  # what the panel is announced as, on which port (meso360/mdns.py)
 MAX_LINES = 5000
 KEEPALIVE_S = 15.0
 BATCH = 500

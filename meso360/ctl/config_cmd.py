@@ -1,8 +1,9 @@
-"""meso360ctl config validate|show|example."""
+"""meso360ctl config validate|show|example|import-legacy."""
 
 import click
 
 from meso360.config import SCHEMA, example_text
+from meso360.ctl.config_import_cmd import import_legacy
 from meso360.ctl.context import report_config_error
 from meso360.errors import EXIT_CONFIG, ConfigError
 
@@ -62,3 +63,6 @@ def show(ctl):
 def example():
     """Print a commented example config with every key and its default."""
     click.echo(example_text(), nl=False)
+
+
+config_group.add_command(import_legacy)

@@ -14,6 +14,7 @@ from meso360.web import dayhistory
 from meso360.web.responses import json_error, whole_number
 from meso360.web.server import PENDING_OUTPUT_LIMIT_BYTES
 from meso360.web.sessions import SESSION_COOKIE
+from meso360.web.system_info import system_summary, url_without_credentials
 
 GUNZIP_PIECE_BYTES = 64 * 1024
 
@@ -74,6 +75,7 @@ def status_document(services, logged_in):
         "version": meso360.__version__,
         "vehicle": config.general.vehicle,
         "host": socket.gethostname(),
+        "system": system_summary(config),
         "units": services.systemd.units(),
         "systemd": {"available": services.systemd.available, "detail": services.systemd.reason},
         "newest": newest_point(services.window, now),
@@ -81,7 +83,7 @@ def status_document(services, logged_in):
         "resources": services.resources.snapshot(),
         "tunnel": tunnel,
         "control": {"enabled": bool(config.web.password_hash), "logged_in": logged_in},
-        "logger_url": config.ingest.logger_url,
+        "logger_url": url_without_credentials(config.ingest.logger_url),
         "data_dir": str(config.general.data_dir),
         "live": {
             "points": len(services.window),

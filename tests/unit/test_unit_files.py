@@ -18,8 +18,9 @@ def directives(path):
     return set(parser["Service"]) if parser.has_section("Service") else set()
 
 
-def test_the_six_services_share_the_drop_in():
+def test_every_service_shares_the_drop_in():
     assert SERVICES == [
+        "meso360-avahi.service",
         "meso360-ingest.service",
         "meso360-journal@.service",
         "meso360-sim.service",

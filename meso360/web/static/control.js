@@ -271,14 +271,30 @@ class ControlPanel {
   // ---- cards -----------------------------------------------------------------------------------------------
   renderSystem() {
     const s = this.status || {};
+    const system = s.system || {};
+    const c = system.config || {};
+    if (system !== this.systemFrom) {
+      this.systemFrom = system; // the machine's uptime as of that answer; it advances locally between polls
+      this.systemAtMs = performance.now();
+    }
+    const uptime = isNum(system.uptime_s) ? system.uptime_s + (performance.now() - this.systemAtMs) / 1000 : null;
     const url = el('a', { href: `${location.protocol}//${location.host}/`, text: `${location.protocol}//${location.host}` });
+    let tunnel = 'disabled';
+    if (isNum(c.tunnel_port)) tunnel = c.tunnel_host ? `${c.tunnel_port} on ${c.tunnel_host}` : `${c.tunnel_port} (no tunnel host: disabled)`;
+    let mdns = c.mdns_name ? `${c.mdns_name} (not announced: loopback only)` : '--';
+    if (c.mdns_name && c.mdns_url) mdns = el('a', { href: c.mdns_url, title: `announced as "${c.mdns_name}"`, text: `${c.mdns_name} · ${c.mdns_url}` });
     kvRows($('system-card'), [
       ['URL', url],
       ['UTC', `${utcDateTime(Date.now() / 1000)} UTC`],
+      ['Uptime', fmtDuration(uptime)],
       ['Vehicle', s.vehicle || '--'],
       ['Host', s.host || '--'],
       ['Version', s.version || '--'],
-      ['Data dir', s.data_dir || '--'],
+      ['Logger', c.logger_url || s.logger_url || '--'],
+      ['Listen', c.listen || '--'],
+      ['Data dir', c.data_dir || s.data_dir || '--'],
+      ['Tunnel port', c.listen ? tunnel : '--'],
+      ['mDNS', mdns],
     ]);
   }
 
