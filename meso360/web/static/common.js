@@ -162,8 +162,6 @@ export const NARROW_QUERY = '(max-width: 759.98px)';
 
 /** True when the primary pointer is a finger: the gesture hints say swipe/pinch instead of drag/scroll. */
 export function isTouch() {
-  const params = new URLSearchParams(location.search);
-  if (params.has('touch')) return params.get('touch') !== '0';
   return window.matchMedia('(pointer: coarse)').matches;
 }
 

@@ -125,9 +125,12 @@
     return DECIMALS[u] ?? 2;
   }
 
+  let zoneFormat = null; // made once: the cards ask for the zone's name every second
+
   function zoneName(ts) {
     try {
-      const parts = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(new Date(ts * 1000));
+      zoneFormat = zoneFormat || new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' });
+      const parts = zoneFormat.formatToParts(new Date(ts * 1000));
       const name = parts.find((p) => p.type === 'timeZoneName');
       return name ? name.value : 'local';
     } catch {
