@@ -620,6 +620,9 @@ check_web() {
 	check "web: GET /static/vendor/uPlot.iife.min.js, from the package" eval "
 		web page /static/vendor/uPlot.iife.min.js uPlot &&
 		ct test -s /usr/lib/python3/dist-packages/meso360/web/static/vendor/uPlot.iife.min.js"
+	check "web: GET /favicon.ico, /manifest.webmanifest, an icon and units.js, from the package" eval "
+		web page /favicon.ico PNG && web page /manifest.webmanifest '\"start_url\": \"/view\"' &&
+		web page /static/icon-192.png PNG && web page /static/units.js Meso360Units"
 	check "web: GET /healthz answers ok" web page /healthz ok
 	check "web: GET /api/status: the four units, ingest and web active, newest observation < 30 s old" \
 		wait_for 15 "api/status with a fresh observation" web status

@@ -111,6 +111,20 @@ def _add_file_routes(app, services):
             answer.set_header("Cache-Control", cache)
         return answer
 
+    # The browser asks for /favicon.ico whatever the page says; the manifest lets a phone add the dashboard to its
+    # home screen and open it full-screen.
+    @app.get("/favicon.ico")
+    def favicon():
+        answer = bottle.static_file("favicon.ico", root=str(STATIC_DIR), mimetype="image/x-icon")
+        answer.set_header("Cache-Control", "public, max-age=86400")
+        return answer
+
+    @app.get("/manifest.webmanifest")
+    def manifest():
+        answer = bottle.static_file("manifest.webmanifest", root=str(STATIC_DIR), mimetype="application/manifest+json")
+        answer.set_header("Cache-Control", "no-cache")
+        return answer
+
     @app.get("/data/<name>")
     def download(name):
         match = DATA_FILE_RE.fullmatch(name)

@@ -9,73 +9,11 @@
 // "failure": "..."}; the pytest test asserts on it. Exit status 0 unless the script itself crashed.
 import path from 'node:path';
 import puppeteer from 'puppeteer-core';
+import { LOOPBACK, PREFS } from './firefox_prefs.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const deadlineMs = opts.timeoutMs ?? 30000;
 
-// Nothing but the pages under test may use the network: no updates, telemetry, remote settings, safe browsing,
-// add-on or region lookups, captive-portal or connectivity probes, DoH or prefetching. Everything that is not
-// loopback goes to a proxy on a closed loopback port (loopback itself is never proxied), so even a background
-// request that no pref covers cannot leave the machine.
-const PREFS = {
-  'app.update.enabled': false,
-  'app.update.auto': false,
-  'app.normandy.enabled': false,
-  'app.normandy.api_url': '',
-  'app.shield.optoutstudies.enabled': false,
-  'datareporting.healthreport.uploadEnabled': false,
-  'datareporting.policy.dataSubmissionEnabled': false,
-  'datareporting.usage.uploadEnabled': false,
-  'toolkit.telemetry.enabled': false,
-  'toolkit.telemetry.unified': false,
-  'toolkit.telemetry.archive.enabled': false,
-  'toolkit.telemetry.server': '',
-  'browser.ping-centre.telemetry': false,
-  'browser.newtabpage.activity-stream.feeds.telemetry': false,
-  'browser.newtabpage.activity-stream.telemetry': false,
-  'browser.safebrowsing.malware.enabled': false,
-  'browser.safebrowsing.phishing.enabled': false,
-  'browser.safebrowsing.downloads.enabled': false,
-  'browser.safebrowsing.downloads.remote.enabled': false,
-  'browser.safebrowsing.blockedURIs.enabled': false,
-  'browser.safebrowsing.provider.google4.updateURL': '',
-  'browser.safebrowsing.provider.google.updateURL': '',
-  'browser.safebrowsing.provider.mozilla.updateURL': '',
-  'extensions.getAddons.cache.enabled': false,
-  'extensions.getAddons.showPane': false,
-  'extensions.update.enabled': false,
-  'extensions.blocklist.enabled': false,
-  'extensions.systemAddon.update.enabled': false,
-  'browser.region.network.url': '',
-  'browser.region.update.enabled': false,
-  'browser.search.update': false,
-  'browser.search.geoip.url': '',
-  'geo.provider.network.url': '',
-  'network.captive-portal-service.enabled': false,
-  'captivedetect.canonicalURL': '',
-  'network.connectivity-service.enabled': false,
-  'network.prefetch-next': false,
-  'network.dns.disablePrefetch': true,
-  'network.predictor.enabled': false,
-  'network.http.speculative-parallel-limit': 0,
-  'network.trr.mode': 5,
-  'services.settings.server': 'http://127.0.0.1:9/remote-settings-disabled',
-  'services.sync.engine.addons': false,
-  'identity.fxaccounts.enabled': false,
-  'messaging-system.rsexperimentloader.enabled': false,
-  'browser.newtabpage.enabled': false,
-  'browser.startup.page': 0,
-  'browser.startup.homepage': 'about:blank',
-  'network.proxy.type': 1,
-  'network.proxy.http': '127.0.0.1',
-  'network.proxy.http_port': 9,
-  'network.proxy.ssl': '127.0.0.1',
-  'network.proxy.ssl_port': 9,
-  'network.proxy.no_proxies_on': '',
-  'network.proxy.allow_hijacking_localhost': false,
-};
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 const errors = [];
 const foreignRequests = [];
 const checks = {};

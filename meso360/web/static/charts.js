@@ -1,20 +1,32 @@
 // charts.js — the uPlot charts of the dashboard (T/Td, wind speed + direction dots, pressure), their y-range rules,
-// the UTC time axis, gap-broken data, and the gestures: drag zoom, wheel pan, pinch zoom, touch pan, double-click
-// or double-tap reset, all clamped to the ops day (live) or to the loaded day.
+// the time axis (UTC or local), values in the units chosen in units.js, gap-broken data, and the gestures: drag zoom,
+// wheel pan, pinch zoom, touch pan, double-click or double-tap reset, all clamped to the ops day (live) or to the
+// loaded day.
 
 /* global uPlot */
-import { COLORS, isNum, niceStep, pad2, tempIn, utcDateTime } from './common.js';
+import { COLORS, isNum, niceStep } from './common.js';
 import { withGapSentinels } from './obs.js';
+
+const Units = window.Meso360Units; // defined by units.js, which common.js imports first
+const QUANTITY_OF = { t: 'temperature', td: 'temperature', wspd: 'wind', pressure: 'pressure' };
 
 export const X_INCRS = [1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400];
 export const MIN_WINDOW_S = 5;
 const FONT = '11px ui-monospace, "Cascadia Code", monospace';
 
-/** Tick label: "HH:MMZ" on whole minutes, else "SS\nHH:MMZ" (UTC). */
+/** Tick label in the chosen zone: "HH:MMZ" (UTC) or "HH:MM" (local) on whole minutes, else "SS\nHH:MM(Z)". */
 export function xTickLabel(ts) {
-  const d = new Date(ts * 1000);
-  const hm = `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}Z`;
-  return d.getUTCSeconds() === 0 ? hm : `${pad2(d.getUTCSeconds())}\n${hm}`;
+  const hms = Units.formatTime(ts);
+  const hm = `${hms.slice(0, 5)}${Units.get('time') === 'UTC' ? 'Z' : ''}`;
+  return hms.endsWith(':00') ? hm : `${hms.slice(6)}\n${hm}`;
+}
+
+/** Time axis ticks every `incr` seconds on the chosen zone's round times (local hours need not be UTC hours). */
+export function xSplits(min, max, incr) {
+  const offset = Units.zoneOffset(min);
+  const splits = [];
+  for (let t = Math.ceil((min + offset) / incr) * incr - offset; t <= max + 1e-9; t += incr) splits.push(t);
+  return splits;
 }
 
 /** T/Td y range: data extent padded by max(8 % of the span, 0.5). */
@@ -53,13 +65,21 @@ export function clampWindow(min, max, floor, ceil) {
   return [lo, lo + span];
 }
 
-function fmtLegend(dp, unit) {
-  return (u, v) => (isNum(v) ? `${v.toFixed(dp)}${unit}` : '');
+/** Hover value of a series already converted to the chosen unit of `quantity` (null: degrees, not converted). */
+function fmtLegend(quantity) {
+  if (quantity === null) return (u, v) => (isNum(v) ? `${v.toFixed(2)}°` : '');
+  return (u, v) => (isNum(v) ? `${v.toFixed(Units.decimals(quantity))} ${Units.label(quantity)}` : '');
+}
+
+/** A y range rule written in base units, applied to values in the chosen unit of `quantity`. */
+function inChosenUnit(quantity, rule) {
+  return (u, min, max) => rule(Units.toBase(quantity, min), Units.toBase(quantity, max)).map((v) => Units.convert(quantity, v));
 }
 
 function xAxis() {
   return {
     stroke: COLORS.axis, font: FONT, space: 80, size: 44, gap: 6, incrs: X_INCRS,
+    splits: (u, axisIdx, min, max, incr) => xSplits(min, max, incr),
     values: (u, splits) => splits.map((v) => (isNum(v) ? xTickLabel(v) : '')),
     grid: { stroke: COLORS.grid, width: 1 }, ticks: { stroke: COLORS.grid, width: 1 },
   };
@@ -75,33 +95,34 @@ function yAxis(scale, label, stroke, extra = {}) {
 const WIND_SPLITS = (u, axisIdx, min, max) => [0, 1, 2, 3, 4].map((i) => min + (i * (max - min)) / 4);
 const DIR_AXIS = { splits: () => [0, 90, 180, 270, 360], values: (u, splits) => splits.map((v) => `${v}°`) };
 const DIR_SERIES = {
-  label: 'Dir', scale: 'wdir', stroke: COLORS.wdir, width: 0, paths: () => null, value: fmtLegend(2, '°'),
+  label: 'Dir', scale: 'wdir', stroke: COLORS.wdir, width: 0, paths: () => null, value: fmtLegend(null),
   points: { show: true, size: 3, fill: COLORS.wdir, stroke: COLORS.wdir, width: 0 },
 };
 
-/** Chart definitions: title, columns taken from the data, and the uPlot series/axes/scales. */
-function chartDefs(mobile, unit) {
-  const tUnit = unit === 'F' ? '°F' : '°C';
+/** Chart definitions: title, columns taken from the data, and the uPlot series/axes/scales, in the chosen units.
+ * compact (the one-column layout): wind speed and direction as two charts, each with one y axis. */
+function chartDefs(compact) {
+  const tUnit = Units.label('temperature');
   const temp = {
     key: 'temp', title: 'Temperature & Dewpoint', cols: ['t', 'td'],
     series: [
-      { label: 'T', scale: 'y', stroke: COLORS.t, width: 2, value: fmtLegend(2, ` ${tUnit}`) },
-      { label: 'Td', scale: 'y', stroke: COLORS.td, width: 2, value: fmtLegend(2, ` ${tUnit}`) },
+      { label: 'T', scale: 'y', stroke: COLORS.t, width: 2, value: fmtLegend('temperature') },
+      { label: 'Td', scale: 'y', stroke: COLORS.td, width: 2, value: fmtLegend('temperature') },
     ],
     axes: [yAxis('y', tUnit, COLORS.axis)],
     scales: { y: { range: (u, min, max) => tempRange(min, max) } },
   };
-  const speedSeries = { label: 'Speed', scale: 'wspd', stroke: COLORS.wspd, width: 2, value: fmtLegend(2, ' m/s') };
-  const speedAxis = yAxis('wspd', 'm/s', COLORS.wspd, { splits: WIND_SPLITS, values: (u, s) => s.map((v) => +v.toFixed(2)) });
+  const speedSeries = { label: 'Speed', scale: 'wspd', stroke: COLORS.wspd, width: 2, value: fmtLegend('wind') };
+  const speedAxis = yAxis('wspd', Units.label('wind'), COLORS.wspd, { splits: WIND_SPLITS, values: (u, s) => s.map((v) => +v.toFixed(2)) });
   const wspdScale = { range: (u, min, max) => windRange(max) };
   const wdirScale = { range: () => [0, 360] };
   const pressure = {
     key: 'pressure', title: 'Pressure', cols: ['pressure'],
-    series: [{ label: 'Pressure', scale: 'y', stroke: COLORS.pressure, width: 2, value: fmtLegend(2, ' hPa') }],
-    axes: [yAxis('y', 'hPa', COLORS.axis)],
-    scales: { y: { range: (u, min, max) => pressureRange(min, max) } },
+    series: [{ label: 'Pressure', scale: 'y', stroke: COLORS.pressure, width: 2, value: fmtLegend('pressure') }],
+    axes: [yAxis('y', Units.label('pressure'), COLORS.axis)],
+    scales: { y: { range: inChosenUnit('pressure', pressureRange) } },
   };
-  if (!mobile) {
+  if (!compact) {
     return [
       temp,
       {
@@ -143,14 +164,15 @@ export function noFixRanges(points) {
 }
 
 export class ChartSet {
-  /** options: mobile, unit ('C'|'F'), viewSec (live window), onZoom(zoomed: bool). */
-  constructor(container, { mobile = false, unit = 'C', viewSec = 1800, onZoom = () => {} } = {}) {
+  /** options: compact (one-column layout: four charts), touch (gesture hints for fingers), viewSec (live window),
+   * onZoom(zoomed: bool). Values are drawn in the units chosen in units.js; setUnits() redraws after a change. */
+  constructor(container, { compact = false, touch = false, viewSec = 1800, onZoom = () => {} } = {}) {
     this.container = container;
-    this.mobile = mobile;
-    this.unit = unit;
+    this.compact = compact;
+    this.touch = touch;
     this.viewSec = viewSec;
     this.onZoom = onZoom;
-    this.legendReserve = mobile ? 42 : 28;
+    this.dragOrigin = null; // the chart a mouse drag started on
     this.points = [];
     this.gapSec = 2;
     this.floor = null;
@@ -169,8 +191,11 @@ export class ChartSet {
     for (const c of this.charts) c.u.destroy();
     this.container.replaceChildren();
     this.charts = [];
-    const hint = this.mobile ? 'swipe to pan · pinch to zoom · double-tap to reset' : 'drag to zoom · scroll to pan · double-click to reset';
-    for (const def of chartDefs(this.mobile, this.unit)) {
+    this.legendReserve = this.compact ? 42 : 28;
+    const hint = this.touch ? 'swipe to pan · pinch to zoom · double-tap to reset' : 'drag to zoom · scroll to pan · double-click to reset';
+    const timeLabel = Units.label('time');
+    const utc = Units.get('time') === 'UTC';
+    for (const def of chartDefs(this.compact)) {
       const wrap = document.createElement('div');
       wrap.className = 'chart-wrap';
       const cardNode = document.createElement('section');
@@ -193,7 +218,7 @@ export class ChartSet {
         select: { show: true },
         legend: { live: true },
         scales: { x: { time: false }, ...def.scales },
-        series: [{ label: 'UTC', value: (u, v) => (isNum(v) ? `${utcDateTime(v)}Z` : '') }, ...def.series],
+        series: [{ label: timeLabel, value: (u, v) => (isNum(v) ? `${Units.formatTime(v, { date: true })}${utc ? 'Z' : ''}` : '') }, ...def.series],
         axes: [xAxis(), ...def.axes],
         hooks: {
           setSelect: [(u) => this.onSelect(u)],
@@ -208,9 +233,15 @@ export class ChartSet {
     this.resize();
   }
 
-  setUnit(unit) {
-    if (unit === this.unit) return;
-    this.unit = unit;
+  /** Rebuild the charts in the units now chosen in units.js (axes, values, hover labels, time zone). */
+  setUnits() {
+    this.build();
+  }
+
+  /** Switch between the one-column (four charts) and the wide (three charts) layout. */
+  setCompact(compact) {
+    if (compact === this.compact) return;
+    this.compact = compact;
     this.build();
   }
 
@@ -218,7 +249,7 @@ export class ChartSet {
     const cols = this.cols || { ts: [] };
     const series = def.cols.map((key) => {
       const values = cols[key] || [];
-      return key === 't' || key === 'td' ? values.map((v) => tempIn(v, this.unit)) : values;
+      return QUANTITY_OF[key] ? values.map((v) => Units.convert(QUANTITY_OF[key], v)) : values;
     });
     return [cols.ts, ...series];
   }
@@ -266,7 +297,7 @@ export class ChartSet {
 
   resize() {
     for (const { u, wrap } of this.charts) {
-      const width = Math.max(300, Math.floor(wrap.clientWidth));
+      const width = Math.max(120, Math.floor(wrap.clientWidth));
       const height = Math.max(100, Math.floor(wrap.clientHeight) - this.legendReserve);
       if (u.width !== width || u.height !== height) u.setSize({ width, height });
     }
@@ -294,10 +325,15 @@ export class ChartSet {
   }
 
   onSelect(u) {
-    if (u.select.width < 3) return;
-    const min = u.posToVal(u.select.left, 'x');
-    const max = u.posToVal(u.select.left + u.select.width, 'x');
+    const { left, width } = u.select;
     u.setSelect({ left: 0, top: 0, width: 0, height: 0 }, false);
+    // The cursor sync repeats a drag's selection on every chart, each firing this hook, some after the first has
+    // zoomed: only the chart the drag started on zooms, so the window is the selected one, once.
+    if (u !== this.dragOrigin) return;
+    this.dragOrigin = null;
+    if (width < 3) return;
+    const min = u.posToVal(left, 'x');
+    const max = u.posToVal(left + width, 'x');
     if (max - min >= 1) this.zoomTo(min, max);
   }
 
@@ -316,6 +352,9 @@ export class ChartSet {
 
   attachGestures(u) {
     const over = u.over;
+    over.addEventListener('mousedown', () => {
+      this.dragOrigin = u;
+    });
     const span = () => {
       const [a, b] = this.window();
       return [a, b, b - a];

@@ -1,5 +1,7 @@
 // common.js — formatting, meteorological formulas, units preference, DOM and fetch helpers shared by both pages.
 
+import './units.js'; // defines window.Meso360Units before any module of the page uses it
+
 export const COLORS = {
   bg: '#1e1e2e', surface: '#181825', border: '#313244', muted: '#45475a', text: '#cdd6f4', subtext: '#c5cbe5',
   t: '#f38ba8', td: '#89b4fa', wspd: '#a6e3a1', wdir: '#fab387', pressure: '#cba6f7', thetae: '#f9e2af',
@@ -140,22 +142,13 @@ export function toEpochSeconds(value) {
 }
 
 // ---- preferences -------------------------------------------------------------------------------------------
-const UNIT_KEY = 'meso360.temperatureUnit';
-
+/** The chosen temperature unit, 'C' or 'F' (units.js keeps every unit choice). */
 export function getTempUnit() {
-  try {
-    return localStorage.getItem(UNIT_KEY) === 'F' ? 'F' : 'C';
-  } catch {
-    return 'C';
-  }
+  return window.Meso360Units.get('temperature');
 }
 
 export function setTempUnit(unit) {
-  try {
-    localStorage.setItem(UNIT_KEY, unit === 'F' ? 'F' : 'C');
-  } catch {
-    // storage disabled (private mode): the choice lasts for this page only
-  }
+  window.Meso360Units.set('temperature', unit === 'F' ? 'F' : 'C');
 }
 
 /** Given °C and the unit ("C" or "F"), return the value in that unit. */
@@ -163,11 +156,13 @@ export function tempIn(celsius, unit) {
   return unit === 'F' ? cToF(celsius) : isNum(celsius) ? celsius : null;
 }
 
-export function isMobile() {
-  const params = new URLSearchParams(location.search);
-  if (params.has('mobile')) return params.get('mobile') !== '0';
-  if (navigator.userAgentData && navigator.userAgentData.mobile) return true;
-  return /Mobi|Android|iPhone|iPad|iPod/i.test(navigator.userAgent);
+// ---- layout and input ----------------------------------------------------------------------------------------
+/** The one-column layout, chosen by the window's width alone (the same breakpoint as meso360.css). */
+export const NARROW_QUERY = '(max-width: 759.98px)';
+
+/** True when the primary pointer is a finger: the gesture hints say swipe/pinch instead of drag/scroll. */
+export function isTouch() {
+  return window.matchMedia('(pointer: coarse)').matches;
 }
 
 /** A number from the page's query string (e.g. ?stale_s=5), or the fallback. */

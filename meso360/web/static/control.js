@@ -311,7 +311,7 @@ class ControlPanel {
     kvRows($('position-card'), [
       ['Lat', fmtCoord(lat, 5, true)],
       ['Lon', fmtCoord(lon, 5, false)],
-      ['Alt', fmt(latest && latest.alt, 1, 'm')],
+      ['Alt', window.Meso360Units.format('altitude', latest && latest.alt)], // the unit chosen on the dashboard
       ['GPS', fix, fix === 'fix' ? 'c-ok' : 'c-warn'],
       ['Map', map],
     ]);

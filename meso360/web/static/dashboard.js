@@ -1,13 +1,17 @@
 // dashboard.js — the /view page: live charts and sidebar from the history preload + SSE stream, pause/live,
-// zoom reset, a day picker for any stored day, the °C/°F choice, and the connection state in the header.
+// zoom reset, a day picker for any stored day, the units menu (and its °C/°F shortcut), the layout chosen by the
+// window's width, and the connection state in the header.
 
-import { $, fetchJSON, getTempUnit, isMobile, isNum, queryNumber, setTempUnit, setText, utcHMS } from './common.js';
+import { $, NARROW_QUERY, fetchJSON, getTempUnit, isNum, isTouch, queryNumber, setTempUnit, setText } from './common.js';
 import { ChartSet } from './charts.js';
 import { LiveFeed } from './livefeed.js';
 import { ObsBuffer, gapThresholdFor, pointsFromColumns } from './obs.js';
 import { Sidebar } from './sidebar.js';
+import { UnitsMenu } from './unitsmenu.js';
 
 const STATUS_POLL_MS = 10000;
+const MAX_POINTS = 7200; // 2 h at 1 Hz
+const Units = window.Meso360Units; // defined by units.js, which common.js imports first
 
 function dayLabel(day) {
   return `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6, 8)}`;
@@ -15,25 +19,27 @@ function dayLabel(day) {
 
 class Dashboard {
   constructor() {
-    this.mobile = isMobile();
-    document.documentElement.classList.toggle('is-mobile', this.mobile);
-    this.maxPoints = this.mobile ? 1800 : 7200;
-    this.viewSec = this.mobile ? 300 : 1800;
+    // The layout follows the window's width (a phone, a tablet in split view, a narrow desktop window alike);
+    // touch only changes the gesture hints.
+    this.narrow = window.matchMedia(NARROW_QUERY);
+    this.compact = this.narrow.matches;
+    document.documentElement.classList.toggle('layout-narrow', this.compact);
     this.staleSeconds = queryNumber('stale_s', 30);
-    this.unit = getTempUnit();
-    this.buffer = new ObsBuffer(this.maxPoints);
+    this.buffer = new ObsBuffer(MAX_POINTS);
     this.dayView = null;
     this.drawPending = false;
     this.connState = 'connecting';
 
     this.sidebar = new Sidebar($('sidebar'), { idPrefix: 'obs' });
     this.charts = new ChartSet($('charts'), {
-      mobile: this.mobile, unit: this.unit, viewSec: this.viewSec,
+      compact: this.compact, touch: isTouch(), viewSec: this.viewSecFor(this.compact),
       onZoom: (zoomed) => $('reset-zoom').classList.toggle('hidden', !zoomed),
     });
-    this.sidebar.setUnit(this.unit);
+    this.unitsMenu = new UnitsMenu($('units-btn'), $('units-menu'));
     this.bindControls();
     this.showUnit();
+    Units.onChange(() => this.onUnits());
+    this.narrow.addEventListener('change', () => this.onLayout());
 
     this.feed = new LiveFeed({
       staleSeconds: this.staleSeconds,
@@ -72,18 +78,34 @@ class Dashboard {
     $('live-btn').addEventListener('click', () => this.backToLive());
   }
 
+  /** The live window: 5 min on a one-column (narrow) chart, 30 min on a wide one. */
+  viewSecFor(compact) {
+    return compact ? 300 : 1800;
+  }
+
+  onLayout() {
+    this.compact = this.narrow.matches;
+    document.documentElement.classList.toggle('layout-narrow', this.compact);
+    this.charts.viewSec = this.viewSecFor(this.compact);
+    this.charts.setCompact(this.compact);
+  }
+
+  /** The °C/°F shortcut of the header; the units menu holds every choice. */
   setUnit(unit) {
-    this.unit = unit;
     setTempUnit(unit);
-    this.charts.setUnit(unit);
-    this.sidebar.setUnit(unit);
+  }
+
+  onUnits() {
+    this.charts.setUnits();
     this.showUnit();
+    this.paintLastUpdate();
   }
 
   showUnit() {
+    const unit = getTempUnit();
     for (const [id, u] of [['unit-c', 'C'], ['unit-f', 'F']]) {
-      $(id).classList.toggle('active', this.unit === u);
-      $(id).setAttribute('aria-pressed', String(this.unit === u));
+      $(id).classList.toggle('active', unit === u);
+      $(id).setAttribute('aria-pressed', String(unit === u));
     }
   }
 
@@ -123,7 +145,7 @@ class Dashboard {
 
   paintLastUpdate() {
     const last = this.buffer.latest();
-    setText($('last-update'), last ? `${utcHMS(last.ts)} UTC` : '--:--:-- UTC');
+    setText($('last-update'), `${Units.formatTime(last ? last.ts : null)} ${Units.label('time')}`);
     $('last-update').classList.toggle('c-warn', this.connState === 'stale');
   }
 
@@ -174,7 +196,7 @@ class Dashboard {
     setText(banner, `Loading ${dayLabel(day)}…`);
     banner.classList.remove('hidden');
     try {
-      const body = await fetchJSON(`/api/history/${encodeURIComponent(day)}?points=${this.mobile ? 1000 : 2000}`, { timeoutMs: 30000 });
+      const body = await fetchJSON(`/api/history/${encodeURIComponent(day)}?points=${this.compact ? 1000 : 2000}`, { timeoutMs: 30000 });
       if ($('day-select').value !== day) return; // the operator moved on meanwhile
       const points = pointsFromColumns(body.points).sort((a, b) => a.ts - b.ts);
       this.dayView = { day, points };

@@ -1,11 +1,32 @@
 // sidebar.js — the observation cards shared by the dashboard and the control panel: Heading & Wind compass,
-// Current, 30-second averages, Max Wind Speed and Status. Built with DOM calls only (no HTML strings).
+// Current, 30-second averages, Max Wind Speed and Status, in the units chosen in units.js (redrawn when the choice
+// changes, on this page or in another tab). Built with DOM calls only (no HTML strings).
 
-import { el, fmt, fmtAgo, fmtCoord, isNum, localHMS, setText, tempIn, thetaE, utcHMS } from './common.js';
+import { el, fmt, fmtAgo, fmtCoord, isNum, setText, thetaE } from './common.js';
 import { COMPACT, LARGE, drawCompass } from './compass.js';
 import { AVG_WIN_S, advanceOpsDay, averages, completeness, gapsInUtcDay, pressureTendency, recordAge, updateMaxWind } from './obs.js';
 
 const AGE_WARN_S = 30;
+const Units = window.Meso360Units; // defined by units.js, which common.js imports first
+
+/** A time in the chosen zone with the zone's name ("14:05:09 UTC"); the other zone in `node`'s tooltip. */
+function showTime(node, ts) {
+  if (!isNum(ts)) {
+    setText(node, '--');
+    node.title = '';
+    return;
+  }
+  const zone = Units.get('time');
+  const other = zone === 'UTC' ? 'local' : 'UTC';
+  setText(node, `${Units.formatTime(ts)} ${Units.label('time')}`);
+  node.title = `${Units.formatTime(ts, { zone: other })} ${Units.label('time', other)}`;
+}
+
+/** A temperature in the chosen unit, the other one in the tooltip (legacy showed both). */
+function showTemperature(node, celsius) {
+  setText(node, Units.format('temperature', celsius));
+  node.title = isNum(celsius) ? Units.format('temperature', celsius, { unit: Units.get('temperature') === 'C' ? 'F' : 'C' }) : '';
+}
 
 function card(title, ...children) {
   return el('section', { class: 'card' }, el('h2', { class: 'card-title', text: title }), ...children);
@@ -43,7 +64,6 @@ export class Sidebar {
   /** Build the cards into `container`. options: compact (control panel geometry), idPrefix for element ids. */
   constructor(container, { compact = false, idPrefix = 'obs' } = {}) {
     this.geometry = compact ? COMPACT : LARGE;
-    this.unit = 'C';
     this.opsDay = null;
     this.maxWind = { max: null, resetTs: null };
     this.avgBaseTs = null;
@@ -99,6 +119,7 @@ export class Sidebar {
       statusCard,
     );
     this.drawCompass();
+    Units.onChange(() => this.setUnit());
   }
 
   drawCompass() {
@@ -108,19 +129,20 @@ export class Sidebar {
     setText(this.wnd, `WND ${fmt(p && p.wdir, 2)}°`.replace('--°', '---°'));
   }
 
-  setUnit(unit) {
-    this.unit = unit;
+  /** Redraw every value in the units now chosen (units.js); the argument of older callers is ignored. */
+  setUnit() {
     this.renderValues(this.currentNodes, this.current ? { ...this.current, thetae: thetaE(this.current.t, this.current.td, this.current.pressure) } : null);
     this.renderValues(this.avgNodes, this.avg);
+    this.renderMax();
+    this.renderStatus();
   }
 
   renderValues(nodes, v) {
-    const u = this.unit === 'F' ? '°F' : '°C';
-    setText(nodes.t, fmt(v && tempIn(v.t, this.unit), 2, u));
-    setText(nodes.td, fmt(v && tempIn(v.td, this.unit), 2, u));
-    setText(nodes.pressure, fmt(v && v.pressure, 2, 'hPa'));
-    setText(nodes.alt, fmt(v && v.alt, 2, 'm'));
-    setText(nodes.wspd, fmt(v && v.wspd, 2, 'm/s'));
+    showTemperature(nodes.t, v && v.t);
+    showTemperature(nodes.td, v && v.td);
+    setText(nodes.pressure, Units.format('pressure', v && v.pressure));
+    setText(nodes.alt, Units.format('altitude', v && v.alt));
+    setText(nodes.wspd, Units.format('wind', v && v.wspd));
     setText(nodes.wdir, v && isNum(v.wdir) ? `${v.wdir.toFixed(2)}°` : '--');
     setText(nodes.thetae, fmt(v && v.thetae, 1, 'K'));
     setText(nodes.rh, fmt(v && v.rh, 1, '%'));
@@ -177,8 +199,8 @@ export class Sidebar {
 
   renderMax() {
     const m = this.maxWind.max;
-    setText(this.maxNodes.wspd, fmt(m && m.wspd, 2, 'm/s'));
-    setText(this.maxNodes.time, m ? `${utcHMS(m.ts)} UTC` : '--');
+    setText(this.maxNodes.wspd, Units.format('wind', m && m.wspd));
+    showTime(this.maxNodes.time, m && m.ts);
     setText(this.maxNodes.lat, fmtCoord(m && m.lat, 4, true).replace('—', '--'));
     setText(this.maxNodes.lon, fmtCoord(m && m.lon, 4, false).replace('—', '--'));
   }
@@ -195,8 +217,7 @@ export class Sidebar {
     const n = this.statusNodes;
     const points = this.points;
     const last = points.length ? points[points.length - 1] : null;
-    setText(n.last, last ? `${utcHMS(last.ts)} UTC` : '--');
-    n.last.title = last ? `${localHMS(last.ts)} local time` : '';
+    showTime(n.last, last && last.ts);
     const age = last ? recordAge(last.ts, this.ageRef, performance.now(), this.latestArrivalMs) : null;
     setText(n.age, fmtAgo(age));
     n.age.classList.toggle('c-warn', isNum(age) && age > AGE_WARN_S);
@@ -211,7 +232,7 @@ export class Sidebar {
     n.today.title = today ? `${today.rows ?? '--'} rows, ${today.missing_s ?? '--'} s missing` : '';
     setText(n.gaps, today && isNum(today.gaps) ? String(today.gaps) : last ? String(gapsInUtcDay(points)) : '--');
     const dp = pressureTendency(points);
-    setText(n.dp, isNum(dp) ? `${dp >= 0 ? '+' : ''}${dp.toFixed(2)} hPa` : '--');
+    setText(n.dp, isNum(dp) ? `${dp >= 0 ? '+' : ''}${Units.format('pressure', dp)}` : '--');
   }
 
   /** Age of the newest record in seconds (null without data), for header colouring. */
