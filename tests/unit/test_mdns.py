@@ -94,14 +94,16 @@ def write_conf(tmp_path, listen, mdns_name=""):
 
 
 def run_as_the_unit(*arguments):
-    """Run `python3 -I -m meso360.mdns ARGUMENTS` as ExecStart= does (isolated mode, from /)."""
+    """Run `python3 -m meso360.mdns ARGUMENTS` from / in a clean environment, as ExecStart= does, except that -I
+    becomes PYTHONPATH: in the package build's tree meso360 is importable from that tree only."""
+    package_parent = str(Path(mdns.__file__).resolve().parents[1])
     return subprocess.run(
-        [sys.executable, "-I", "-m", "meso360.mdns", *arguments],
+        [sys.executable, "-s", "-m", "meso360.mdns", *arguments],
         capture_output=True,
         text=True,
         timeout=30,
         cwd="/",
-        env={"PATH": os.environ["PATH"]},
+        env={"PATH": os.environ["PATH"], "PYTHONPATH": package_parent},
         check=False,
     )
 
