@@ -93,13 +93,23 @@ export class AlarmBanner {
     return ref ? ref.serverS + (performance.now() - ref.atMs) / 1000 : Date.now() / 1000;
   }
 
+  /** The banner's fixed parts, made once: buttons replaced under the pointer would lose their click. */
+  build() {
+    this.count = el('span', { class: 'alarm-count' });
+    this.ackButton = el('button', { type: 'button', class: 'btn alarm-ack', text: 'Acknowledge (silence)', onclick: () => this.acknowledge() });
+    this.soundButton = el('button', { type: 'button', class: 'btn alarm-sound', text: 'Enable sound', onclick: () => this.unlockSound(true) });
+    this.soundNote = el('span', { class: 'alarm-note', text: 'Sound is off: browsers play sound only after a click on the page.' });
+    this.list = el('ul', { class: 'alarm-list' });
+    this.root.replaceChildren(el('div', { class: 'alarm-head' }, this.count, this.ackButton, this.soundButton, this.soundNote), this.list);
+  }
+
   render() {
-    const root = this.root;
-    root.classList.toggle('hidden', this.active.length === 0);
-    if (!this.active.length) {
-      root.replaceChildren();
-      return;
-    }
+    if (!this.list) this.build();
+    this.root.classList.toggle('hidden', this.active.length === 0);
+    this.count.textContent = this.active.length === 1 ? 'ALARM' : `${this.active.length} ALARMS`;
+    this.ackButton.classList.toggle('hidden', !this.unacknowledged.length);
+    this.soundButton.classList.toggle('hidden', this.soundOn());
+    this.soundNote.classList.toggle('hidden', this.soundOn());
     const now = this.serverNow();
     const items = this.active.map((alarm) => {
       const since = toEpochSeconds(alarm.since);
@@ -114,16 +124,7 @@ export class AlarmBanner {
         el('div', { class: 'alarm-fix', text: `Fix: ${alarm.fix}` }),
       );
     });
-    const buttons = [];
-    if (this.unacknowledged.length) {
-      buttons.push(el('button', { type: 'button', class: 'btn alarm-ack', text: 'Acknowledge (silence)', onclick: () => this.acknowledge() }));
-    }
-    if (!this.soundOn()) {
-      buttons.push(el('button', { type: 'button', class: 'btn alarm-sound', text: 'Enable sound', onclick: () => this.unlockSound(true) }));
-      buttons.push(el('span', { class: 'alarm-note', text: 'Sound is off: browsers play sound only after a click on the page.' }));
-    }
-    const count = this.active.length === 1 ? 'ALARM' : `${this.active.length} ALARMS`;
-    root.replaceChildren(el('div', { class: 'alarm-head' }, el('span', { class: 'alarm-count', text: count }), ...buttons), el('ul', { class: 'alarm-list' }, ...items));
+    this.list.replaceChildren(...items);
   }
 
   soundOn() {
