@@ -15,6 +15,7 @@ from meso360.systemd_units import COMPONENTS, unit_name, utc_iso
 UNIT_ALARMS = tuple(f"unit_{component}" for component in COMPONENTS)
 ALARM_NAMES = ("stale", "gps_lost", *UNIT_ALARMS, "tunnel_unverified", "disk_low", "completeness_low", "battery_low")
 COMPLETENESS_WINDOW_S = 600
+COMPLETENESS_MIN_SPAN_S = 60
 # The logger writes one row a second: a run of rows without fix lasts that many seconds.
 ROW_INTERVAL_S = 1.0
 
@@ -78,16 +79,19 @@ def trailing_without_fix(row_times):
     return count
 
 
-def recent_completeness(row_times, window_s=COMPLETENESS_WINDOW_S):
+def recent_completeness(row_times, window_s=COMPLETENESS_WINDOW_S, min_span_s=COMPLETENESS_MIN_SPAN_S):
     """Given the GPS times of the newest rows (None without fix), return the percent of seconds that have a row in
     the `window_s` of data time ending at the newest one, counted from the first row in that window (a start-up
-    is not a hole); None without any row with fix. The dashboard's "Complete (10 min)" is the same rule."""
+    is not a hole; the dashboard's "Complete (10 min)" is the same rule). None without a row with fix, or while
+    the rows in the window span less than `min_span_s` (one missing second of the first five is no alarm)."""
     fixed = [when for when in row_times if when is not None]
     if not fixed:
         return None
     latest = int(max(fixed))
     seconds = {int(when) for when in fixed if when >= latest - window_s + 1}
     expected = latest - min(seconds) + 1
+    if expected < min_span_s:
+        return None
     return min(100.0, 100.0 * len(seconds) / expected)
 
 

@@ -140,8 +140,9 @@ def test_completeness_of_the_last_ten_minutes_counts_from_the_first_row_in_them(
     assert alarms.recent_completeness(full) == 100.0
     holes = [t for t in full if not 100 <= t - full[0] < 130]  # 30 s missing
     assert alarms.recent_completeness(holes) == pytest.approx(95.0)
-    assert alarms.recent_completeness([NOW - 3000 + i for i in range(2000)] + [NOW - 9, NOW]) == pytest.approx(20.0)
-    assert alarms.recent_completeness([NOW - 1, NOW]) == 100.0  # a start-up is not a hole
+    assert alarms.recent_completeness([NOW - 3000 + i for i in range(2000)] + [NOW - 99, NOW]) == pytest.approx(2.0)
+    assert alarms.recent_completeness([NOW - 59 + i for i in range(60)]) == 100.0  # a start-up is not a hole
+    assert alarms.recent_completeness([NOW - 58, NOW]) is None  # under a minute: not judged
     assert alarms.recent_completeness([None, None]) is None
     assert alarms.recent_completeness(full + [None] * 50) == 100.0  # rows without fix have no second to count
 
