@@ -66,6 +66,7 @@ class AlarmMonitor:
         self.event = (0, b"")  # (version, SSE frame of the last start or end): streams.obs_events sends it
         self._boot = alarm_inputs.boot_time()
         self._thread = None
+        self._failure = None  # repr of the last evaluation error, logged once
 
     def evaluate(self):
         """Evaluate once; when an alarm started or ended, make the new SSE frame and wake the live streams."""
@@ -95,14 +96,20 @@ class AlarmMonitor:
 
     def start(self, stop_event):
         """Evaluate now, then every INTERVAL_S in a daemon thread until `stop_event` is set."""
-        self.evaluate()
+        self._evaluate_logged()
         self._thread = threading.Thread(target=self._run, args=(stop_event,), name="alarms", daemon=True)
         self._thread.start()
 
     def _run(self, stop_event):
         while not stop_event.wait(INTERVAL_S):
-            try:
-                self.evaluate()
-            except Exception:
-                # An alarm evaluation must never take the dashboard down; the next pass tries again.
-                log.exception("alarm evaluation failed")
+            self._evaluate_logged()
+
+    def _evaluate_logged(self):
+        try:
+            self.evaluate()
+            self._failure = None
+        except Exception as error:
+            # An alarm evaluation must never take the dashboard down: logged once per cause, tried again next pass.
+            if repr(error) != self._failure:
+                log.exception("alarm evaluation failed; retrying every %g s", INTERVAL_S)
+            self._failure = repr(error)

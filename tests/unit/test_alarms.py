@@ -381,3 +381,20 @@ def test_the_monitor_makes_one_alarm_event_per_change_and_wakes_the_live_streams
     assert document["thresholds"]["battery_min_v"] == 12.5
     assert document["names"] == list(alarms.ALARM_NAMES)
     assert document["evaluated_at"] == iso(NOW + 31)
+
+
+class BrokenUnits:
+    def units(self):
+        raise RuntimeError("D-Bus went away")
+
+
+def test_a_failing_evaluation_is_logged_once_and_keeps_the_last_alarms(tmp_path, caplog):
+    conf = config.parse(f"[meso360]\ndata_dir = {tmp_path}\nstate_dir = {tmp_path}\n")
+    monitor = AlarmMonitor(conf, LiveWindow("v", 3600, first_id=0), BrokenUnits())
+    caplog.set_level(logging.ERROR, logger="meso360.web.alarms")
+    stop = threading.Event()
+    stop.set()  # start() evaluates once in the caller, and the thread ends at once
+    monitor.start(stop)
+    monitor._evaluate_logged()
+    assert [r.getMessage() for r in caplog.records] == ["alarm evaluation failed; retrying every 1 s"]
+    assert monitor.active == [] and monitor.event[0] == 0
