@@ -11,6 +11,7 @@ from meso360.config_values import (
     listen_address,
     mdns_name,
     name_without_spaces,
+    number_between,
     one_of,
     password_hash,
     seconds_between,
@@ -149,6 +150,37 @@ SCHEMA = {
         ),
         "retry_max_delay": ("60", seconds_between(1.0, 3600.0), "Longest wait between reconnect attempts (seconds)."),
     },
+    # Thresholds of the alarms (meso360/alarms.py): the banner, /api/alarms, /metrics and meso360ctl status.
+    "alarms": {
+        "stale_s": ("30", seconds_between(5.0, 3600.0), "Alarm when no new row was written for this many seconds."),
+        "gps_lost_s": (
+            "60",
+            seconds_between(5.0, 3600.0),
+            "Alarm when the newest rows have had no GPS fix for more than this many seconds.",
+        ),
+        "tunnel_unverified_s": (
+            "300",
+            seconds_between(60.0, 86400.0),
+            "Alarm when a configured tunnel has not been verified end to end for this many seconds"
+            " (at least twice tunnel.probe_interval).",
+        ),
+        "disk_free_min_pct": (
+            "10",
+            number_between(0.0, 90.0, "percent; 0: no alarm"),
+            "Alarm when the data disk has less free space than this (percent).",
+        ),
+        "completeness_min_pct": (
+            "95",
+            number_between(0.0, 100.0, "percent; 0: no alarm"),
+            "Alarm when the last 10 minutes of data hold fewer of their seconds than this (percent).",
+        ),
+        "battery_min_v": (
+            "11.8",
+            number_between(0.0, 16.0, "volts; 0: no alarm"),
+            "Alarm when the logger's battery voltage (BattV) is under this (volts); a 12 V lead-acid battery"
+            " at 11.8 V is nearly flat.",
+        ),
+    },
 }
 
 
@@ -201,20 +233,37 @@ class TunnelConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class AlarmsConfig:
+    stale_s: float
+    gps_lost_s: float
+    tunnel_unverified_s: float
+    disk_free_min_pct: float
+    completeness_min_pct: float
+    battery_min_v: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     path: str
     general: GeneralConfig
     ingest: IngestConfig
     web: WebConfig
     tunnel: TunnelConfig
+    alarms: AlarmsConfig
 
     def section(self, name):
         """Given an INI section name ("meso360", "ingest", ...), return its values (GeneralConfig, ...)."""
         return getattr(self, _SECTION_ATTRS[name])
 
 
-_SECTION_CLASSES = {"meso360": GeneralConfig, "ingest": IngestConfig, "web": WebConfig, "tunnel": TunnelConfig}
-_SECTION_ATTRS = {"meso360": "general", "ingest": "ingest", "web": "web", "tunnel": "tunnel"}
+_SECTION_CLASSES = {
+    "meso360": GeneralConfig,
+    "ingest": IngestConfig,
+    "web": WebConfig,
+    "tunnel": TunnelConfig,
+    "alarms": AlarmsConfig,
+}
+_SECTION_ATTRS = {"meso360": "general", "ingest": "ingest", "web": "web", "tunnel": "tunnel", "alarms": "alarms"}
 
 
 def resolve_path(path=None):
@@ -257,10 +306,23 @@ def parse(text, path="<string>"):
             if tunnel.get(key) in ("", None):
                 problems.append(f"{path}: tunnel.{key} is empty: required when tunnel.host is set")
 
+    problems += _alarm_problems(sections, path)
     if problems:
         raise ConfigError(problems)
     built = {attr: _SECTION_CLASSES[section](**sections[attr]) for section, attr in _SECTION_ATTRS.items()}
     return Config(path=path, **built)
+
+
+def _alarm_problems(sections, path):
+    """The tunnel is verified every probe_interval: an alarm threshold shorter than two probes would fire on a
+    healthy tunnel."""
+    unverified, probe = sections["alarms"].get("tunnel_unverified_s"), sections["tunnel"].get("probe_interval")
+    if unverified is None or probe is None or unverified >= 2 * probe:
+        return []
+    return [
+        f"{path}: alarms.tunnel_unverified_s = {unverified:g} is less than twice tunnel.probe_interval ({probe:g} s):"
+        " the alarm would fire between two verifications of a healthy tunnel"
+    ]
 
 
 def load(path=None):

@@ -43,6 +43,11 @@ def seconds_between(low, high, why=""):
     )
 
 
+def number_between(low, high, unit):
+    """Return a parser of a decimal number from `low` to `high`, in `unit` (said in the error)."""
+    return _number_between(float, low, high, f"a number between {low:g} and {high:g} ({unit})")
+
+
 def whole_number_between(low, high, optional=False):
     """Return a parser of a whole number from `low` to `high`; `optional`: an empty value gives None."""
     allowed = f"a whole number between {low} and {high}" + (" or empty" if optional else "")

@@ -4,10 +4,12 @@ import logging
 import os
 import sys
 
+NOTICE = 25  # syslog's notice (5), between INFO and WARNING: e.g. an alarm that ended
 _SYSLOG_PRIORITY = {
     logging.CRITICAL: 2,
     logging.ERROR: 3,
     logging.WARNING: 4,
+    NOTICE: 5,
     logging.INFO: 6,
     logging.DEBUG: 7,
 }
@@ -37,6 +39,7 @@ def under_journal():
 
 def setup_logging(name, verbose=False):
     """Configure the root logger for daemon `name`; return its logger."""
+    logging.addLevelName(NOTICE, "NOTICE")
     handler = logging.StreamHandler(sys.stderr)
     if under_journal():
         handler.setFormatter(_JournalPrefixFormatter("%(message)s"))

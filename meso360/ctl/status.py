@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from meso360 import systemd_units
+from meso360.ctl import alarm_status
 from meso360.ctl.newest import newest_observation, today_or_newest, utc_today_name
 from meso360.datafile import daily_files
 from meso360.gaps import analyze_file
@@ -89,6 +90,9 @@ def collect(config, now=None):
             " (duplicate times: data collected twice)"
         )
     status["disk"] = _disk(config.general.data_dir)
+    status["logger"] = alarm_status.logger(config)
+    status["alarms"] = alarm_status.collect(config, status["units"], now.timestamp())
+    problems += alarm_status.problems(status["alarms"])
     status["problems"] = problems
     status["healthy"] = not problems
     return status
@@ -161,6 +165,7 @@ def format_status(status):
         lines += _unit_lines(unit)
     lines.append(_tunnel_line(status["tunnel"]))
     lines += _data_lines(status["observation"], status["today"], status["disk"])
+    lines += alarm_status.lines(status["alarms"], status["logger"])
     lines += ["", "HEALTHY" if status["healthy"] else "UNHEALTHY: " + "; ".join(status["problems"])]
     return "\n".join(lines)
 
@@ -176,7 +181,8 @@ def status(ctl, as_json):
       0  healthy (units that cannot be queried, e.g. without systemd, count as unknown, not unhealthy)
       1  unhealthy: a unit failed or is restarting, an enabled unit is not running,
          or the newest observation is older than 30 s (or there is none),
-         or today's file repeats a GPS second (duplicate times)
+         or today's file repeats a GPS second (duplicate times),
+         or an alarm is active (the web daemon's, else evaluated here; see README "Alarms")
       78 configuration invalid
     """
     result = collect(ctl.config)

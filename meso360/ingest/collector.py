@@ -52,6 +52,7 @@ class Collector:
         self.catchup = None  # {"recovered", "lost"} from a start or reconnection until caught up
         self.backfill = None  # (last record before the backfill, newest record then) while pages have `more`
         self.last_time_text = None
+        self.newest_record = None  # the last Record written (its values: logger_state reads BattV from it)
         self.empty_polls = 0
         self.written_total = 0
 
@@ -268,6 +269,7 @@ class Collector:
             for record, _chain, flag in done:
                 self.episodes.observe(record.no, flag)
             self.last_time_text = last.time
+            self.newest_record = last
             self.written_total += len(lines)
             if self.catchup is not None:
                 self.catchup["recovered"] += len(lines)

@@ -11,6 +11,7 @@ from meso360.ingest.runner import TableRunner
 from meso360.ingest.sequencer import ObsFormat
 from meso360.ingest.support import SupportFormat
 from meso360.logger_api import LoggerClient
+from meso360.logger_state import LoggerStateWriter
 from meso360.service import Backoff, wait_feeding_watchdog
 
 log = logging.getLogger("meso360.ingest")
@@ -101,6 +102,7 @@ def run(config, stop_event, notifier):
         config, client, ingest.obs_table, ObsFormat(general.data_dir), "obs.json", ingest.poll_interval
     )
     notifier.ready(runner.status())
+    logger_state = LoggerStateWriter(general.state_dir)
     support = None
     if ingest.support_table:
         support = threading.Thread(target=run_support, args=(config, stop_event), name="support", daemon=True)
@@ -108,6 +110,7 @@ def run(config, stop_event, notifier):
     try:
         while not stop_event.is_set():
             delay = runner.step()
+            logger_state.note(runner.collector.newest_record)
             notifier.watchdog()
             notifier.status(runner.status())
             wait_feeding_watchdog(stop_event, delay, lambda: (notifier.watchdog(), notifier.status(runner.status())))

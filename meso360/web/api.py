@@ -9,6 +9,7 @@ import zlib
 import bottle
 
 import meso360
+from meso360 import alarms
 from meso360.systemd_units import read_tunnel_state
 from meso360.web import dayhistory
 from meso360.web.responses import json_error, whole_number
@@ -84,6 +85,7 @@ def status_document(services, logged_in):
         "tunnel": tunnel,
         "control": {"enabled": bool(config.web.password_hash), "logged_in": logged_in},
         "logger_url": url_without_credentials(config.ingest.logger_url),
+        "logger": logger_document(services),
         "data_dir": str(config.general.data_dir),
         "live": {
             "points": len(services.window),
@@ -121,12 +123,46 @@ def metrics_text(services):
     ]
     for unit, active in services.systemd.active_units().items():
         lines.append(f'meso360_unit_active{{unit="{unit}"}} {int(active)}')
+    lines += alarm_metrics(services)
     lines += [
         "# HELP meso360_sse_clients Connected live-stream (SSE) clients.",
         "# TYPE meso360_sse_clients gauge",
         f"meso360_sse_clients {services.sse_clients}",
     ]
     return "\n".join(lines) + "\n"
+
+
+def logger_document(services):
+    """Return the /api/status "logger" dict: the newest battery voltage (logger.json) and the alarm threshold."""
+    monitor = services.alarms
+    state = (monitor.logger if monitor else None) or {}
+    return {
+        "battery_v": state.get("battery_v"),
+        "record_time": state.get("record_time"),
+        "battery_min_v": services.config.alarms.battery_min_v,
+    }
+
+
+def alarm_metrics(services):
+    """Return the /metrics lines of the alarms: one gauge per alarm name, and the logger's battery voltage."""
+    active = services.alarms.active_names() if services.alarms else set()
+    battery = logger_document(services)["battery_v"]
+    lines = [
+        "# HELP meso360_alarm_active 1 while the alarm is active (GET /api/alarms says why and how to fix it).",
+        "# TYPE meso360_alarm_active gauge",
+    ]
+    lines += [f'meso360_alarm_active{{name="{name}"}} {int(name in active)}' for name in alarms.ALARM_NAMES]
+    return lines + [
+        "# HELP meso360_logger_battery_volts The logger's newest battery voltage (BattV).",
+        "# TYPE meso360_logger_battery_volts gauge",
+        f"meso360_logger_battery_volts {'NaN' if battery is None else battery}",
+    ]
+
+
+def _alarms(services):
+    if services.alarms is None:
+        return json_error(503, "alarms are not evaluated in this server")
+    return _json(services.alarms.document())
 
 
 def health_problem(services):
@@ -209,5 +245,6 @@ def add_routes(app, services):
     app.get("/api/history/<day>", callback=functools.partial(_history_of_day, services))
     app.get("/api/days", callback=functools.partial(_days, services))
     app.get("/api/status", callback=functools.partial(_status, services))
+    app.get("/api/alarms", callback=functools.partial(_alarms, services))
     app.get("/metrics", callback=functools.partial(_metrics, services))
     app.get("/healthz", callback=functools.partial(_healthz, services))

@@ -48,6 +48,7 @@ class Services:
     counter_lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
     loop_heartbeat: float = 0.0  # monotonic time the daemon loop last finished a pass (0: none yet)
     loop_stall_s: float = 15.0  # the loop is stuck when its heartbeat is older (set by the daemon from its pace)
+    alarms: object = None  # AlarmMonitor (alarm_monitor.py), set by the daemon; None: no alarm evaluation
 
 
 class _SecurityHeaders:

@@ -10,6 +10,7 @@ import time
 
 from meso360 import service
 from meso360.errors import EXIT_FAILURE, EXIT_OK
+from meso360.web.alarm_monitor import AlarmMonitor
 from meso360.web.app import Services, create_app
 from meso360.web.dayhistory import DayHistory
 from meso360.web.reader import DataReader
@@ -99,6 +100,7 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     services = services or build_services(config, stop_event)
     services.reader.start(stop_event)
     services.day_history.start_warming(stop_event, services.reader.ready)
+    services.alarms = services.alarms or AlarmMonitor(config, services.window, services.systemd)
     host, port = config.web.listen
     try:
         server = create_server(create_app(services), host, port)  # binds the socket
@@ -114,6 +116,7 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     serving = threading.Thread(target=server.run, name="http-server", daemon=True)
     serving.start()
     services.reader.ready.wait(READER_START_TIMEOUT_S)
+    services.alarms.start(stop_event)  # first evaluation now: the rows are read
     notifier.ready(_status_line(services, listen))
     try:
         probe_address = (_probe_host(bound_host), bound_port)

@@ -41,6 +41,7 @@ def obs_events(services, last_id):
     due); a comment line every KEEPALIVE_S keeps proxies and browsers from dropping an idle
     connection and lets the server notice a client that went away. The frames of the last append
     are encoded once and shared by every client that is up to date.
+    An alarm that starts or ends (alarm_monitor.py) wakes the waiters too: event `alarm`, no id.
     """
     window = services.window
     with services.counter_lock:
@@ -49,6 +50,8 @@ def obs_events(services, last_id):
         # Taken before the first chunk: Bottle asks for it before the headers go out, so every row
         # the reader adds once the client sees the answer begin is sent (none falls in between).
         sent = window.last_id if last_id is None else last_id
+        alarms = getattr(services, "alarms", None)  # AlarmMonitor, or None (tests without one)
+        alarm_version = alarms.event[0] if alarms else 0
         yield f"retry: {RETRY_MS}\n\n".encode()
         keepalive_at = time.monotonic() + KEEPALIVE_S
         while True:
@@ -56,6 +59,10 @@ def obs_events(services, last_id):
                 window.wait_for_newer(sent, max(0.0, keepalive_at - time.monotonic()))
             if window.closed:
                 return
+            if alarms and alarms.event[0] != alarm_version:
+                # An alarm started or ended (the monitor woke the window): no id, so Last-Event-ID stays the row's.
+                alarm_version, frame = alarms.event
+                yield frame
             after_id, latest_id, frames = window.latest_frames
             if after_id == sent:
                 sent = latest_id

@@ -123,6 +123,12 @@ class LiveWindow:
         if self._blocks[0].trim_one():
             self._blocks.popleft()  # never the open last block: the newest point is never dropped
 
+    def wake(self):
+        """Wake every waiter without a new point (the live stream has an alarm event to send)."""
+        with self.condition:
+            self._wake_waiters()
+            self.condition.notify_all()
+
     def close(self):
         """Wake every waiter for good (server shutdown)."""
         with self.condition:

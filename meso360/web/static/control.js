@@ -132,6 +132,7 @@ class ControlPanel {
     this.renderSystem();
     this.renderPosition();
     this.renderResources();
+    this.renderBattery();
     this.renderTunnel();
     const logger = this.status && this.status.logger_url;
     $('link-logger').classList.toggle('hidden', !logger);
@@ -324,6 +325,16 @@ class ControlPanel {
       ['Mem', `${fmt(r.mem_pct, 1, '%')}${isNum(r.rss_mb) ? ` (web ${r.rss_mb.toFixed(0)} MB)` : ''}`],
       ['Disk', `${fmt(r.disk_pct, 1, '%')}${isNum(r.disk_free_gb) ? ` (${r.disk_free_gb.toFixed(1)} GB free)` : ''}`, isNum(r.disk_pct) && r.disk_pct > 90 ? 'c-bad' : ''],
     ]);
+  }
+
+  /** The logger's battery voltage (BattV, kept by ingest; not in the data files), added to the Resources card. */
+  renderBattery() {
+    const logger = (this.status && this.status.logger) || {};
+    const volts = logger.battery_v;
+    const low = isNum(volts) && isNum(logger.battery_min_v) && volts < logger.battery_min_v;
+    const text = isNum(volts) ? `${volts.toFixed(2)} V${logger.record_time ? ` (${String(logger.record_time).slice(11, 19)})` : ''}` : '--';
+    const row = el('div', { class: 'kv', id: 'battery-row' }, el('span', { class: 'label', text: 'Logger battery' }), el('span', { class: `value ${low ? 'c-bad' : ''}`.trim(), text }));
+    $('resources-card').append(row);
   }
 
   renderTunnel() {

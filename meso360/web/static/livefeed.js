@@ -46,8 +46,10 @@ export class LiveFeed {
       this.lastDataAt = this.lastDataAt ?? performance.now();
       this.opened = true;
       this.updateState();
+      window.dispatchEvent(new Event('meso360:stream-open')); // alarms.js asks for the alarms again
     });
     source.addEventListener('obs', (event) => this.receive(event));
+    source.addEventListener('alarm', (event) => window.dispatchEvent(new CustomEvent('meso360:alarm', { detail: event.data })));
     source.addEventListener('reset', () => this.resync('server reset'));
     source.addEventListener('gap', () => this.resync('server gap'));
     source.addEventListener('error', () => {
