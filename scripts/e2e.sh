@@ -719,6 +719,29 @@ check_journal_rights() {
 		eval "[ -z \"\$(ct systemctl list-units --plain --no-legend --state=active 'meso360-journal@*')\" ]"
 }
 
+# --- alarms: one evaluation in the web daemon, driven here by the simulator's outage ----------------
+
+web_journal_since() { ct journalctl --no-pager -o cat -u meso360-web --since "@$1" "${@:2}"; }
+check_alarms() {
+	local since
+	since=$(date +%s)
+	check "alarms: GET /api/alarms answers, no 'stale' while the simulator runs" web alarms --absent stale
+	check "alarms: the logger's battery voltage in /api/status (ingest's state/logger.json, read by the web user)" \
+		wait_for 15 "battery voltage" web battery
+	check "alarms: a 50 s logger outage (simulator fault)" web sim-fault outage 50
+	check "alarms: 'stale' in /api/alarms within 40 s of the outage" wait_for 40 "stale alarm" web alarms --want stale
+	check "alarms: meso360_alarm_active{name=\"stale\"} 1 in /metrics" web page /metrics 'meso360_alarm_active{name="stale"} 1'
+	check "alarms: meso360ctl status exits 1 and shows the alarm with its fix" eval "
+		output=\$(ct meso360ctl status 2>&1); status=\$?; echo \"\$output\" | tail -n 4
+		[ \$status = 1 ] && grep -q 'ALARMS' <<<\"\$output\" && grep -q 'fix: ' <<<\"\$output\""
+	check "alarms: the outage ends, rows resume: 'stale' cleared within 60 s" \
+		wait_for 60 "stale cleared" web alarms --absent stale
+	check "alarms: start logged once at warning, end once at notice" eval "
+		[ \"\$(web_journal_since $since -p warning | grep -c 'alarm stale started')\" = 1 ] &&
+		[ \"\$(web_journal_since $since -p notice | grep -c 'alarm stale ended')\" = 1 ]"
+	check "alarms: no record lost over the outage (backfilled)" progress_then_continuity 5
+}
+
 # enable/disable from the panel: the web daemon starts meso360-unitfile@VERB-COMPONENT.service (root
 # oneshot, allowed by the polkit rule), which runs `systemctl VERB meso360-COMPONENT.service`.
 is_enabled() { [ "$(ct systemctl is-enabled "$1")" = "$2" ]; } # is_enabled UNIT enabled|disabled
@@ -947,6 +970,7 @@ main() {
 	log "reverse tunnel";              check_tunnel
 	log "broken config";               check_config_error
 	log "web: pages, API, control through polkit, journal"; check_web
+	log "alarms";                      check_alarms
 	log "upgrade";                     check_upgrade
 	log "remove and purge";            check_remove_purge
 	log "upgrade from the previous package"; check_upgrade_from_single_user

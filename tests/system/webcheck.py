@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 
 BASE = "http://127.0.0.1:8080"
+SIM_CONTROL = "http://127.0.0.1:8082"  # meso360-sim.service --control-port
 TIMEOUT_S = 10
 CONTROL_TIMEOUT_S = 45  # the daemon waits up to 30 s for systemctl
 UNITS = {"meso360-ingest.service", "meso360-web.service", "meso360-tunnel.service", "meso360-sim.service"}
@@ -232,6 +233,32 @@ def log_stream(args):
     return ok, {"type": content_type, "events": len(events), "wanted": wanted}
 
 
+def alarms(args):
+    """GET /api/alarms; ok when every --want alarm is active and no --absent one is."""
+    status, document = Client().json("/api/alarms")
+    names = sorted(alarm.get("name") for alarm in document.get("active", []))
+    ok = status == 200 and set(args.want) <= set(names) and not set(args.absent) & set(names)
+    return ok, {"status": status, "active": names}
+
+
+def battery(_args):
+    """GET /api/status; ok when its logger block has a plausible battery voltage (ingest's logger.json)."""
+    status, document = Client().json("/api/status")
+    logger = document.get("logger") or {}
+    volts = logger.get("battery_v")
+    return status == 200 and isinstance(volts, int | float) and 10 < volts < 16, {"status": status, "logger": logger}
+
+
+def sim_fault(args):
+    """POST a fault to the simulator's control API (127.0.0.1:8082), e.g. an outage of N seconds."""
+    fault = json.dumps({"kind": args.kind, "seconds": args.seconds}).encode()
+    request = urllib.request.Request(  # noqa: S310  a fixed http URL on loopback
+        f"{SIM_CONTROL}/fault", data=fault, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:  # noqa: S310  a fixed http URL on loopback
+        return answer.status == 200, json.loads(answer.read() or b"{}")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -260,6 +287,15 @@ def main():
     command.add_argument("--want")
     command.add_argument("--priority", type=int)
     command.set_defaults(run=log_stream)
+    command = commands.add_parser("alarms")
+    command.add_argument("--want", action="append", default=[])
+    command.add_argument("--absent", action="append", default=[])
+    command.set_defaults(run=alarms)
+    commands.add_parser("battery").set_defaults(run=battery)
+    command = commands.add_parser("sim-fault")
+    command.add_argument("kind")
+    command.add_argument("seconds", type=float)
+    command.set_defaults(run=sim_fault)
     args = parser.parse_args()
     try:
         ok, result = args.run(args)
