@@ -98,6 +98,7 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     threading.stack_size(THREAD_STACK_BYTES)  # for the threads started below (reader, server workers)
     services = services or build_services(config, stop_event)
     services.reader.start(stop_event)
+    services.systemd.start(stop_event)
     services.day_history.start_warming(stop_event, services.reader.ready)
     host, port = config.web.listen
     try:
