@@ -25,6 +25,13 @@ function kvRows(container, rows) {
   );
 }
 
+/** The host CPU of /api/status resources: the machine's busy share (0-100 %), then each core's. */
+function cpuText(r) {
+  const cores = Array.isArray(r.cpu_cores_pct) ? r.cpu_cores_pct : [];
+  const perCore = cores.length > 1 ? ` (cores ${cores.map((v) => (isNum(v) ? v.toFixed(0) : '--')).join(' / ')} %)` : '';
+  return `${fmt(r.cpu_pct, 1, '%')}${perCore}`;
+}
+
 class ControlPanel {
   constructor() {
     this.failures = 0;
@@ -304,7 +311,7 @@ class ControlPanel {
   renderResources() {
     const r = (this.status && this.status.resources) || {};
     kvRows($('resources-card'), [
-      ['CPU', `${fmt(r.cpu_pct, 1, '%')}${isNum(r.cores) ? ` (${r.cores} cores)` : ''}`],
+      ['CPU', cpuText(r)],
       ['Mem', `${fmt(r.mem_pct, 1, '%')}${isNum(r.rss_mb) ? ` (web ${r.rss_mb.toFixed(0)} MB)` : ''}`],
       ['Disk', `${fmt(r.disk_pct, 1, '%')}${isNum(r.disk_free_gb) ? ` (${r.disk_free_gb.toFixed(1)} GB free)` : ''}`, isNum(r.disk_pct) && r.disk_pct > 90 ? 'c-bad' : ''],
     ]);
