@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import time
 
+from meso360 import journalread
 from meso360.systemd_units import (
     COMPONENTS,
     READY_NOTE,
@@ -61,6 +62,7 @@ class Systemd:
     """
 
     supervisor = "systemd"
+    journal_socket = journalread.SOCKET_PATH  # the panel's log view (web/journal.py)
 
     def __init__(self, tunnel_configured):
         self._configured = {component: True for component in COMPONENTS}

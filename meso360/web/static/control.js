@@ -206,8 +206,14 @@ class ControlPanel {
     const units = (this.status && this.status.units) || [];
     const systemd = this.status && this.status.systemd;
     const note = $('systemd-note');
-    note.classList.toggle('hidden', !systemd || systemd.available !== false);
-    if (systemd && systemd.available === false) setText(note, `systemd is not reachable: ${systemd.detail || 'unknown reason'}`);
+    const demo = !!systemd && systemd.supervisor === 'demo';
+    note.classList.toggle('hidden', !systemd || (systemd.available !== false && !demo));
+    note.classList.toggle('c-warn', !!systemd && systemd.available === false);
+    if (demo && systemd.available !== false) {
+      setText(note, 'These are the programs of the demo (scripts/demo.py), run as plain processes: Start/Stop/Restart act on them. Installed, systemd runs them.');
+    } else if (systemd && systemd.available === false) {
+      setText(note, `${demo ? "the demo's supervisor" : 'systemd'} is not reachable: ${systemd.detail || 'unknown reason'}`);
+    }
     const now = this.serverNow();
     const rows = units.map((unit) => this.componentRow(unit, now));
     $('components').replaceChildren(...rows);
@@ -239,11 +245,15 @@ class ControlPanel {
       b.addEventListener('click', () => this.act(action, unit.component));
       buttons.push(b);
     };
-    if (active) button('stop', 'Stop', 'btn-danger');
-    else button('start', 'Start');
+    const demo = !!(this.status && this.status.systemd && this.status.systemd.supervisor === 'demo');
+    if (active && !(demo && unit.component === 'web')) button('stop', 'Stop', 'btn-danger');
+    else if (!active) button('start', 'Start');
     button('restart', 'Restart');
-    if (unit.enabled === false) button('enable', 'Enable');
-    else button('disable', 'Disable', 'btn-danger');
+    // The demo has no start at boot (enable/disable), and a stopped web could not be started from this page.
+    if (!demo) {
+      if (unit.enabled === false) button('enable', 'Enable');
+      else button('disable', 'Disable', 'btn-danger');
+    }
     row.append(el('div', { class: 'actions' }, ...buttons));
     return row;
   }
