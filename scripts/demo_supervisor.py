@@ -15,7 +15,6 @@ import json
 import os
 import re
 import signal
-import socket
 import socketserver
 import subprocess
 import sys
@@ -300,11 +299,3 @@ class SupervisorServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServe
             os.unlink(self.server_address)
         except OSError:
             pass
-
-
-def connect(path, timeout_s):
-    """Connect to a supervisor socket (used by the tests)."""
-    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    connection.settimeout(timeout_s)
-    connection.connect(str(path))
-    return connection
