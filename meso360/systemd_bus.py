@@ -86,6 +86,9 @@ class UnitBus:
         try:
             self._subscribe()
             self.resync()
+        except (ValueError, KeyError, TypeError, IndexError) as error:  # an answer not as systemd gives it
+            self.close()
+            raise BusUnavailable(f"unexpected answer from systemd: {error!r}") from error
         except BusUnavailable:
             self.close()
             raise
@@ -158,7 +161,10 @@ class UnitBus:
         except (OSError, ValueError) as error:
             raise BusUnavailable(f"the system D-Bus connection broke: {error!r}") from error
         while signal is not None:
-            changed |= self._apply(signal)
+            try:
+                changed |= self._apply(signal)
+            except (ValueError, KeyError, TypeError, IndexError) as error:  # a body not as systemd sends it
+                raise BusUnavailable(f"unexpected signal {signal.header.fields}: {error!r}") from error
             signal = self._next_waiting() if time.monotonic() < deadline else None
         return changed
 

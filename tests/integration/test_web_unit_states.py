@@ -154,6 +154,24 @@ def test_systemd_leaving_the_bus_and_coming_back_is_followed_again(tmp_path, web
         back.stop()
 
 
+def test_a_restarted_system_bus_is_connected_again_and_every_unit_read_anew(tmp_path, web_on_bus, bus):
+    web, systemd, _log = web_on_bus
+    wait_until(lambda: units_of(web)[0]["source"] == "dbus", 10, "states from D-Bus")
+    systemd.stop()
+    bus.stop()  # the connection breaks: the daemon falls back to systemctl (here: no systemd)
+    wait_until(lambda: units_of(web)[0]["available"] is False, 5, "the bus gone")
+    restarted = PrivateBus(tmp_path)  # the same socket path, as the system bus after a restart
+    back = FakeSystemd(restarted.address, {**UNITS, "meso360-ingest.service": {**UNITS["meso360-tunnel.service"]}})
+    try:
+        wait_until(lambda: units_of(web)[0]["source"] == "dbus", unitwatch.BUS_RETRY_S + 10, "states from D-Bus")
+        assert units_of(web)[1]["ingest"]["active"] == "inactive"  # read anew, not the state before the restart
+        back.change("meso360-ingest.service", ActiveState="active", SubState="running")
+        wait_until(lambda: units_of(web)[1]["ingest"]["active"] == "active", 5, "signals followed again")
+    finally:
+        back.stop()
+        restarted.stop()
+
+
 def test_without_a_bus_systemctl_is_polled_in_the_background_not_per_request(tmp_path):
     path, systemctl_log = fake_systemctl(tmp_path, SHOW_ACTIVE)
     env = {"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={tmp_path / 'no-bus'}", "PATH": path}
