@@ -128,6 +128,14 @@ class UnitBus:
         self._add_match(owner)
         self._call(MANAGER_PATH, MANAGER_INTERFACE, "Subscribe")
 
+    def _subscribe_again(self):
+        """Subscribe after systemd owned its name anew; a re-executed systemd may have kept us subscribed."""
+        try:
+            self._call(MANAGER_PATH, MANAGER_INTERFACE, "Subscribe")
+        except BusUnavailable as error:
+            if "AlreadySubscribed" not in str(error):
+                raise
+
     def _read(self, path, interface, names=None):
         """Return {property: value} of the object's interface (only `names` when given, one Get each)."""
         if names is None:
@@ -189,7 +197,7 @@ class UnitBus:
             _name, _old, new = signal.body
             if not new:
                 raise BusUnavailable("systemd left the system bus")
-            self._call(MANAGER_PATH, MANAGER_INTERFACE, "Subscribe")  # a re-executed systemd forgot us
+            self._subscribe_again()
             self.resync()
             return True
         if member == "Reloading":

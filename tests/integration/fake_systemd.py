@@ -63,14 +63,17 @@ class PrivateBus:
 class FakeSystemd:
     """org.freedesktop.systemd1 on a bus: units with properties, the method calls it got, signals on demand."""
 
-    def __init__(self, address, units):
+    def __init__(self, address, units, replace=False):
+        """Own the name on the bus at `address` (replace=True: take it from the fake owning it, as a re-executed
+        systemd does; the first one allows that)."""
         self.units = {unit: dict(values, Id=unit) for unit, values in units.items()}
         self.calls = []  # (member, path) of every method call received
         self.subscribed = threading.Event()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.connection = open_dbus_connection(bus=address)
-        reply = self.connection.send_and_get_reply(message_bus.RequestName(SYSTEMD), timeout=5)
+        flags = 2 if replace else 1  # DBUS_NAME_FLAG_REPLACE_EXISTING, DBUS_NAME_FLAG_ALLOW_REPLACEMENT
+        reply = self.connection.send_and_get_reply(message_bus.RequestName(SYSTEMD, flags), timeout=5)
         assert reply.body == (1,), f"could not own {SYSTEMD}: {reply.body}"  # 1: primary owner
         self._thread = threading.Thread(target=self._serve, daemon=True)
         self._thread.start()

@@ -154,6 +154,21 @@ def test_systemd_leaving_the_bus_and_coming_back_is_followed_again(tmp_path, web
         back.stop()
 
 
+def test_a_reexecuted_systemd_is_subscribed_to_again_and_read_anew(web_on_bus, bus):
+    web, systemd, systemctl_log = web_on_bus
+    wait_until(lambda: units_of(web)[0]["source"] == "dbus", 10, "states from D-Bus")
+    # `systemctl daemon-reexec`: org.freedesktop.systemd1 gets a new owner (NameOwnerChanged old -> new).
+    reexecuted = FakeSystemd(bus.address, {**UNITS, "meso360-tunnel.service": {**UNITS["meso360-web.service"]}}, True)
+    try:
+        assert reexecuted.subscribed.wait(5), "the web daemon did not subscribe to the new systemd"
+        wait_until(lambda: units_of(web)[1]["tunnel"]["active"] == "active", 5, "the units read anew")
+        reexecuted.change("meso360-tunnel.service", ActiveState="failed", SubState="failed", Result="exit-code")
+        wait_until(lambda: units_of(web)[1]["tunnel"]["active"] == "failed", 5, "the new systemd's signals")
+        assert units_of(web)[0]["source"] == "dbus" and systemctl_log.read_text() == ""  # no fallback meanwhile
+    finally:
+        reexecuted.stop()
+
+
 def test_a_restarted_system_bus_is_connected_again_and_every_unit_read_anew(tmp_path, web_on_bus, bus):
     web, systemd, _log = web_on_bus
     wait_until(lambda: units_of(web)[0]["source"] == "dbus", 10, "states from D-Bus")
