@@ -8,11 +8,13 @@ BIN := $(VENV)/bin
 STAMPS := .cache/stamps
 # Debian packages for development and tests beyond the package build (the build dependencies come from
 # debian/control alone, installed by $(STAMPS)/build-deps): compilers for the venv, OpenSSH for the tunnel tests,
-# the browsers, lintian, and the container tools of the end-to-end test.
+# the browsers, lintian, and the container tools of the end-to-end test; dbus-daemon for the private bus of the
+# unit-state tests (tests/integration/fake_systemd.py).
 APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
 	chromium chromium-driver firefox-esr \
 	lintian devscripts fakeroot \
-	systemd-container debootstrap
+	systemd-container debootstrap \
+	dbus-daemon
 
 .PHONY: help
 help: ## show this help

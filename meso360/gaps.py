@@ -10,9 +10,10 @@ Definitions (1 Hz data, GPS time of each row):
 - duplicate: a row whose GPS second is already in an earlier row of the file, next to it or anywhere
   before (a re-collected stretch); never a gap. A second written three times counts 2 duplicates.
 - backward jump: a row older than the previous row; counted, never a gap.
-- completeness: distinct GPS seconds / seconds in the window [first row, end] (both inclusive), where
-  end is the last row's time, or `until` when given and later (pass "now" to count the current outage
-  too). For a file without breaks it is 1.0; missing seconds of the window = span - distinct seconds.
+- completeness: distinct GPS seconds / seconds from the first to the last row (both inclusive), the one
+  definition of `meso360ctl status` and `gaps`, /api/status and the panels. For a file without breaks it
+  is 1.0; missing seconds of the window = span - distinct seconds. An outage still going on is not in it
+  (it has no last row yet): the age of the newest row tells that.
 """
 
 import dataclasses
@@ -94,11 +95,11 @@ class GapReport:
     def buckets(self):
         return bucket_gaps(self.gaps)
 
-    def completeness(self, until=None):
-        """Return the Completeness of this file's window (see the module docstring)."""
-        return completeness(self, until)
+    def completeness(self):
+        """Return the Completeness of this file (see the module docstring)."""
+        return completeness(self)
 
-    def as_dict(self, until=None):
+    def as_dict(self):
         """Return a JSON-ready dict of the report (times as ISO 8601 UTC)."""
         return {
             "name": self.name,
@@ -113,7 +114,7 @@ class GapReport:
             "missing_s": self.missing_seconds,
             "missing_fraction_of_day": round(self.missing_fraction_of_day, 6),
             "buckets": [dataclasses.asdict(bucket) for bucket in self.buckets],
-            "completeness": dataclasses.asdict(self.completeness(until)),
+            "completeness": dataclasses.asdict(self.completeness()),
             "gaps": [gap.as_dict() for gap in self.gaps],
         }
 
@@ -246,13 +247,16 @@ def analyze_file(path):
     return report
 
 
-def completeness(report, until=None):
-    """Given a GapReport, return its Completeness; the window ends at `until` when that is after the last row."""
+def completeness(report):
+    """Given a GapReport, return its Completeness: distinct GPS seconds / seconds from its first to its last row."""
     if report.first is None:
         return Completeness(0, 0, None, None, None)
-    end = report.last
-    if until is not None and until > end:
-        end = until
-    span = int((end - report.first).total_seconds()) + 1
+    span = int((report.last - report.first).total_seconds()) + 1
     fraction = min(1.0, report.distinct_seconds / span)
-    return Completeness(report.distinct_seconds, span, fraction, report.first.isoformat(), end.isoformat())
+    return Completeness(report.distinct_seconds, span, fraction, report.first.isoformat(), report.last.isoformat())
+
+
+def completeness_pct(report):
+    """Given a GapReport, return its completeness in percent rounded to 0.01 (None without a row with a fix)."""
+    fraction = completeness(report).fraction
+    return None if fraction is None else round(fraction * 100, 2)

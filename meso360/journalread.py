@@ -40,7 +40,10 @@ def open_reader():
     except ImportError:
         return None, "the systemd Python module is not installed: no journal"
     if not os.path.isdir("/run/systemd/journal"):
-        return None, "journald is not running on this machine (no systemd): no journal to show"
+        return (
+            None,
+            "journald is not running on this machine (no systemd): the daemons log to the terminal that runs them",
+        )
     try:
         reader = journal.Reader()
     except OSError as error:

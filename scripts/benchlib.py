@@ -14,7 +14,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PRODUCT_PYTHON = "/usr/bin/python3"
-PRODUCT_MODULES = "bottle, waitress, click, paramiko, requests, sdnotify, systemd.journal"
+PRODUCT_MODULES = "bottle, waitress, click, jeepney, paramiko, requests, sdnotify, systemd.journal"
 
 
 def daemon_python():

@@ -11,7 +11,7 @@ from meso360 import systemd_units
 from meso360.ctl import alarm_status
 from meso360.ctl.newest import newest_observation, today_or_newest, utc_today_name
 from meso360.datafile import daily_files
-from meso360.gaps import analyze_file
+from meso360.gaps import analyze_file, completeness_pct
 
 STALE_AFTER_SECONDS = 30
 SYSTEMCTL_TIMEOUT_SECONDS = 15
@@ -36,6 +36,7 @@ def _today(data_dir, now):
         "duplicates": report.duplicates,
         "backward_jumps": report.backward_jumps,
         "completeness": completeness.fraction,
+        "completeness_pct": completeness_pct(report),
         "completeness_window": [completeness.window_start, completeness.window_end],
     }
 

@@ -78,7 +78,12 @@ def status_document(services, logged_in):
         "host": socket.gethostname(),
         "system": system_summary(config),
         "units": services.systemd.units(),
-        "systemd": {"available": services.systemd.available, "detail": services.systemd.reason},
+        "systemd": {
+            "available": services.systemd.available,
+            "detail": services.systemd.reason,
+            "source": services.systemd.source,
+            "supervisor": services.systemd.supervisor,
+        },
         "newest": newest_point(services.window, now),
         "today": None if tally is None else tally.summary(now),
         "resources": services.resources.snapshot(),

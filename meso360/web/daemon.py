@@ -13,6 +13,7 @@ from meso360.errors import EXIT_FAILURE, EXIT_OK
 from meso360.web.alarm_monitor import AlarmMonitor
 from meso360.web.app import Services, create_app
 from meso360.web.dayhistory import DayHistory
+from meso360.web.demo_units import DemoUnits, supervisor_socket
 from meso360.web.reader import DataReader
 from meso360.web.resources import Resources
 from meso360.web.server import WORKER_THREADS, create_server
@@ -42,6 +43,12 @@ def _fix_mmap_threshold():
         pass  # not glibc
 
 
+def units_source(config):
+    """Return what shows and controls the meso360 units: systemd, or the demo's supervisor under `make demo`."""
+    demo = supervisor_socket()
+    return Systemd(config.tunnel.configured) if demo is None else DemoUnits(demo)
+
+
 def build_services(config, stop_event):
     """Given the Config, return the Services of a web daemon (the reader is not started yet)."""
     general = config.general
@@ -50,7 +57,7 @@ def build_services(config, stop_event):
         config=config,
         window=window,
         reader=DataReader(general.data_dir, window),
-        systemd=Systemd(config.tunnel.configured),
+        systemd=units_source(config),
         resources=Resources(general.data_dir),
         sessions=Sessions(),
         day_history=DayHistory(general.data_dir, general.vehicle),
@@ -99,6 +106,7 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     threading.stack_size(THREAD_STACK_BYTES)  # for the threads started below (reader, server workers)
     services = services or build_services(config, stop_event)
     services.reader.start(stop_event)
+    services.systemd.start(stop_event)
     services.day_history.start_warming(stop_event, services.reader.ready)
     services.alarms = services.alarms or AlarmMonitor(config, services.window, services.systemd)
     host, port = config.web.listen

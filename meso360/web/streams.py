@@ -143,7 +143,7 @@ def _log_stream(services):
     cursor = bottle.request.get_header("Last-Event-ID") or None
 
     def events(lines):
-        return journal.log_events(lines, cursor, services.stop_event, KEEPALIVE_S)
+        return journal.log_events(lines, cursor, services.stop_event, KEEPALIVE_S, services.systemd.journal_socket)
 
     return _other_stream(services, 200, 1000, events)
 

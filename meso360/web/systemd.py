@@ -1,32 +1,29 @@
-"""systemd from the web daemon: unit states with their health (cached), and the panel's control actions."""
+"""systemd from the web daemon: unit states with their health (followed in the background), and control actions."""
 
 import json
 import logging
 import shutil
 import subprocess
-import threading
 import time
 
+from meso360 import journalread
 from meso360.systemd_units import (
     COMPONENTS,
     READY_NOTE,
-    SERVICES,
     TARGET,
     SystemdUnavailable,
-    query_units,
     start_not_awaited,
     systemctl_path,
     unit_health,
     unit_name,
     unitfile_instance,
 )
+from meso360.web.unitwatch import UnitWatcher
 
 log = logging.getLogger(__name__)
 
 ACTIONS = ("start", "stop", "restart", "enable", "disable", "restart-all")
-SHOW_TIMEOUT_S = 5
 CONTROL_TIMEOUT_S = 30
-CACHE_SECONDS = 1.0
 # How long to wait for a failed meso360-unitfile@ instance's messages to reach the journal.
 JOURNAL_WAIT_S = 2.0
 JOURNAL_TIMEOUT_S = 5
@@ -58,51 +55,52 @@ def unit_entry(component, state, configured):
 
 
 class Systemd:
-    """Ask systemd about the meso360 units and act on them, through `systemctl`.
+    """The meso360 units: their states from the UnitWatcher's snapshot (D-Bus, else systemctl, in the
+    background), and the panel's actions through `systemctl`.
 
-    Unit states are cached for CACHE_SECONDS; while one request refreshes them, the others get
-    the previous answer instead of waiting.
+    A request reads the snapshot and costs nothing more; `start()` starts the watcher (the daemon does).
     """
+
+    supervisor = "systemd"
+    journal_socket = journalread.SOCKET_PATH  # the panel's log view (web/journal.py)
 
     def __init__(self, tunnel_configured):
         self._configured = {component: True for component in COMPONENTS}
         self._configured["tunnel"] = tunnel_configured
-        self._lock = threading.Lock()
-        self._cached = None
-        self._cached_at = 0.0
-        self.available = None
-        self.reason = ""
+        self._watcher = UnitWatcher(self._snapshot_changed)
+        self._entries = self._entries_of({})
+
+    def start(self, stop_event):
+        """Follow the units' states from now on (a background thread, until stop_event)."""
+        self._watcher.start(stop_event)
+
+    @property
+    def available(self):
+        return self._watcher.available
+
+    @property
+    def reason(self):
+        return self._watcher.reason
+
+    @property
+    def source(self):
+        """Where the states come from: "dbus", "systemctl" or None (systemd not reachable)."""
+        return self._watcher.source
+
+    def _entries_of(self, states):
+        return [unit_entry(c, states.get(unit_name(c)), self._configured[c]) for c in COMPONENTS]
+
+    def _snapshot_changed(self):
+        self._entries = self._entries_of(self._watcher.states or {})
 
     def units(self):
-        """Return the list of unit dicts of /api/status (active "unknown" when systemd is not there)."""
-        cached = self._cached
-        if cached is not None and time.monotonic() - self._cached_at < CACHE_SECONDS:
-            return cached
-        if not self._lock.acquire(blocking=cached is None):
-            return cached
-        try:
-            self._cached = self._query()
-            self._cached_at = time.monotonic()
-            return self._cached
-        finally:
-            self._lock.release()
+        """Return the list of unit dicts of /api/status (active "unknown" when systemd is not there).
 
-    def _query(self):
-        try:
-            shown = {state.unit: state for state in query_units(SERVICES, SHOW_TIMEOUT_S)}
-            self._set_available(True, "")
-        except SystemdUnavailable as error:
-            shown = {}
-            self._set_available(False, str(error))
-        return [unit_entry(c, shown.get(unit_name(c)), self._configured[c]) for c in COMPONENTS]
-
-    def _set_available(self, available, reason):
-        if available != self.available:
-            if available:
-                log.info("systemd answers: unit states available")
-            else:
-                log.warning("unit states unknown: %s", reason)
-        self.available, self.reason = available, reason
+        Only the first requests after the start wait, for the first snapshot (at most a few seconds).
+        """
+        if self._watcher.states is None:
+            self._watcher.wait_first()
+        return self._entries
 
     def active_units(self):
         """Return {unit name: True/False} for /metrics."""
@@ -123,7 +121,7 @@ class Systemd:
             # "Job for ... failed": the instance ran and refused or failed; its own words are in the journal.
             why = (helper and "Job for" in output and _journal_errors(helper, started)) or output
             raise ControlFailed(f"systemctl {' '.join(command)} failed (exit {done.returncode}): {why}")
-        self._cached = None  # the next status shows the change
+        self._watcher.refresh()  # the systemctl fallback polls at once; over D-Bus the signals tell
         if helper:
             return unit, f"{unit} {action}d (start at boot: {'yes' if action == 'enable' else 'no'})"
         if start_not_awaited(component, action):

@@ -5,8 +5,6 @@ import datetime as dt
 from meso360 import gaps
 from meso360.datafile import file_date
 
-_DAY = 86400
-
 
 class DayTally:
     """Today's gaps and completeness, one row at a time (gaps.GapCounter), for one daily file."""
@@ -27,19 +25,15 @@ class DayTally:
     def summary(self, now=None):
         """Return {"date", "rows", "rows_without_fix", "completeness_pct", "gaps", "missing_s", "duplicates"}.
 
-        Completeness counts the current outage too: its window ends at `now` (epoch seconds, the host
-        clock) when that is later than the last row but still on the file's date.
+        Completeness is gaps.completeness_pct, first row to last row, as `meso360ctl status` reports it
+        (`now` is not used: an outage going on shows in the newest row's age and in the alarms).
         """
         report = self.report
-        until = None
-        if now is not None and self._midnight is not None:
-            until = dt.datetime.fromtimestamp(min(now, self._midnight + _DAY - 1), dt.UTC)
-        complete = gaps.completeness(report, until)
         return {
             "date": None if self.date is None else self.date.strftime("%Y%m%d"),
             "rows": report.rows,
             "rows_without_fix": report.rows_without_fix,
-            "completeness_pct": None if complete.fraction is None else round(complete.fraction * 100, 2),
+            "completeness_pct": gaps.completeness_pct(report),
             "gaps": len(report.gaps),
             "missing_s": report.missing_seconds,
             "duplicates": report.duplicates,

@@ -385,7 +385,8 @@ def test_control_action_needs_the_password(page_on, stack):
     assert "restart meso360-sim.service" in stack["control_log"].read_text()
     assert page.inner_text("#heartbeat-text") == "server connected"
     assert "openstreetmap.org/?mlat=" in page.get_attribute("#map-link", "href")
-    wait_until(lambda: page.locator("#tail div").count() > 1, 10, "journal tail shown")
+    wait_until(lambda: "no systemd" in page.inner_text("#tail"), 10, "the journal tail says why it is empty")
+    assert "connecting" not in page.inner_text("#tail")  # no stale "connecting..." line above it
     screenshot(page, "control-desktop")
 
 

@@ -1,20 +1,26 @@
-"""`make demo` run twice, as a newcomer does: scripts/demo.py, Ctrl-C, scripts/demo.py again.
+"""`make demo` as a newcomer uses it: scripts/demo.py, its panel, Ctrl-C, scripts/demo.py again.
 
 The real demo script starts the real simulator, ingest and web daemons (on free loopback ports: --sim-port 0
 --web-port 0, in tmp_path).
 The second run must go on as the same logger: no GPS second twice, time never going back, the records the
 simulator produced while the demo was stopped backfilled, the signature kept.
+The demo's panel shows the programs the demo runs (their real processes), its printed password lets a newcomer
+control them (over HTTP, and in headless Chromium), and its log view shows their log lines.
 """
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
 import requests
+from browser_helpers import PageErrors, chromium_browser, chromium_missing, screenshot
+from web_helpers import read_events
 
 from meso360 import datafile, gaps
 
@@ -54,6 +60,12 @@ class Demo:
         if self.process.poll() is not None:
             raise AssertionError(f"demo exited with {self.process.returncode}: {self.log_path.read_text()}")
         return json.loads(path.read_text()) if path.exists() else None
+
+    def panel(self):
+        """Wait for the demo's panel line; return (web URL, control password)."""
+        line = re.compile(r"^demo: panel +(http://127\.0\.0\.1:[0-9]+)/ +control password: (\S+)", re.MULTILINE)
+        match = wait_until(lambda: line.search(self.log_path.read_text()), START_TIMEOUT_S, "the demo's panel line")
+        return match.group(1), match.group(2)
 
     def control(self, path, **params):
         answer = requests.get(self.control_url + path, params=params, timeout=70)
@@ -126,3 +138,161 @@ def test_demo_run_twice_goes_on_as_the_same_logger_and_backfills_the_stopped_tim
     assert first_new in numbers  # the records produced while the demo was stopped were backfilled
     times = [datafile.row_timestamp(row.split(",")) for row in rows]
     assert all(later > earlier for earlier, later in zip(times, times[1:], strict=False))
+
+
+def units(url):
+    return {unit["component"]: unit for unit in requests.get(url + "/api/status", timeout=10).json()["units"]}
+
+
+def pid_of(unit):
+    """The pid the demo reports for a unit ("pid N (run by the demo)"), or None."""
+    match = re.fullmatch(r"pid ([0-9]+) \(run by the demo\)", unit["status_text"])
+    return int(match.group(1)) if match else None
+
+
+def command_line(pid):
+    try:
+        return (Path("/proc") / str(pid) / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""  # no such process
+
+
+def test_the_demo_panel_shows_and_controls_the_demo_processes_with_the_printed_password(tmp_path):
+    demo = Demo(tmp_path / "demo-data", 1)
+    try:
+        url, password = demo.panel()
+        status = requests.get(url + "/api/status", timeout=10).json()
+        assert status["systemd"] == {"available": True, "detail": "", "source": "demo", "supervisor": "demo"}
+        shown = units(url)
+        for name, module in (
+            ("sim", "meso360.sim.cli"),
+            ("ingest", "meso360.ingest.daemon"),
+            ("web", "meso360.web.daemon"),
+        ):
+            assert (shown[name]["active"], shown[name]["health"]) == ("active", "ok"), shown[name]
+            assert module in command_line(pid_of(shown[name]))  # the real process the demo started
+        assert (shown["tunnel"]["health"], shown["tunnel"]["configured"]) == ("idle", False)  # the demo runs none
+        metrics = requests.get(url + "/metrics", timeout=10).text
+        for name in ("sim", "ingest", "web"):
+            assert f'meso360_unit_active{{unit="meso360-{name}.service"}} 1' in metrics
+
+        session = requests.Session()
+        action = url + "/api/control"
+        assert session.post(action, json={"action": "restart", "component": "ingest"}, timeout=10).status_code == 401
+        assert session.post(url + "/api/login", json={"password": "guess"}, timeout=10).status_code == 401
+        login = session.post(url + "/api/login", json={"password": password}, timeout=10)
+        assert login.status_code == 200, login.text
+        headers = {"X-CSRF-Token": login.json()["csrf_token"]}
+
+        def act(verb, name):
+            answer = session.post(action, json={"action": verb, "component": name}, headers=headers, timeout=40)
+            return answer.status_code, answer.json()
+
+        first_pid = pid_of(shown["ingest"])
+        assert act("restart", "ingest") == (200, {"ok": True, "action": "restart", "unit": "meso360-ingest.service",
+                                                 "result": "ingest restarted"})  # fmt: skip
+        ingest = wait_until(
+            lambda: units(url)["ingest"] if units(url)["ingest"]["restarts"] == 1 else None, 10, "a restart"
+        )
+        assert pid_of(ingest) != first_pid and "meso360.ingest.daemon" in command_line(pid_of(ingest))
+        assert command_line(first_pid) == ""  # the old process is gone
+
+        assert act("stop", "ingest")[0] == 200
+        stopped = wait_until(
+            lambda: (lambda u: u if u["active"] == "inactive" else None)(units(url)["ingest"]), 10, "stop"
+        )
+        assert (stopped["health"], stopped["reason"], pid_of(stopped)) == ("unhealthy", "enabled but not running", None)
+        assert command_line(pid_of(ingest)) == ""
+        assert act("start", "ingest")[0] == 200
+        running = wait_until(
+            lambda: (lambda u: u if u["active"] == "active" else None)(units(url)["ingest"]), 10, "start"
+        )
+
+        # A program that dies by itself is shown failed, from the real process's end.
+        os.kill(pid_of(running), signal.SIGKILL)
+        failed = wait_until(
+            lambda: (lambda u: u if u["active"] == "failed" else None)(units(url)["ingest"]), 10, "failed"
+        )
+        assert (failed["health"], failed["reason"]) == ("unhealthy", "failed (signal)")
+        assert act("restart", "ingest")[0] == 200
+        wait_until(lambda: units(url)["ingest"]["health"] == "ok", 10, "ingest running again")
+        # What the demo cannot do is refused with the reason.
+        code, refused = act("enable", "ingest")
+        assert code == 502 and "start at boot" in refused["error"]
+        code, refused = act("stop", "web")
+        assert code == 502 and "serves this panel" in refused["error"]
+
+        # The log view shows the demo's programs' log lines (not "no journal").
+        with requests.get(url + "/api/log/stream?lines=400", stream=True, timeout=10) as stream:
+            entries = read_events(stream, 20, timeout=20, event_type="log")
+        assert {"meso360-ingest.service", "meso360-web.service"} <= {entry["unit"] for entry in entries}
+        assert any("control: restart meso360-ingest.service by operator" in entry["message"] for entry in entries)
+
+        # The web daemon restarted from its own panel comes back on the same address, a new process.
+        web_pid = pid_of(units(url)["web"])
+        assert act("restart", "web")[0] == 200
+        wait_until(lambda: command_line(web_pid) == "", 20, "the old web process gone")
+        web = wait_until(lambda: _answering(url), START_TIMEOUT_S, "the web daemon back")["web"]
+        assert web["active"] == "active" and pid_of(web) != web_pid
+    finally:
+        assert demo.interrupt() == 0
+
+
+def _answering(url):
+    try:
+        return units(url)
+    except requests.RequestException:
+        return None
+
+
+def test_a_newcomer_controls_the_demo_from_the_panel_in_chromium(tmp_path):
+    missing = chromium_missing()
+    if missing is not None:
+        pytest.fail(missing)  # `make venv` and the Debian chromium provide it: never a silent skip
+    demo = Demo(tmp_path / "demo-data", 1)
+    try:
+        url, password = demo.panel()
+        with chromium_browser() as browser:
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
+            context.set_default_timeout(15000)
+            page = context.new_page()
+            errors = PageErrors(page, url)
+            page.goto(url + "/")
+            page.wait_for_selector("#component-ingest .state:has-text('running')")  # or "running (just started)"
+            assert "programs of the demo (scripts/demo.py)" in page.inner_text("#systemd-note")
+            assert page.is_hidden("#readonly-note")  # the demo sets a password: no `sudo systemctl` advice
+            # The log tab shows the demo's log lines, and no stale "connecting..." line.
+            wait_until(lambda: "meso360.ingest" in page.inner_text("#tail"), 20, "ingest's log lines in the log tab")
+            assert "connecting" not in page.inner_text("#tail")
+            # The host CPU: a share of the machine, then each core's.
+            cpu = page.locator("#resources-card .kv", has_text="CPU").inner_text()
+            cores = os.cpu_count()
+            pattern = r"CPU\s+(--|[0-9]+\.[0-9] %)" + (
+                rf" \(cores( [0-9]+ /){{{cores - 1}}} [0-9]+ %\)" if cores > 1 else ""
+            )
+            wait_until(
+                lambda: re.fullmatch(pattern, page.locator("#resources-card .kv", has_text="CPU").inner_text()), 10, cpu
+            )
+
+            page.fill("#password", password)
+            page.click("#login-btn")
+            page.wait_for_selector("#logged-in", state="visible")
+            restart = "#component-ingest button[data-action='restart']"
+            page.wait_for_selector(restart + ":not([disabled])")
+            assert (
+                page.locator(
+                    "#components button[data-action='enable'], #components button[data-action='disable']"
+                ).count()
+                == 0
+            )
+            assert page.locator("#component-web button[data-action='stop']").count() == 0
+            old_pid = pid_of(units(url)["ingest"])
+            page.click(restart)
+            wait_until(lambda: "restart ingest: ingest restarted" in page.inner_text("#flash"), 30, "restart answered")
+            assert pid_of(units(url)["ingest"]) != old_pid
+            wait_until(lambda: "restarts: 1" in page.inner_text("#component-ingest"), 10, "the restart count shown")
+            screenshot(page, "demo-panel")
+            context.close()
+            assert errors.errors == [] and errors.foreign_requests == [], (errors.errors, errors.foreign_requests)
+    finally:
+        assert demo.interrupt() == 0

@@ -121,12 +121,14 @@ def test_backward_jumps_and_malformed_lines_are_counted_not_reported_as_gaps(tmp
     assert report.gaps == []
 
 
-def test_completeness_until_now_counts_the_current_outage(tmp_path):
-    path = write_rows(tmp_path / "20250605.txt", ["120000", "120001", "120002", "120003", "120004"])
+def test_completeness_counts_from_the_first_to_the_last_row_only(tmp_path):
+    path = write_rows(tmp_path / "20250605.txt", ["120000", "120001", "120002", "120003", "120004", "120009"])
     report = gaps.analyze_file(path)
-    assert report.completeness().fraction == 1.0
-    later = dt.datetime(2025, 6, 5, 12, 0, 9, tzinfo=dt.UTC)
-    assert report.completeness(until=later).fraction == pytest.approx(5 / 10)
+    complete = report.completeness()
+    assert (complete.distinct_seconds, complete.span_seconds, complete.fraction) == (6, 10, 0.6)
+    assert (complete.window_start, complete.window_end) == ("2025-06-05T12:00:00+00:00", "2025-06-05T12:00:09+00:00")
+    assert gaps.completeness_pct(report) == 60.0
+    assert gaps.completeness_pct(gaps.analyze_seconds([None])) is None  # no row with a fix: no window
 
 
 def test_json_form_holds_the_numbers_and_iso_times(tmp_path):

@@ -25,6 +25,13 @@ function kvRows(container, rows) {
   );
 }
 
+/** The host CPU of /api/status resources: the machine's busy share (0-100 %), then each core's. */
+function cpuText(r) {
+  const cores = Array.isArray(r.cpu_cores_pct) ? r.cpu_cores_pct : [];
+  const perCore = cores.length > 1 ? ` (cores ${cores.map((v) => (isNum(v) ? v.toFixed(0) : '--')).join(' / ')} %)` : '';
+  return `${fmt(r.cpu_pct, 1, '%')}${perCore}`;
+}
+
 class ControlPanel {
   constructor() {
     this.failures = 0;
@@ -200,8 +207,14 @@ class ControlPanel {
     const units = (this.status && this.status.units) || [];
     const systemd = this.status && this.status.systemd;
     const note = $('systemd-note');
-    note.classList.toggle('hidden', !systemd || systemd.available !== false);
-    if (systemd && systemd.available === false) setText(note, `systemd is not reachable: ${systemd.detail || 'unknown reason'}`);
+    const demo = !!systemd && systemd.supervisor === 'demo';
+    note.classList.toggle('hidden', !systemd || (systemd.available !== false && !demo));
+    note.classList.toggle('c-warn', !!systemd && systemd.available === false);
+    if (demo && systemd.available !== false) {
+      setText(note, 'These are the programs of the demo (scripts/demo.py), run as plain processes: Start/Stop/Restart act on them. Installed, systemd runs them.');
+    } else if (systemd && systemd.available === false) {
+      setText(note, `${demo ? "the demo's supervisor" : 'systemd'} is not reachable: ${systemd.detail || 'unknown reason'}`);
+    }
     const now = this.serverNow();
     const rows = units.map((unit) => this.componentRow(unit, now));
     $('components').replaceChildren(...rows);
@@ -233,11 +246,15 @@ class ControlPanel {
       b.addEventListener('click', () => this.act(action, unit.component));
       buttons.push(b);
     };
-    if (active) button('stop', 'Stop', 'btn-danger');
-    else button('start', 'Start');
+    const demo = !!(this.status && this.status.systemd && this.status.systemd.supervisor === 'demo');
+    if (active && !(demo && unit.component === 'web')) button('stop', 'Stop', 'btn-danger');
+    else if (!active) button('start', 'Start');
     button('restart', 'Restart');
-    if (unit.enabled === false) button('enable', 'Enable');
-    else button('disable', 'Disable', 'btn-danger');
+    // The demo has no start at boot (enable/disable), and a stopped web could not be started from this page.
+    if (!demo) {
+      if (unit.enabled === false) button('enable', 'Enable');
+      else button('disable', 'Disable', 'btn-danger');
+    }
     row.append(el('div', { class: 'actions' }, ...buttons));
     return row;
   }
@@ -321,7 +338,7 @@ class ControlPanel {
   renderResources() {
     const r = (this.status && this.status.resources) || {};
     kvRows($('resources-card'), [
-      ['CPU', `${fmt(r.cpu_pct, 1, '%')}${isNum(r.cores) ? ` (${r.cores} cores)` : ''}`],
+      ['CPU', cpuText(r)],
       ['Mem', `${fmt(r.mem_pct, 1, '%')}${isNum(r.rss_mb) ? ` (web ${r.rss_mb.toFixed(0)} MB)` : ''}`],
       ['Disk', `${fmt(r.disk_pct, 1, '%')}${isNum(r.disk_free_gb) ? ` (${r.disk_free_gb.toFixed(1)} GB free)` : ''}`, isNum(r.disk_pct) && r.disk_pct > 90 ? 'c-bad' : ''],
     ]);

@@ -37,11 +37,12 @@ export class LiveTail {
     this.source = name;
     this.seen = new Set();
     this.box.replaceChildren();
-    this.info(`connecting to ${spec.name} tail...`);
+    const connecting = this.info(`connecting to ${spec.name} tail...`);
     const events = new EventSource(spec.url);
     this.events = events;
     let wasOpen = false;
     events.addEventListener('open', () => {
+      connecting.remove(); // connected: what comes now is the tail itself (or the server saying why there is none)
       if (wasOpen && name !== 'log') {
         // a file tail re-sends its last lines after a reconnect: start the box afresh instead of doubling them
         this.box.replaceChildren();
@@ -76,8 +77,9 @@ export class LiveTail {
     this.append(`${time} ${unit}${unit ? ': ' : ''}${entry.message ?? ''}`, priorityClass(entry.priority));
   }
 
+  /** Append a line of the panel's own (not from the source); return its element. */
   info(text) {
-    this.append(text, 'tail-info');
+    return this.append(text, 'tail-info');
   }
 
   append(text, cls) {
@@ -89,5 +91,6 @@ export class LiveTail {
     box.append(line);
     while (box.childElementCount > MAX_LINES) box.firstElementChild.remove();
     if (nearBottom) box.scrollTop = box.scrollHeight;
+    return line;
   }
 }
