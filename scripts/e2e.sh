@@ -606,6 +606,32 @@ check_avahi_service() {
 		avahi_file | grep -qF '<name replace-wildcards=\"yes\">meso360 on %h</name>'"
 }
 
+# The web daemon follows the units' states over D-Bus (systemd's change signals): a change shows in /api/status at
+# once, also after systemd reloads or re-executes; a request never runs systemctl.
+check_unit_states() {
+	check "unit states: /api/status follows systemd over D-Bus (source dbus), sim active" \
+		web unit-state meso360-sim.service active
+	ct systemctl stop meso360-sim.service
+	check "unit states: systemctl stop sim -> 'inactive' in /api/status within 2 s" \
+		wait_for 2 "sim inactive" web unit-state meso360-sim.service inactive
+	ct systemctl start meso360-sim.service
+	check "unit states: systemctl start sim -> 'active' within 2 s" wait_for 2 "sim active" web unit-state meso360-sim.service active
+	ct systemctl disable --quiet meso360-sim.service
+	check "unit states: systemctl disable sim -> enabled false within 3 s" \
+		wait_for 3 "sim disabled" web unit-state meso360-sim.service active --enabled no
+	ct systemctl enable --quiet meso360-sim.service
+	check "unit states: systemctl enable sim -> enabled true within 3 s" \
+		wait_for 3 "sim enabled" web unit-state meso360-sim.service active --enabled yes
+	ct systemctl daemon-reexec
+	check "unit states: after systemctl daemon-reexec, followed over D-Bus again within 15 s" \
+		wait_for 15 "dbus again" web unit-state meso360-sim.service active
+	ct systemctl stop meso360-sim.service
+	check "unit states: after the re-exec, systemctl stop sim -> 'inactive' within 2 s" \
+		wait_for 2 "sim inactive" web unit-state meso360-sim.service inactive
+	ct systemctl start meso360-sim.service
+	check "unit states: no record lost over the simulator's stop and restart" progress_then_continuity 5
+}
+
 check_web() {
 	local pid ssh_pid
 	check_avahi_service
@@ -626,6 +652,7 @@ check_web() {
 	check "web: GET /healthz answers ok" web page /healthz ok
 	check "web: GET /api/status: the four units, ingest and web active, newest observation < 30 s old" \
 		wait_for 15 "api/status with a fresh observation" web status
+	check_unit_states
 	log "web /api/status: $(web status 2>&1 || true)"
 	check "web: GET /api/history: the simulator's rows in the live window" web history 10
 	check "web: the day-history warmer runs at lower priority (setpriority allowed by the unit's filter)" eval "

@@ -84,6 +84,25 @@ def status(args):
     return ok, result
 
 
+def unit_state(args):
+    """/api/status: UNIT's `active` (and `enabled` with --enabled) as given, the states followed over D-Bus."""
+    code, answer = Client().json("/api/status")
+    unit = next((unit for unit in answer.get("units", []) if unit.get("name") == args.unit), {})
+    source = (answer.get("systemd") or {}).get("source")
+    result = {"status": code, "source": source, "active": unit.get("active"), "enabled": unit.get("enabled")}
+    ok = code == 200 and source == "dbus" and unit.get("active") == args.active
+    if args.enabled is not None:
+        ok = ok and unit.get("enabled") is (args.enabled == "yes")
+    return ok, result
+
+
+def many_status(args):
+    """GET /api/status COUNT times; ok when every answer is 200."""
+    client = Client()
+    codes = [client.request("/api/status")[0] for _ in range(args.count)]
+    return all(code == 200 for code in codes), {"requests": len(codes), "not_200": sum(c != 200 for c in codes)}
+
+
 def history(args):
     """/api/history: at least MIN rows of the live window, with ids and GPS times."""
     code, answer = Client().json("/api/history")
@@ -287,6 +306,14 @@ def main():
     command.add_argument("--want")
     command.add_argument("--priority", type=int)
     command.set_defaults(run=log_stream)
+    command = commands.add_parser("unit-state")
+    command.add_argument("unit")
+    command.add_argument("active")
+    command.add_argument("--enabled", choices=("yes", "no"))
+    command.set_defaults(run=unit_state)
+    command = commands.add_parser("many-status")
+    command.add_argument("count", type=int)
+    command.set_defaults(run=many_status)
     command = commands.add_parser("alarms")
     command.add_argument("--want", action="append", default=[])
     command.add_argument("--absent", action="append", default=[])
