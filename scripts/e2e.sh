@@ -612,10 +612,10 @@ check_unit_states() {
 	check "unit states: /api/status follows systemd over D-Bus (source dbus), sim active" \
 		web unit-state meso360-sim.service active
 	ct systemctl stop meso360-sim.service
-	check "unit states: systemctl stop sim -> 'inactive' in /api/status within 2 s" \
-		wait_for 2 "sim inactive" web unit-state meso360-sim.service inactive
+	check "unit states: systemctl stop sim -> 'inactive' in /api/status within 3 s" \
+		wait_for 3 "sim inactive" web unit-state meso360-sim.service inactive
 	ct systemctl start meso360-sim.service
-	check "unit states: systemctl start sim -> 'active' within 2 s" wait_for 2 "sim active" web unit-state meso360-sim.service active
+	check "unit states: systemctl start sim -> 'active' within 3 s" wait_for 3 "sim active" web unit-state meso360-sim.service active
 	ct systemctl disable --quiet meso360-sim.service
 	check "unit states: systemctl disable sim -> enabled false within 3 s" \
 		wait_for 3 "sim disabled" web unit-state meso360-sim.service active --enabled no
@@ -626,8 +626,8 @@ check_unit_states() {
 	check "unit states: after systemctl daemon-reexec, followed over D-Bus again within 15 s" \
 		wait_for 15 "dbus again" web unit-state meso360-sim.service active
 	ct systemctl stop meso360-sim.service
-	check "unit states: after the re-exec, systemctl stop sim -> 'inactive' within 2 s" \
-		wait_for 2 "sim inactive" web unit-state meso360-sim.service inactive
+	check "unit states: after the re-exec, systemctl stop sim -> 'inactive' within 3 s" \
+		wait_for 3 "sim inactive" web unit-state meso360-sim.service inactive
 	ct systemctl start meso360-sim.service
 	check "unit states: no record lost over the simulator's stop and restart" progress_then_continuity 5
 }
