@@ -1,0 +1,737 @@
+// map.js — the track map of the dashboard and of the panel's Position card: the vehicle track (live window or a
+// stored day) coloured by T, Td, θe or wind speed, on offline US state and county boundaries (us-atlas TopoJSON,
+// read with topojson-client, both installed by scripts/fetch_assets.sh), with a graticule everywhere (the only
+// reference outside the US), the current position with heading and wind barb, hover values, pan, zoom and fit.
+// Drawn on a canvas in a cos(latitude)-scaled equirectangular projection: true shapes at county scale.
+
+import { isNum, thetaE } from './common.js';
+
+const TOPOJSON_URL = '/static/vendor/topojson-client.min.js';
+const ATLAS_URL = '/static/vendor/us-atlas-counties-10m.json';
+const US_VIEW = { lon: -98.5, lat: 38.5, spanLon: 62, spanLat: 28 };
+const MIN_SPAN_DEG = 0.02; // fit never zooms closer than about 2 km (a parked vehicle)
+const MIN_SCALE = 2; // px per degree of latitude
+const MAX_SCALE = 2e6;
+const COUNTY_MIN_SCALE = 18; // below this (a view wider than ~40° of latitude) county lines are clutter
+const HOVER_RADIUS_PX = 24;
+const MS_TO_KT = 1.943844;
+const DEG = Math.PI / 180;
+const RAMP = ['#30123b', '#4662d7', '#36aaf9', '#1ae4b6', '#72fe5e', '#c8ef34', '#faba39', '#f66b19', '#ca2a04', '#7a0403'];
+const NO_VALUE_COLOR = '#6c7086';
+const LINE_STYLE = {
+  land: '#232334', county: '#4c4f69', state: '#9399b2', nation: '#9399b2', graticule: '#313244',
+  heading: '#fab387', wind: '#89b4fa', label: '#a6adc8',
+};
+
+/** The variables the track can be coloured by: label, unit kind, and the value of a point (SI) or null. */
+export const VARIABLES = {
+  t: { label: 'T', kind: 'temperature', value: (p) => p.t },
+  td: { label: 'Td', kind: 'temperature', value: (p) => p.td },
+  thetae: { label: 'θe', kind: 'thetae', value: (p) => thetaE(p.t, p.td, p.pressure) },
+  wspd: { label: 'Wind', kind: 'wind', value: (p) => p.wspd },
+};
+
+/**
+ * Given a unit kind and an SI value (°C, m/s, hPa, m, K), return its label: through window.Meso360Units when that
+ * page-wide units module is loaded (the crew's chosen units), in SI otherwise.
+ */
+export function unitLabel(kind, value) {
+  if (!isNum(value)) return '--';
+  const units = window.Meso360Units;
+  if (units && typeof units.format === 'function' && kind !== 'thetae') {
+    try {
+      const text = units.format(kind, value);
+      if (typeof text === 'string' && text) return text;
+    } catch {
+      // their formatter does not know this kind: SI below
+    }
+  }
+  switch (kind) {
+    case 'temperature': return `${value.toFixed(1)} °C`;
+    case 'wind': return `${value.toFixed(1)} m/s`;
+    case 'pressure': return `${value.toFixed(1)} hPa`;
+    case 'altitude': return `${value.toFixed(0)} m`;
+    case 'thetae': return `${value.toFixed(1)} K`;
+    case 'direction': return `${value.toFixed(0)}°`;
+    default: return value.toFixed(1);
+  }
+}
+
+function rampColor(fraction) {
+  const f = Math.min(1, Math.max(0, fraction)) * (RAMP.length - 1);
+  return RAMP[Math.round(f)];
+}
+
+function utcStamp(ts) {
+  const d = new Date(ts * 1000);
+  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
+}
+
+function hemisphere(value, isLat) {
+  if (!isNum(value)) return '--';
+  return `${Math.abs(value).toFixed(5)}° ${isLat ? (value >= 0 ? 'N' : 'S') : value >= 0 ? 'E' : 'W'}`;
+}
+
+/** Bearing in degrees from point a to point b (both {lat, lon}). */
+function bearing(a, b) {
+  const y = Math.sin((b.lon - a.lon) * DEG) * Math.cos(b.lat * DEG);
+  const x = Math.cos(a.lat * DEG) * Math.sin(b.lat * DEG) - Math.sin(a.lat * DEG) * Math.cos(b.lat * DEG) * Math.cos((b.lon - a.lon) * DEG);
+  return ((Math.atan2(y, x) / DEG) + 360) % 360;
+}
+
+function hasPosition(p) {
+  return isNum(p.lat) && isNum(p.lon) && Math.abs(p.lat) <= 90 && Math.abs(p.lon) <= 180 && !(p.lat === 0 && p.lon === 0);
+}
+
+/** Given GeoJSON geometry, return its lines (or polygon rings) as {coords: Float64Array [lon, lat, ...], bbox}. */
+function linesOf(geometry) {
+  const rings = [];
+  const add = (line) => {
+    const coords = new Float64Array(line.length * 2);
+    const bbox = [Infinity, Infinity, -Infinity, -Infinity];
+    line.forEach(([lon, lat], i) => {
+      coords[2 * i] = lon;
+      coords[2 * i + 1] = lat;
+      bbox[0] = Math.min(bbox[0], lon); bbox[1] = Math.min(bbox[1], lat);
+      bbox[2] = Math.max(bbox[2], lon); bbox[3] = Math.max(bbox[3], lat);
+    });
+    rings.push({ coords, bbox });
+  };
+  const walk = (g) => {
+    if (!g) return;
+    if (g.type === 'LineString') add(g.coordinates);
+    else if (g.type === 'MultiLineString' || g.type === 'Polygon') g.coordinates.forEach(add);
+    else if (g.type === 'MultiPolygon') g.coordinates.forEach((polygon) => polygon.forEach(add));
+    else if (g.type === 'GeometryCollection') g.geometries.forEach(walk);
+  };
+  walk(geometry);
+  return rings;
+}
+
+function ringContains(coords, lon, lat) {
+  let inside = false;
+  for (let i = 0, j = coords.length - 2; i < coords.length; j = i, i += 2) {
+    const xi = coords[i]; const yi = coords[i + 1]; const xj = coords[j]; const yj = coords[j + 1];
+    if ((yi > lat) !== (yj > lat) && lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+let atlasPromise = null;
+
+function loadScript(url) {
+  return new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = url;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${url}`));
+    document.head.appendChild(script);
+  });
+}
+
+/** Load topojson-client and the us-atlas counties once per page; resolve to the map layers in lon/lat. */
+function loadAtlas() {
+  if (!atlasPromise) {
+    atlasPromise = (async () => {
+      if (!window.topojson) await loadScript(TOPOJSON_URL);
+      const response = await fetch(ATLAS_URL);
+      if (!response.ok) throw new Error(`${ATLAS_URL}: HTTP ${response.status}`);
+      const us = await response.json();
+      const topo = window.topojson;
+      const stateNames = new Map(topo.feature(us, us.objects.states).features.map((f) => [f.id, f.properties.name]));
+      const counties = topo.feature(us, us.objects.counties).features.map((f) => {
+        const rings = linesOf(f.geometry);
+        const bbox = rings.reduce((b, r) => [Math.min(b[0], r.bbox[0]), Math.min(b[1], r.bbox[1]), Math.max(b[2], r.bbox[2]), Math.max(b[3], r.bbox[3])],
+          [Infinity, Infinity, -Infinity, -Infinity]);
+        return { id: f.id, name: f.properties.name, state: stateNames.get(String(f.id).slice(0, 2)) || '', rings, bbox };
+      });
+      const countyLines = linesOf(topo.mesh(us, us.objects.counties, (a, b) => a !== b && String(a.id).slice(0, 2) === String(b.id).slice(0, 2)));
+      const bounds = countyLines.reduce((b, r) => [Math.min(b[0], r.bbox[0]), Math.min(b[1], r.bbox[1]), Math.max(b[2], r.bbox[2]), Math.max(b[3], r.bbox[3])],
+        [Infinity, Infinity, -Infinity, -Infinity]);
+      return {
+        land: linesOf(topo.feature(us, us.objects.nation).features[0].geometry),
+        county: countyLines,
+        state: linesOf(topo.mesh(us, us.objects.states, (a, b) => a !== b)),
+        nation: linesOf(topo.mesh(us, us.objects.nation)),
+        counties,
+        countyBounds: bounds,
+      };
+    })();
+  }
+  return atlasPromise;
+}
+
+function el(tag, cls, text) {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+/** A track map in `container`: setTrack(points, {gapSec, label}) draws them; the view follows the track until panned. */
+export class TrackMap {
+  constructor(container, { compact = false, variable = 'thetae' } = {}) {
+    this.container = container;
+    this.compact = compact;
+    this.variable = localStorage.getItem('meso360.mapVariable') || variable;
+    if (!VARIABLES[this.variable]) this.variable = 'thetae';
+    this.points = [];
+    this.gapSec = 2;
+    this.label = 'live';
+    this.follow = true; // refit on new data until the operator pans or zooms
+    this.view = null;
+    this.atlas = null;
+    this.atlasError = null;
+    this.hoverIndex = null;
+    this.drawPending = false;
+    this.stats = {};
+    this.build();
+    loadAtlas().then((atlas) => {
+      this.atlas = atlas;
+      this.scheduleDraw();
+    }, (error) => {
+      this.atlasError = error.message;
+      this.setNote(`boundaries unavailable (${error.message}): graticule only`);
+      this.scheduleDraw();
+    });
+    container.trackMap = this; // for the browser tests
+  }
+
+  build() {
+    const c = this.container;
+    c.classList.add('track-map');
+    c.classList.toggle('track-map-compact', this.compact);
+    this.canvas = el('canvas', 'track-map-canvas');
+    this.canvas.setAttribute('role', 'img');
+    this.canvas.setAttribute('aria-label', 'vehicle track map');
+    const bar = el('div', 'track-map-bar');
+    this.select = el('select', 'track-map-var');
+    this.select.setAttribute('aria-label', 'colour the track by');
+    for (const [key, v] of Object.entries(VARIABLES)) this.select.append(new Option(v.label, key));
+    this.select.value = this.variable;
+    this.select.addEventListener('change', () => this.setVariable(this.select.value));
+    const button = (text, title, onClick) => {
+      const b = el('button', 'btn track-map-btn', text);
+      b.type = 'button';
+      b.title = title;
+      b.addEventListener('click', onClick);
+      return b;
+    };
+    this.fitButton = button('Fit', 'fit the view to the track', () => this.fitToTrack());
+    bar.append(this.select, button('+', 'zoom in', () => this.zoomBy(2)), button('−', 'zoom out', () => this.zoomBy(0.5)), this.fitButton);
+    this.legend = el('div', 'track-map-legend');
+    this.note = el('div', 'track-map-note hidden');
+    this.tooltip = el('div', 'track-map-tip hidden');
+    c.replaceChildren(this.canvas, bar, this.legend, this.note, this.tooltip);
+    this.bindPointer();
+    new ResizeObserver(() => this.scheduleDraw()).observe(c);
+  }
+
+  setNote(text) {
+    this.note.textContent = text || '';
+    this.note.classList.toggle('hidden', !text);
+  }
+
+  /** Show these time-sorted points (the live window or a day); a new label (another day) refits the view. */
+  setTrack(points, { gapSec = 2, label = 'live' } = {}) {
+    if (label !== this.label) this.follow = true;
+    this.points = points;
+    this.gapSec = gapSec;
+    this.label = label;
+    this.hoverIndex = null;
+    this.tooltip.classList.add('hidden');
+    this.scheduleDraw();
+  }
+
+  setVariable(key) {
+    if (!VARIABLES[key]) return;
+    this.variable = key;
+    this.select.value = key;
+    localStorage.setItem('meso360.mapVariable', key);
+    this.scheduleDraw();
+  }
+
+  fitToTrack() {
+    this.follow = true;
+    this.view = null;
+    this.scheduleDraw();
+  }
+
+  zoomBy(factor, atX, atY) {
+    const { width, height } = this.size();
+    this.ensureView();
+    const x = isNum(atX) ? atX : width / 2;
+    const y = isNum(atY) ? atY : height / 2;
+    const [lon, lat] = this.unproject(x, y);
+    const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.view.scale * factor));
+    this.view = { ...this.view, scale };
+    // keep the point under the cursor where it was
+    const [nx, ny] = this.project(lon, lat);
+    this.panBy(x - nx, y - ny);
+  }
+
+  panBy(dx, dy) {
+    this.follow = false;
+    const v = this.view;
+    const kx = v.scale * Math.cos(v.lat * DEG);
+    this.view = { ...v, lon: v.lon - dx / kx, lat: Math.max(-85, Math.min(85, v.lat + dy / v.scale)) };
+    this.scheduleDraw();
+  }
+
+  bindPointer() {
+    const canvas = this.canvas;
+    const pointers = new Map();
+    let pinch = null;
+    canvas.addEventListener('pointerdown', (e) => {
+      canvas.setPointerCapture(e.pointerId);
+      pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY });
+      pinch = null;
+    });
+    canvas.addEventListener('pointermove', (e) => {
+      const last = pointers.get(e.pointerId);
+      if (!last) {
+        this.hover(e.offsetX, e.offsetY);
+        return;
+      }
+      this.ensureView();
+      if (pointers.size === 2) {
+        const [a, b] = [...pointers.values()];
+        const other = a === last ? b : a;
+        const dist = Math.hypot(e.offsetX - other.x, e.offsetY - other.y);
+        if (pinch) this.zoomBy(dist / pinch, (e.offsetX + other.x) / 2, (e.offsetY + other.y) / 2);
+        pinch = dist;
+      } else {
+        this.panBy(e.offsetX - last.x, e.offsetY - last.y);
+      }
+      pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY });
+    });
+    const release = (e) => {
+      pointers.delete(e.pointerId);
+      pinch = null;
+    };
+    canvas.addEventListener('pointerup', release);
+    canvas.addEventListener('pointercancel', release);
+    canvas.addEventListener('pointerleave', () => {
+      if (!pointers.size) this.hover(null, null);
+    });
+    canvas.addEventListener('wheel', (e) => {
+      e.preventDefault(); // the wheel zooms the map, not the page
+      this.zoomBy(Math.exp(-e.deltaY * 0.002), e.offsetX, e.offsetY);
+    }, { passive: false });
+    canvas.addEventListener('dblclick', () => this.fitToTrack());
+  }
+
+  size() {
+    const rect = this.canvas.getBoundingClientRect();
+    return { width: Math.max(1, rect.width), height: Math.max(1, rect.height) };
+  }
+
+  trackBounds() {
+    let b = null;
+    for (const p of this.points) {
+      if (!hasPosition(p)) continue;
+      if (!b) b = [p.lon, p.lat, p.lon, p.lat];
+      else b = [Math.min(b[0], p.lon), Math.min(b[1], p.lat), Math.max(b[2], p.lon), Math.max(b[3], p.lat)];
+    }
+    return b;
+  }
+
+  /** The view that fits the track (the contiguous US without one). */
+  fittedView() {
+    const { width, height } = this.size();
+    const b = this.trackBounds();
+    let lon; let lat; let spanLon; let spanLat;
+    if (b) {
+      lon = (b[0] + b[2]) / 2;
+      lat = (b[1] + b[3]) / 2;
+      spanLon = Math.max(MIN_SPAN_DEG, (b[2] - b[0]) * 1.15);
+      spanLat = Math.max(MIN_SPAN_DEG, (b[3] - b[1]) * 1.15);
+    } else {
+      ({ lon, lat, spanLon, spanLat } = US_VIEW);
+    }
+    const cos = Math.max(0.05, Math.cos(lat * DEG));
+    const scale = Math.min(height / spanLat, width / (spanLon * cos));
+    return { lon, lat, scale: Math.min(MAX_SCALE, Math.max(MIN_SCALE, scale)) };
+  }
+
+  ensureView() {
+    if (!this.view || this.follow) this.view = this.fittedView();
+  }
+
+  project(lon, lat) {
+    const { width, height } = this.size();
+    const v = this.view;
+    return [width / 2 + (lon - v.lon) * v.scale * Math.cos(v.lat * DEG), height / 2 - (lat - v.lat) * v.scale];
+  }
+
+  unproject(x, y) {
+    const { width, height } = this.size();
+    const v = this.view;
+    return [v.lon + (x - width / 2) / (v.scale * Math.cos(v.lat * DEG)), v.lat - (y - height / 2) / v.scale];
+  }
+
+  /** The view's lon/lat box [west, south, east, north]. */
+  viewBox() {
+    const { width, height } = this.size();
+    const [w, n] = this.unproject(0, 0);
+    const [e, s] = this.unproject(width, height);
+    return [w, s, e, n];
+  }
+
+  scheduleDraw() {
+    if (this.drawPending) return;
+    this.drawPending = true;
+    requestAnimationFrame(() => {
+      this.drawPending = false;
+      this.draw();
+    });
+  }
+
+  draw() {
+    const { width, height } = this.size();
+    const ratio = window.devicePixelRatio || 1;
+    if (this.canvas.width !== Math.round(width * ratio) || this.canvas.height !== Math.round(height * ratio)) {
+      this.canvas.width = Math.round(width * ratio);
+      this.canvas.height = Math.round(height * ratio);
+    }
+    const ctx = this.canvas.getContext('2d');
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    ctx.clearRect(0, 0, width, height);
+    this.ensureView();
+    const box = this.viewBox();
+    const stats = { layers: {}, width, height };
+    if (this.atlas) {
+      stats.layers.land = this.drawLines(ctx, this.atlas.land, box, { fill: LINE_STYLE.land });
+      stats.layers.county = this.view.scale >= COUNTY_MIN_SCALE
+        ? this.drawLines(ctx, this.atlas.county, box, { stroke: LINE_STYLE.county, lineWidth: 0.6 })
+        : { lines: 0, bounds: null };
+      stats.layers.state = this.drawLines(ctx, this.atlas.state, box, { stroke: LINE_STYLE.state, lineWidth: 1.1 });
+      stats.layers.nation = this.drawLines(ctx, this.atlas.nation, box, { stroke: LINE_STYLE.nation, lineWidth: 1.3 });
+    }
+    stats.layers.graticule = this.drawGraticule(ctx, box, width, height);
+    Object.assign(stats, this.drawTrack(ctx));
+    this.drawCurrent(ctx);
+    this.drawHover(ctx);
+    this.renderLegend(stats.range);
+    this.fitButton.classList.toggle('active', this.follow);
+    this.stats = stats;
+    this.container.dataset.trackPoints = String(stats.track.length);
+  }
+
+  /** Stroke (or fill) the lines crossing the view; return how many were drawn and their pixel bounds. */
+  drawLines(ctx, lines, box, { stroke, fill, lineWidth = 1 }) {
+    const [w, s, e, n] = box;
+    let count = 0;
+    let bounds = null;
+    ctx.beginPath();
+    for (const { coords, bbox } of lines) {
+      if (bbox[2] < w || bbox[0] > e || bbox[3] < s || bbox[1] > n) continue;
+      count += 1;
+      for (let i = 0; i < coords.length; i += 2) {
+        const [x, y] = this.project(coords[i], coords[i + 1]);
+        if (i === 0) ctx.moveTo(x, y);
+        else ctx.lineTo(x, y);
+      }
+      const [x0, y0] = this.project(bbox[0], bbox[3]);
+      const [x1, y1] = this.project(bbox[2], bbox[1]);
+      bounds = bounds ? [Math.min(bounds[0], x0), Math.min(bounds[1], y0), Math.max(bounds[2], x1), Math.max(bounds[3], y1)] : [x0, y0, x1, y1];
+    }
+    if (fill) {
+      ctx.fillStyle = fill;
+      ctx.fill('evenodd');
+    } else {
+      ctx.strokeStyle = stroke;
+      ctx.lineWidth = lineWidth;
+      ctx.stroke();
+    }
+    return { lines: count, bounds };
+  }
+
+  drawGraticule(ctx, box, width, height) {
+    const [w, s, e, n] = box;
+    const pxPerDeg = this.view.scale;
+    const steps = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30];
+    const step = steps.find((candidate) => candidate * pxPerDeg >= (this.compact ? 60 : 90)) || 30;
+    const decimals = step < 0.1 ? 2 : step < 1 ? 1 : 0;
+    ctx.strokeStyle = LINE_STYLE.graticule;
+    ctx.lineWidth = 1;
+    ctx.fillStyle = LINE_STYLE.label;
+    ctx.font = '10px sans-serif';
+    let lines = 0;
+    ctx.beginPath();
+    for (let lon = Math.ceil(w / step) * step; lon <= e; lon += step) {
+      const [x] = this.project(lon, 0);
+      ctx.moveTo(x, 0);
+      ctx.lineTo(x, height);
+      ctx.fillText(`${Math.abs(lon).toFixed(decimals)}°${lon < 0 ? 'W' : 'E'}`, x + 2, height - 3);
+      lines += 1;
+    }
+    for (let lat = Math.ceil(s / step) * step; lat <= n; lat += step) {
+      const [, y] = this.project(0, lat);
+      ctx.moveTo(0, y);
+      ctx.lineTo(width, y);
+      ctx.fillText(`${Math.abs(lat).toFixed(decimals)}°${lat < 0 ? 'S' : 'N'}`, 2, y - 2);
+      lines += 1;
+    }
+    ctx.stroke();
+    return { lines, step };
+  }
+
+  /** Draw the track segments, coloured by the chosen variable; return the projected points and the colour range. */
+  drawTrack(ctx) {
+    const variable = VARIABLES[this.variable];
+    const values = this.points.map((p) => {
+      const v = variable.value(p);
+      return isNum(v) ? v : null;
+    });
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of values) {
+      if (v === null) continue;
+      lo = Math.min(lo, v);
+      hi = Math.max(hi, v);
+    }
+    const range = lo <= hi ? { lo, hi: hi > lo ? hi : lo + 1 } : null;
+    const track = [];
+    const byColor = new Map();
+    let previous = null;
+    this.points.forEach((p, index) => {
+      if (!hasPosition(p)) {
+        previous = null;
+        return;
+      }
+      const [x, y] = this.project(p.lon, p.lat);
+      const color = values[index] === null || !range ? NO_VALUE_COLOR : rampColor((values[index] - range.lo) / (range.hi - range.lo));
+      track.push({ index, x, y, color });
+      if (previous && p.ts - previous.ts < this.gapSec) {
+        if (!byColor.has(color)) byColor.set(color, []);
+        byColor.get(color).push(previous.x, previous.y, x, y);
+      }
+      previous = { ts: p.ts, x, y };
+    });
+    ctx.lineCap = 'round';
+    ctx.lineWidth = this.compact ? 2.5 : 3.5;
+    for (const [color, segments] of byColor) {
+      ctx.strokeStyle = color;
+      ctx.beginPath();
+      for (let i = 0; i < segments.length; i += 4) {
+        ctx.moveTo(segments[i], segments[i + 1]);
+        ctx.lineTo(segments[i + 2], segments[i + 3]);
+      }
+      ctx.stroke();
+    }
+    // isolated points (a sparse or gappy track) still show as dots
+    for (const t of track) {
+      ctx.fillStyle = t.color;
+      ctx.fillRect(t.x - 1.5, t.y - 1.5, 3, 3);
+    }
+    this.track = track;
+    return { track, range };
+  }
+
+  /** The newest point with a position, its heading (compass, else the direction of travel). */
+  current() {
+    for (let i = this.points.length - 1; i >= 0; i--) {
+      const p = this.points[i];
+      if (!hasPosition(p)) continue;
+      let heading = isNum(p.compass_dir) ? p.compass_dir : null;
+      for (let j = i - 1; heading === null && j >= 0 && j > i - 120; j--) {
+        const q = this.points[j];
+        if (hasPosition(q) && Math.hypot(q.lat - p.lat, (q.lon - p.lon) * Math.cos(p.lat * DEG)) > 1e-4) heading = bearing(q, p);
+      }
+      return { point: p, heading };
+    }
+    return null;
+  }
+
+  drawCurrent(ctx) {
+    const now = this.current();
+    if (!now) return;
+    const [x, y] = this.project(now.point.lon, now.point.lat);
+    const p = now.point;
+    if (isNum(p.wdir) && isNum(p.wspd)) drawBarb(ctx, x, y, p.wdir, p.wspd * MS_TO_KT, this.compact ? 26 : 34);
+    ctx.save();
+    ctx.translate(x, y);
+    ctx.fillStyle = LINE_STYLE.heading;
+    ctx.strokeStyle = '#11111b';
+    ctx.lineWidth = 1.5;
+    ctx.beginPath();
+    if (now.heading === null) {
+      ctx.arc(0, 0, 6, 0, 2 * Math.PI);
+    } else {
+      ctx.rotate(now.heading * DEG);
+      ctx.moveTo(0, -11);
+      ctx.lineTo(7, 8);
+      ctx.lineTo(0, 4);
+      ctx.lineTo(-7, 8);
+      ctx.closePath();
+    }
+    ctx.fill();
+    ctx.stroke();
+    ctx.restore();
+  }
+
+  hover(x, y) {
+    let best = null;
+    if (x !== null && this.track) {
+      let bestDist = HOVER_RADIUS_PX;
+      for (const t of this.track) {
+        const d = Math.hypot(t.x - x, t.y - y);
+        if (d < bestDist) {
+          bestDist = d;
+          best = t;
+        }
+      }
+    }
+    const index = best ? best.index : null;
+    if (index === this.hoverIndex) return;
+    this.hoverIndex = index;
+    if (index === null) {
+      this.tooltip.classList.add('hidden');
+    } else {
+      this.showTooltip(this.points[index], best);
+    }
+    this.scheduleDraw();
+  }
+
+  /** Values of one point for the tooltip (and the tests), labelled in the chosen units. */
+  describe(p) {
+    const county = this.countyAt(p.lon, p.lat);
+    return [
+      ['Time', utcStamp(p.ts)],
+      ['T', unitLabel('temperature', p.t)],
+      ['Td', unitLabel('temperature', p.td)],
+      ['θe', unitLabel('thetae', thetaE(p.t, p.td, p.pressure))],
+      ['Wind', `${unitLabel('wind', p.wspd)} from ${unitLabel('direction', p.wdir)}`],
+      ['Heading', unitLabel('direction', p.compass_dir)],
+      ['Position', `${hemisphere(p.lat, true)} ${hemisphere(p.lon, false)}`],
+      ...(county ? [['County', `${county.name}, ${county.state}`]] : []),
+    ];
+  }
+
+  showTooltip(p, at) {
+    const rows = this.describe(p).map(([k, v]) => {
+      const row = el('div', 'kv');
+      row.append(el('span', 'label', k), el('span', 'value', v));
+      return row;
+    });
+    this.tooltip.replaceChildren(...rows);
+    this.tooltip.dataset.index = String(at.index);
+    this.tooltip.classList.remove('hidden');
+    const { width, height } = this.size();
+    const tipWidth = this.tooltip.offsetWidth;
+    const tipHeight = this.tooltip.offsetHeight;
+    this.tooltip.style.left = `${Math.max(0, Math.min(width - tipWidth, at.x + 12))}px`;
+    this.tooltip.style.top = `${Math.max(0, at.y + 12 + tipHeight > height ? at.y - tipHeight - 12 : at.y + 12)}px`;
+  }
+
+  drawHover(ctx) {
+    if (this.hoverIndex === null || !this.track) return;
+    const t = this.track.find((item) => item.index === this.hoverIndex);
+    if (!t) return;
+    ctx.strokeStyle = '#cdd6f4';
+    ctx.lineWidth = 2;
+    ctx.beginPath();
+    ctx.arc(t.x, t.y, 7, 0, 2 * Math.PI);
+    ctx.stroke();
+  }
+
+  renderLegend(range) {
+    const variable = VARIABLES[this.variable];
+    const bar = el('span', 'track-map-ramp');
+    bar.style.background = `linear-gradient(to right, ${RAMP.join(', ')})`;
+    const lo = range ? unitLabel(variable.kind, range.lo) : '--';
+    const hi = range ? unitLabel(variable.kind, range.hi) : '--';
+    const where = this.label === 'live' ? 'live window' : this.label;
+    this.legend.replaceChildren(el('span', 'c-muted', `${variable.label}:`), el('span', '', lo), bar, el('span', '', hi), el('span', 'c-muted', `· ${where}`));
+  }
+
+  /** The us-atlas county (with its state's name) holding lon/lat, or null (outside the US, or atlas not loaded). */
+  countyAt(lon, lat) {
+    if (!this.atlas || !isNum(lon) || !isNum(lat)) return null;
+    for (const c of this.atlas.counties) {
+      const b = c.bbox;
+      if (lon < b[0] || lon > b[2] || lat < b[1] || lat > b[3]) continue;
+      let inside = false;
+      for (const ring of c.rings) if (ringContains(ring.coords, lon, lat)) inside = !inside;
+      if (inside) return { id: c.id, name: c.name, state: c.state };
+    }
+    return null;
+  }
+
+  /** What is drawn, for the browser tests: projected track, layer pixel bounds, colour range, view. */
+  debug() {
+    return {
+      atlasLoaded: Boolean(this.atlas),
+      atlasError: this.atlasError,
+      countyLayerLonLat: this.atlas ? this.atlas.countyBounds : null,
+      layers: this.stats.layers,
+      width: this.stats.width,
+      height: this.stats.height,
+      track: (this.stats.track || []).map((t) => ({ index: t.index, x: t.x, y: t.y, color: t.color })),
+      range: this.stats.range,
+      variable: this.variable,
+      follow: this.follow,
+      view: this.view,
+      label: this.label,
+      current: this.current(),
+    };
+  }
+}
+
+/** Draw a wind barb at x, y: staff toward the direction the wind comes from, feathers for knots (5 half, 10 full, 50 flag). */
+function drawBarb(ctx, x, y, fromDeg, knots, length) {
+  const ux = Math.sin(fromDeg * DEG);
+  const uy = -Math.cos(fromDeg * DEG);
+  const fx = -uy; // feathers on the clockwise side of the staff (northern hemisphere convention)
+  const fy = ux;
+  ctx.save();
+  ctx.strokeStyle = LINE_STYLE.wind;
+  ctx.fillStyle = LINE_STYLE.wind;
+  ctx.lineWidth = 1.6;
+  let rest = Math.round(knots / 5) * 5;
+  if (rest < 5) {
+    ctx.beginPath();
+    ctx.arc(x, y, 9, 0, 2 * Math.PI); // calm
+    ctx.stroke();
+    ctx.restore();
+    return;
+  }
+  const tipX = x + ux * length;
+  const tipY = y + uy * length;
+  ctx.beginPath();
+  ctx.moveTo(x, y);
+  ctx.lineTo(tipX, tipY);
+  ctx.stroke();
+  const feather = length * 0.4;
+  let along = length;
+  const spacing = length * 0.16;
+  const at = (d) => [x + ux * d, y + uy * d];
+  while (rest >= 50) {
+    const [ax, ay] = at(along);
+    const [bx, by] = at(along - spacing * 1.2);
+    ctx.beginPath();
+    ctx.moveTo(ax, ay);
+    ctx.lineTo(ax + fx * feather, ay + fy * feather);
+    ctx.lineTo(bx, by);
+    ctx.closePath();
+    ctx.fill();
+    along -= spacing * 1.6;
+    rest -= 50;
+  }
+  ctx.beginPath();
+  let first = true;
+  while (rest >= 5) {
+    const full = rest >= 10;
+    if (!full && first) along -= spacing; // a lone half barb sits off the tip, as on a station plot
+    const [ax, ay] = at(along);
+    const len = full ? feather : feather / 2;
+    ctx.moveTo(ax, ay);
+    ctx.lineTo(ax + (fx * len) + (ux * len * 0.35), ay + (fy * len) + (uy * len * 0.35));
+    rest -= full ? 10 : 5;
+    along -= spacing;
+    first = false;
+  }
+  ctx.stroke();
+  ctx.restore();
+}
