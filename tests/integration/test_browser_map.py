@@ -279,3 +279,21 @@ def test_live_map_and_panel_position_card_show_the_live_track_with_position_and_
     assert card["current"]["point"]["ts"] == current["point"]["ts"]
     assert all(0 <= p["x"] <= card["width"] and 0 <= p["y"] <= card["height"] for p in card["track"])
     screenshot(panel, "map-panel-position-card")
+
+
+def test_the_map_highlights_the_time_range_the_charts_show(open_page, web):
+    page = open_page("/view")
+    state = show_day(page, TEXAS_DAY)
+    points = day_points(web, TEXAS_DAY)
+    assert all(p["inWindow"] for p in state["track"]), "the whole day, as the day's charts show it"
+    start, end = points[len(points) // 4]["ts"], points[len(points) // 2]["ts"]
+    page.evaluate("([a, b]) => window.meso360.charts.zoomTo(a, b)", [start, end])
+    zoomed = wait_until(lambda: (s := debug(page))["window"] != state["window"] and s, 10, "map follows the chart zoom")
+    lo, hi = page.evaluate("window.meso360.charts.window()")
+    assert zoomed["window"] == [lo, hi] and lo <= start + 1 and hi >= end - 1
+    inside = [p["index"] for p in zoomed["track"] if p["inWindow"]]
+    assert inside == [i for i, p in enumerate(points) if p["lat"] is not None and lo <= p["ts"] <= hi]
+    assert 0 < len(inside) < len(zoomed["track"])
+    screenshot(page, "map-dashboard-chart-range")
+    page.click("#reset-zoom")
+    wait_until(lambda: all(p["inWindow"] for p in debug(page)["track"]), 10, "whole day again after Reset Zoom")

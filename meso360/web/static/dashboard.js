@@ -33,7 +33,7 @@ class Dashboard {
       onZoom: (zoomed) => $('reset-zoom').classList.toggle('hidden', !zoomed),
     });
     this.sidebar.setUnit(this.unit);
-    this.map = new TrackMap($('track-map'));
+    this.map = new TrackMap($('track-map'), { timeWindow: () => this.charts.window() });
     this.bindControls();
     this.showUnit();
 

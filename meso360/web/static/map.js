@@ -9,7 +9,7 @@ import { isNum, thetaE } from './common.js';
 const TOPOJSON_URL = '/static/vendor/topojson-client.min.js';
 const ATLAS_URL = '/static/vendor/us-atlas-counties-10m.json';
 const US_VIEW = { lon: -98.5, lat: 38.5, spanLon: 62, spanLat: 28 };
-const MIN_SPAN_DEG = 0.02; // fit never zooms closer than about 2 km (a parked vehicle)
+const MIN_SPAN_DEG = 0.2; // fit never zooms closer than about 20 km: a parked vehicle or a short track keeps some context
 const MIN_SCALE = 2; // px per degree of latitude
 const MAX_SCALE = 2e6;
 const COUNTY_MIN_SCALE = 18; // below this (a view wider than ~40° of latitude) county lines are clutter
@@ -18,6 +18,7 @@ const MS_TO_KT = 1.943844;
 const DEG = Math.PI / 180;
 const RAMP = ['#30123b', '#4662d7', '#36aaf9', '#1ae4b6', '#72fe5e', '#c8ef34', '#faba39', '#f66b19', '#ca2a04', '#7a0403'];
 const NO_VALUE_COLOR = '#6c7086';
+const CASING = '#11111b';
 const LINE_STYLE = {
   land: '#232334', county: '#4c4f69', state: '#9399b2', nation: '#9399b2', graticule: '#313244',
   heading: '#fab387', wind: '#89b4fa', label: '#a6adc8',
@@ -168,11 +169,17 @@ function el(tag, cls, text) {
   return node;
 }
 
-/** A track map in `container`: setTrack(points, {gapSec, label}) draws them; the view follows the track until panned. */
+/**
+ * A track map in `container`: setTrack(points, {gapSec, label}) draws them; the view follows the track until panned.
+ * timeWindow() (optional) returns the [start, end] epoch seconds the charts show: the track outside it is dimmed,
+ * so the map and the charts show the same time range.
+ */
 export class TrackMap {
-  constructor(container, { compact = false, variable = 'thetae' } = {}) {
+  constructor(container, { compact = false, variable = 'thetae', timeWindow = null } = {}) {
     this.container = container;
     this.compact = compact;
+    this.timeWindow = timeWindow;
+    this.drawnWindow = null;
     this.variable = localStorage.getItem('meso360.mapVariable') || variable;
     if (!VARIABLES[this.variable]) this.variable = 'thetae';
     this.points = [];
@@ -225,6 +232,14 @@ export class TrackMap {
     c.replaceChildren(this.canvas, bar, this.legend, this.note, this.tooltip);
     this.bindPointer();
     new ResizeObserver(() => this.scheduleDraw()).observe(c);
+    if (this.timeWindow) {
+      // the charts zoom and pan on their own: follow their time range without a hook in them
+      setInterval(() => {
+        const w = this.timeWindow();
+        const d = this.drawnWindow;
+        if (!d !== !w || (w && (w[0] !== d[0] || w[1] !== d[1]))) this.scheduleDraw();
+      }, 250);
+    }
   }
 
   setNote(text) {
@@ -492,8 +507,10 @@ export class TrackMap {
       hi = Math.max(hi, v);
     }
     const range = lo <= hi ? { lo, hi: hi > lo ? hi : lo + 1 } : null;
+    const win = this.timeWindow ? this.timeWindow() : null;
+    this.drawnWindow = win ? [win[0], win[1]] : null;
     const track = [];
-    const byColor = new Map();
+    const groups = new Map(); // "in|colour" or "out|colour" -> segments
     let previous = null;
     this.points.forEach((p, index) => {
       if (!hasPosition(p)) {
@@ -502,31 +519,47 @@ export class TrackMap {
       }
       const [x, y] = this.project(p.lon, p.lat);
       const color = values[index] === null || !range ? NO_VALUE_COLOR : rampColor((values[index] - range.lo) / (range.hi - range.lo));
-      track.push({ index, x, y, color });
+      const inWindow = !win || (p.ts >= win[0] && p.ts <= win[1]);
+      track.push({ index, x, y, color, inWindow });
       if (previous && p.ts - previous.ts < this.gapSec) {
-        if (!byColor.has(color)) byColor.set(color, []);
-        byColor.get(color).push(previous.x, previous.y, x, y);
+        const key = `${inWindow ? 'in' : 'out'}|${color}`;
+        if (!groups.has(key)) groups.set(key, []);
+        groups.get(key).push(previous.x, previous.y, x, y);
       }
       previous = { ts: p.ts, x, y };
     });
     ctx.lineCap = 'round';
-    ctx.lineWidth = this.compact ? 2.5 : 3.5;
-    for (const [color, segments] of byColor) {
+    const width = this.compact ? 2.5 : 3.5;
+    const stroke = (pass, color) => {
       ctx.strokeStyle = color;
       ctx.beginPath();
-      for (let i = 0; i < segments.length; i += 4) {
-        ctx.moveTo(segments[i], segments[i + 1]);
-        ctx.lineTo(segments[i + 2], segments[i + 3]);
+      for (const [key, segments] of groups) {
+        if (!key.startsWith(`${pass}|`) || (color !== CASING && key.slice(pass.length + 1) !== color)) continue;
+        for (let i = 0; i < segments.length; i += 4) {
+          ctx.moveTo(segments[i], segments[i + 1]);
+          ctx.lineTo(segments[i + 2], segments[i + 3]);
+        }
       }
       ctx.stroke();
-    }
-    // isolated points (a sparse or gappy track) still show as dots
+    };
+    const colors = (pass) => new Set([...groups.keys()].filter((k) => k.startsWith(`${pass}|`)).map((k) => k.slice(pass.length + 1)));
+    // outside the charts' time range: thin and faint
+    ctx.globalAlpha = 0.25;
+    ctx.lineWidth = width * 0.5;
+    for (const color of colors('out')) stroke('out', color);
+    ctx.globalAlpha = 1;
+    // the range the charts show: on a dark casing, on top; isolated points (a gappy track) as dots
+    ctx.lineWidth = width + 2;
+    stroke('in', CASING);
+    ctx.lineWidth = width;
+    for (const color of colors('in')) stroke('in', color);
     for (const t of track) {
+      if (!t.inWindow) continue;
       ctx.fillStyle = t.color;
       ctx.fillRect(t.x - 1.5, t.y - 1.5, 3, 3);
     }
     this.track = track;
-    return { track, range };
+    return { track, range, window: this.drawnWindow };
   }
 
   /** The newest point with a position, its heading (compass, else the direction of travel). */
@@ -668,8 +701,9 @@ export class TrackMap {
       layers: this.stats.layers,
       width: this.stats.width,
       height: this.stats.height,
-      track: (this.stats.track || []).map((t) => ({ index: t.index, x: t.x, y: t.y, color: t.color })),
+      track: (this.stats.track || []).map((t) => ({ index: t.index, x: t.x, y: t.y, color: t.color, inWindow: t.inWindow })),
       range: this.stats.range,
+      window: this.stats.window,
       variable: this.variable,
       follow: this.follow,
       view: this.view,
