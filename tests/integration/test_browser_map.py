@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 import requests
-from browser_helpers import PageErrors, chromium_browser, chromium_missing, screenshot, wait_until
+from browser_helpers import (
+    MOBILE_USER_AGENT,
+    MOBILE_VIEWPORT,
+    PageErrors,
+    chromium_browser,
+    chromium_missing,
+    screenshot,
+    wait_until,
+)
 from web_helpers import start_web
 
 from meso360.datafile import OBS_COLUMNS
@@ -76,8 +84,13 @@ def open_page(browser, web):
     """Factory: open_page(path) opens a page at 1440×900; at the end, no page errors and no request off loopback."""
     opened = []
 
-    def opener(path, viewport=None):
-        context = browser.new_context(viewport=viewport or {"width": 1440, "height": 900})
+    def opener(path, mobile=False):
+        if mobile:
+            context = browser.new_context(
+                viewport=MOBILE_VIEWPORT, user_agent=MOBILE_USER_AGENT, is_mobile=True, has_touch=True
+            )
+        else:
+            context = browser.new_context(viewport={"width": 1440, "height": 900})
         context.set_default_timeout(20000)
         page = context.new_page()
         errors = PageErrors(page, web.url)
@@ -98,9 +111,9 @@ def debug(page, container="track-map"):
     )
 
 
-def day_points(web, day):
-    """The points /api/history/<day> sends the dashboard (2000 at most, as the dashboard asks)."""
-    columns = requests.get(f"{web.url}/api/history/{day}?points=2000", timeout=30).json()["points"]
+def day_points(web, day, points=2000):
+    """The points /api/history/<day> sends the dashboard (at most 2000, 1000 on a phone: as the dashboard asks)."""
+    columns = requests.get(f"{web.url}/api/history/{day}?points={points}", timeout=30).json()["points"]
     keys = [key for key in columns if isinstance(columns[key], list)]
     return [dict(zip(keys, values, strict=True)) for values in zip(*(columns[key] for key in keys), strict=True)]
 
@@ -297,3 +310,17 @@ def test_the_map_highlights_the_time_range_the_charts_show(open_page, web):
     screenshot(page, "map-dashboard-chart-range")
     page.click("#reset-zoom")
     wait_until(lambda: all(p["inWindow"] for p in debug(page)["track"]), 10, "whole day again after Reset Zoom")
+
+
+def test_on_a_phone_a_tap_on_the_track_shows_the_values_of_that_point(open_page, web):
+    page = open_page("/view", mobile=True)
+    state = show_day(page, TEXAS_DAY)
+    page.locator("#track-map").scroll_into_view_if_needed()
+    box = page.locator("#track-map canvas").bounding_box()
+    target = state["track"][len(state["track"]) // 2]
+    page.touchscreen.tap(box["x"] + target["x"], box["y"] + target["y"])
+    tip = page.locator("#track-map .track-map-tip")
+    wait_until(lambda: tip.is_visible() and tip.get_attribute("data-index") is not None, 10, "tooltip after a tap")
+    tapped = day_points(web, TEXAS_DAY, points=1000)[int(tip.get_attribute("data-index"))]
+    assert f"{abs(tapped['lat']):.5f}° N" in tip.inner_text()
+    screenshot(page, "map-phone-tap")

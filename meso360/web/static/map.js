@@ -231,7 +231,10 @@ export class TrackMap {
     this.tooltip = el('div', 'track-map-tip hidden');
     c.replaceChildren(this.canvas, bar, this.legend, this.note, this.tooltip);
     this.bindPointer();
-    new ResizeObserver(() => this.scheduleDraw()).observe(c);
+    new ResizeObserver(() => {
+      this.sizeCache = null;
+      this.scheduleDraw();
+    }).observe(c);
     if (this.timeWindow) {
       // the charts zoom and pan on their own: follow their time range without a hook in them
       setInterval(() => {
@@ -279,7 +282,7 @@ export class TrackMap {
     const y = isNum(atY) ? atY : height / 2;
     const [lon, lat] = this.unproject(x, y);
     const scale = Math.min(MAX_SCALE, Math.max(MIN_SCALE, this.view.scale * factor));
-    this.view = { ...this.view, scale };
+    this.view = { lon: this.view.lon, lat: this.view.lat, scale };
     // keep the point under the cursor where it was
     const [nx, ny] = this.project(lon, lat);
     this.panBy(x - nx, y - ny);
@@ -289,7 +292,7 @@ export class TrackMap {
     this.follow = false;
     const v = this.view;
     const kx = v.scale * Math.cos(v.lat * DEG);
-    this.view = { ...v, lon: v.lon - dx / kx, lat: Math.max(-85, Math.min(85, v.lat + dy / v.scale)) };
+    this.view = { lon: v.lon - dx / kx, lat: Math.max(-85, Math.min(85, v.lat + dy / v.scale)), scale: v.scale };
     this.scheduleDraw();
   }
 
@@ -299,7 +302,7 @@ export class TrackMap {
     let pinch = null;
     canvas.addEventListener('pointerdown', (e) => {
       canvas.setPointerCapture(e.pointerId);
-      pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY });
+      pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY, moved: 0 });
       pinch = null;
     });
     canvas.addEventListener('pointermove', (e) => {
@@ -309,6 +312,10 @@ export class TrackMap {
         return;
       }
       this.ensureView();
+      if (pointers.size === 2 && pinch === null) {
+        const [a, b] = [...pointers.values()];
+        pinch = Math.hypot(a.x - b.x, a.y - b.y);
+      }
       if (pointers.size === 2) {
         const [a, b] = [...pointers.values()];
         const other = a === last ? b : a;
@@ -318,16 +325,21 @@ export class TrackMap {
       } else {
         this.panBy(e.offsetX - last.x, e.offsetY - last.y);
       }
-      pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY });
+      const moved = last.moved + Math.hypot(e.offsetX - last.x, e.offsetY - last.y);
+      pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY, moved });
     });
     const release = (e) => {
       pointers.delete(e.pointerId);
       pinch = null;
     };
-    canvas.addEventListener('pointerup', release);
+    canvas.addEventListener('pointerup', (e) => {
+      const last = pointers.get(e.pointerId);
+      release(e);
+      if (last && last.moved < 5 && e.pointerType !== 'mouse') this.hover(e.offsetX, e.offsetY); // a tap shows the values
+    });
     canvas.addEventListener('pointercancel', release);
-    canvas.addEventListener('pointerleave', () => {
-      if (!pointers.size) this.hover(null, null);
+    canvas.addEventListener('pointerleave', (e) => {
+      if (!pointers.size && e.pointerType === 'mouse') this.hover(null, null);
     });
     canvas.addEventListener('wheel', (e) => {
       e.preventDefault(); // the wheel zooms the map, not the page
@@ -336,9 +348,13 @@ export class TrackMap {
     canvas.addEventListener('dblclick', () => this.fitToTrack());
   }
 
+  /** The canvas size in CSS pixels, measured once per resize (a layout query per projected point was slow). */
   size() {
-    const rect = this.canvas.getBoundingClientRect();
-    return { width: Math.max(1, rect.width), height: Math.max(1, rect.height) };
+    if (!this.sizeCache) {
+      const rect = this.canvas.getBoundingClientRect();
+      this.sizeCache = { width: Math.max(1, rect.width), height: Math.max(1, rect.height) };
+    }
+    return this.sizeCache;
   }
 
   trackBounds() {
@@ -376,7 +392,8 @@ export class TrackMap {
   project(lon, lat) {
     const { width, height } = this.size();
     const v = this.view;
-    return [width / 2 + (lon - v.lon) * v.scale * Math.cos(v.lat * DEG), height / 2 - (lat - v.lat) * v.scale];
+    if (v.kx === undefined) v.kx = v.scale * Math.cos(v.lat * DEG); // views are replaced, never changed in place
+    return [width / 2 + (lon - v.lon) * v.kx, height / 2 - (lat - v.lat) * v.scale];
   }
 
   unproject(x, y) {
@@ -414,7 +431,8 @@ export class TrackMap {
     ctx.clearRect(0, 0, width, height);
     this.ensureView();
     const box = this.viewBox();
-    const stats = { layers: {}, width, height };
+    // what this draw shows, for debug(): a setTrack() or setVariable() is drawn at the next frame
+    const stats = { layers: {}, width, height, label: this.label, variable: this.variable, view: this.view, follow: this.follow };
     if (this.atlas) {
       stats.layers.land = this.drawLines(ctx, this.atlas.land, box, { fill: LINE_STYLE.land });
       stats.layers.county = this.view.scale >= COUNTY_MIN_SCALE
@@ -425,7 +443,7 @@ export class TrackMap {
     }
     stats.layers.graticule = this.drawGraticule(ctx, box, width, height);
     Object.assign(stats, this.drawTrack(ctx));
-    this.drawCurrent(ctx);
+    stats.current = this.drawCurrent(ctx);
     this.drawHover(ctx);
     this.renderLegend(stats.range);
     this.fitButton.classList.toggle('active', this.follow);
@@ -520,13 +538,16 @@ export class TrackMap {
       const [x, y] = this.project(p.lon, p.lat);
       const color = values[index] === null || !range ? NO_VALUE_COLOR : rampColor((values[index] - range.lo) / (range.hi - range.lo));
       const inWindow = !win || (p.ts >= win[0] && p.ts <= win[1]);
-      track.push({ index, x, y, color, inWindow });
+      const item = { index, x, y, color, inWindow, joined: false };
+      track.push(item);
       if (previous && p.ts - previous.ts < this.gapSec) {
         const key = `${inWindow ? 'in' : 'out'}|${color}`;
         if (!groups.has(key)) groups.set(key, []);
         groups.get(key).push(previous.x, previous.y, x, y);
+        item.joined = true;
+        previous.item.joined = true;
       }
-      previous = { ts: p.ts, x, y };
+      previous = { ts: p.ts, x, y, item };
     });
     ctx.lineCap = 'round';
     const width = this.compact ? 2.5 : 3.5;
@@ -554,7 +575,7 @@ export class TrackMap {
     ctx.lineWidth = width;
     for (const color of colors('in')) stroke('in', color);
     for (const t of track) {
-      if (!t.inWindow) continue;
+      if (!t.inWindow || t.joined) continue;
       ctx.fillStyle = t.color;
       ctx.fillRect(t.x - 1.5, t.y - 1.5, 3, 3);
     }
@@ -577,9 +598,10 @@ export class TrackMap {
     return null;
   }
 
+  /** Draw the newest position (heading arrow, wind barb); return it. */
   drawCurrent(ctx) {
     const now = this.current();
-    if (!now) return;
+    if (!now) return null;
     const [x, y] = this.project(now.point.lon, now.point.lat);
     const p = now.point;
     if (isNum(p.wdir) && isNum(p.wspd)) drawBarb(ctx, x, y, p.wdir, p.wspd * MS_TO_KT, this.compact ? 26 : 34);
@@ -602,6 +624,7 @@ export class TrackMap {
     ctx.fill();
     ctx.stroke();
     ctx.restore();
+    return now;
   }
 
   hover(x, y) {
@@ -692,7 +715,7 @@ export class TrackMap {
     return null;
   }
 
-  /** What is drawn, for the browser tests: projected track, layer pixel bounds, colour range, view. */
+  /** What the last draw showed, for the browser tests: projected track, layer pixel bounds, colour range, view. */
   debug() {
     return {
       atlasLoaded: Boolean(this.atlas),
@@ -704,11 +727,11 @@ export class TrackMap {
       track: (this.stats.track || []).map((t) => ({ index: t.index, x: t.x, y: t.y, color: t.color, inWindow: t.inWindow })),
       range: this.stats.range,
       window: this.stats.window,
-      variable: this.variable,
-      follow: this.follow,
-      view: this.view,
-      label: this.label,
-      current: this.current(),
+      variable: this.stats.variable,
+      follow: this.stats.follow,
+      view: this.stats.view,
+      label: this.stats.label,
+      current: this.stats.current,
     };
   }
 }
