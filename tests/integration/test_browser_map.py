@@ -36,7 +36,7 @@ LON = OBS_COLUMNS.index("lon")
 GPS_DATE = OBS_COLUMNS.index("gps_date")
 # us-atlas 3 ids are FIPS codes: 48445 is Terry County, Texas
 TERRY_COUNTY_FIPS = "48445"
-# map.js RAMP, the colours a track segment can have (NO_VALUE_COLOR for a point without the variable)
+# trackstyle.js RAMP: the colours a track segment can have (NO_VALUE_COLOR for a point without the variable)
 RAMP = ["#30123b", "#4662d7", "#36aaf9", "#1ae4b6", "#72fe5e", "#c8ef34", "#faba39", "#f66b19", "#ca2a04", "#7a0403"]
 
 

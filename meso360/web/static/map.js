@@ -1,166 +1,27 @@
 // map.js — the track map of the dashboard and of the panel's Position card: the vehicle track (live window or a
-// stored day) coloured by T, Td, θe or wind speed, on offline US state and county boundaries (us-atlas TopoJSON,
-// read with topojson-client, both installed by scripts/fetch_assets.sh), with a graticule everywhere (the only
-// reference outside the US), the current position with heading and wind barb, hover values, pan, zoom and fit.
-// Drawn on a canvas in a cos(latitude)-scaled equirectangular projection: true shapes at county scale.
+// stored day) coloured by T, Td, θe or wind speed, on offline US state and county boundaries (atlas.js), with a
+// graticule everywhere (the only reference outside the US), the current position with heading and wind barb
+// (trackstyle.js), hover values, pan, zoom and fit. Drawn on a canvas in a cos(latitude)-scaled equirectangular
+// projection: true shapes at county scale.
 
-import { isNum, thetaE } from './common.js';
+import { isNum } from './common.js';
+import { countyAt, loadAtlas } from './atlas.js';
+import {
+  MS_TO_KT, NO_VALUE_COLOR, RAMP, VARIABLES, bearing, drawBarb, hasPosition, hemisphere, rampColor, unitLabel, utcStamp,
+} from './trackstyle.js';
 
-const TOPOJSON_URL = '/static/vendor/topojson-client.min.js';
-const ATLAS_URL = '/static/vendor/us-atlas-counties-10m.json';
 const US_VIEW = { lon: -98.5, lat: 38.5, spanLon: 62, spanLat: 28 };
 const MIN_SPAN_DEG = 0.2; // fit never zooms closer than about 20 km: a parked vehicle or a short track keeps some context
 const MIN_SCALE = 2; // px per degree of latitude
 const MAX_SCALE = 2e6;
 const COUNTY_MIN_SCALE = 18; // below this (a view wider than ~40° of latitude) county lines are clutter
 const HOVER_RADIUS_PX = 24;
-const MS_TO_KT = 1.943844;
 const DEG = Math.PI / 180;
-const RAMP = ['#30123b', '#4662d7', '#36aaf9', '#1ae4b6', '#72fe5e', '#c8ef34', '#faba39', '#f66b19', '#ca2a04', '#7a0403'];
-const NO_VALUE_COLOR = '#6c7086';
 const CASING = '#11111b';
 const LINE_STYLE = {
   land: '#232334', county: '#4c4f69', state: '#9399b2', nation: '#9399b2', graticule: '#313244',
   heading: '#fab387', wind: '#89b4fa', label: '#a6adc8',
 };
-
-/** The variables the track can be coloured by: label, unit kind, and the value of a point (SI) or null. */
-export const VARIABLES = {
-  t: { label: 'T', kind: 'temperature', value: (p) => p.t },
-  td: { label: 'Td', kind: 'temperature', value: (p) => p.td },
-  thetae: { label: 'θe', kind: 'thetae', value: (p) => thetaE(p.t, p.td, p.pressure) },
-  wspd: { label: 'Wind', kind: 'wind', value: (p) => p.wspd },
-};
-
-/**
- * Given a unit kind and an SI value (°C, m/s, hPa, m, K), return its label: through window.Meso360Units when that
- * page-wide units module is loaded (the crew's chosen units), in SI otherwise.
- */
-export function unitLabel(kind, value) {
-  if (!isNum(value)) return '--';
-  const units = window.Meso360Units;
-  if (units && typeof units.format === 'function' && kind !== 'thetae') {
-    try {
-      const text = units.format(kind, value);
-      if (typeof text === 'string' && text) return text;
-    } catch {
-      // their formatter does not know this kind: SI below
-    }
-  }
-  switch (kind) {
-    case 'temperature': return `${value.toFixed(1)} °C`;
-    case 'wind': return `${value.toFixed(1)} m/s`;
-    case 'pressure': return `${value.toFixed(1)} hPa`;
-    case 'altitude': return `${value.toFixed(0)} m`;
-    case 'thetae': return `${value.toFixed(1)} K`;
-    case 'direction': return `${value.toFixed(0)}°`;
-    default: return value.toFixed(1);
-  }
-}
-
-function rampColor(fraction) {
-  const f = Math.min(1, Math.max(0, fraction)) * (RAMP.length - 1);
-  return RAMP[Math.round(f)];
-}
-
-function utcStamp(ts) {
-  const d = new Date(ts * 1000);
-  return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
-}
-
-function hemisphere(value, isLat) {
-  if (!isNum(value)) return '--';
-  return `${Math.abs(value).toFixed(5)}° ${isLat ? (value >= 0 ? 'N' : 'S') : value >= 0 ? 'E' : 'W'}`;
-}
-
-/** Bearing in degrees from point a to point b (both {lat, lon}). */
-function bearing(a, b) {
-  const y = Math.sin((b.lon - a.lon) * DEG) * Math.cos(b.lat * DEG);
-  const x = Math.cos(a.lat * DEG) * Math.sin(b.lat * DEG) - Math.sin(a.lat * DEG) * Math.cos(b.lat * DEG) * Math.cos((b.lon - a.lon) * DEG);
-  return ((Math.atan2(y, x) / DEG) + 360) % 360;
-}
-
-function hasPosition(p) {
-  return isNum(p.lat) && isNum(p.lon) && Math.abs(p.lat) <= 90 && Math.abs(p.lon) <= 180 && !(p.lat === 0 && p.lon === 0);
-}
-
-/** Given GeoJSON geometry, return its lines (or polygon rings) as {coords: Float64Array [lon, lat, ...], bbox}. */
-function linesOf(geometry) {
-  const rings = [];
-  const add = (line) => {
-    const coords = new Float64Array(line.length * 2);
-    const bbox = [Infinity, Infinity, -Infinity, -Infinity];
-    line.forEach(([lon, lat], i) => {
-      coords[2 * i] = lon;
-      coords[2 * i + 1] = lat;
-      bbox[0] = Math.min(bbox[0], lon); bbox[1] = Math.min(bbox[1], lat);
-      bbox[2] = Math.max(bbox[2], lon); bbox[3] = Math.max(bbox[3], lat);
-    });
-    rings.push({ coords, bbox });
-  };
-  const walk = (g) => {
-    if (!g) return;
-    if (g.type === 'LineString') add(g.coordinates);
-    else if (g.type === 'MultiLineString' || g.type === 'Polygon') g.coordinates.forEach(add);
-    else if (g.type === 'MultiPolygon') g.coordinates.forEach((polygon) => polygon.forEach(add));
-    else if (g.type === 'GeometryCollection') g.geometries.forEach(walk);
-  };
-  walk(geometry);
-  return rings;
-}
-
-function ringContains(coords, lon, lat) {
-  let inside = false;
-  for (let i = 0, j = coords.length - 2; i < coords.length; j = i, i += 2) {
-    const xi = coords[i]; const yi = coords[i + 1]; const xj = coords[j]; const yj = coords[j + 1];
-    if ((yi > lat) !== (yj > lat) && lon < ((xj - xi) * (lat - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
-}
-
-let atlasPromise = null;
-
-function loadScript(url) {
-  return new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = url;
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`could not load ${url}`));
-    document.head.appendChild(script);
-  });
-}
-
-/** Load topojson-client and the us-atlas counties once per page; resolve to the map layers in lon/lat. */
-function loadAtlas() {
-  if (!atlasPromise) {
-    atlasPromise = (async () => {
-      if (!window.topojson) await loadScript(TOPOJSON_URL);
-      const response = await fetch(ATLAS_URL);
-      if (!response.ok) throw new Error(`${ATLAS_URL}: HTTP ${response.status}`);
-      const us = await response.json();
-      const topo = window.topojson;
-      const stateNames = new Map(topo.feature(us, us.objects.states).features.map((f) => [f.id, f.properties.name]));
-      const counties = topo.feature(us, us.objects.counties).features.map((f) => {
-        const rings = linesOf(f.geometry);
-        const bbox = rings.reduce((b, r) => [Math.min(b[0], r.bbox[0]), Math.min(b[1], r.bbox[1]), Math.max(b[2], r.bbox[2]), Math.max(b[3], r.bbox[3])],
-          [Infinity, Infinity, -Infinity, -Infinity]);
-        return { id: f.id, name: f.properties.name, state: stateNames.get(String(f.id).slice(0, 2)) || '', rings, bbox };
-      });
-      const countyLines = linesOf(topo.mesh(us, us.objects.counties, (a, b) => a !== b && String(a.id).slice(0, 2) === String(b.id).slice(0, 2)));
-      const bounds = countyLines.reduce((b, r) => [Math.min(b[0], r.bbox[0]), Math.min(b[1], r.bbox[1]), Math.max(b[2], r.bbox[2]), Math.max(b[3], r.bbox[3])],
-        [Infinity, Infinity, -Infinity, -Infinity]);
-      return {
-        land: linesOf(topo.feature(us, us.objects.nation).features[0].geometry),
-        county: countyLines,
-        state: linesOf(topo.mesh(us, us.objects.states, (a, b) => a !== b)),
-        nation: linesOf(topo.mesh(us, us.objects.nation)),
-        counties,
-        countyBounds: bounds,
-      };
-    })();
-  }
-  return atlasPromise;
-}
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -604,7 +465,7 @@ export class TrackMap {
     if (!now) return null;
     const [x, y] = this.project(now.point.lon, now.point.lat);
     const p = now.point;
-    if (isNum(p.wdir) && isNum(p.wspd)) drawBarb(ctx, x, y, p.wdir, p.wspd * MS_TO_KT, this.compact ? 26 : 34);
+    if (isNum(p.wdir) && isNum(p.wspd)) drawBarb(ctx, x, y, p.wdir, p.wspd * MS_TO_KT, this.compact ? 26 : 34, LINE_STYLE.wind);
     ctx.save();
     ctx.translate(x, y);
     ctx.fillStyle = LINE_STYLE.heading;
@@ -657,7 +518,7 @@ export class TrackMap {
       ['Time', utcStamp(p.ts)],
       ['T', unitLabel('temperature', p.t)],
       ['Td', unitLabel('temperature', p.td)],
-      ['θe', unitLabel('thetae', thetaE(p.t, p.td, p.pressure))],
+      ['θe', unitLabel('thetae', VARIABLES.thetae.value(p))],
       ['Wind', `${unitLabel('wind', p.wspd)} from ${unitLabel('direction', p.wdir)}`],
       ['Heading', unitLabel('direction', p.compass_dir)],
       ['Position', `${hemisphere(p.lat, true)} ${hemisphere(p.lon, false)}`],
@@ -704,15 +565,7 @@ export class TrackMap {
 
   /** The us-atlas county (with its state's name) holding lon/lat, or null (outside the US, or atlas not loaded). */
   countyAt(lon, lat) {
-    if (!this.atlas || !isNum(lon) || !isNum(lat)) return null;
-    for (const c of this.atlas.counties) {
-      const b = c.bbox;
-      if (lon < b[0] || lon > b[2] || lat < b[1] || lat > b[3]) continue;
-      let inside = false;
-      for (const ring of c.rings) if (ringContains(ring.coords, lon, lat)) inside = !inside;
-      if (inside) return { id: c.id, name: c.name, state: c.state };
-    }
-    return null;
+    return countyAt(this.atlas, lon, lat);
   }
 
   /** What the last draw showed, for the browser tests: projected track, layer pixel bounds, colour range, view. */
@@ -736,59 +589,3 @@ export class TrackMap {
   }
 }
 
-/** Draw a wind barb at x, y: staff toward the direction the wind comes from, feathers for knots (5 half, 10 full, 50 flag). */
-function drawBarb(ctx, x, y, fromDeg, knots, length) {
-  const ux = Math.sin(fromDeg * DEG);
-  const uy = -Math.cos(fromDeg * DEG);
-  const fx = -uy; // feathers on the clockwise side of the staff (northern hemisphere convention)
-  const fy = ux;
-  ctx.save();
-  ctx.strokeStyle = LINE_STYLE.wind;
-  ctx.fillStyle = LINE_STYLE.wind;
-  ctx.lineWidth = 1.6;
-  let rest = Math.round(knots / 5) * 5;
-  if (rest < 5) {
-    ctx.beginPath();
-    ctx.arc(x, y, 9, 0, 2 * Math.PI); // calm
-    ctx.stroke();
-    ctx.restore();
-    return;
-  }
-  const tipX = x + ux * length;
-  const tipY = y + uy * length;
-  ctx.beginPath();
-  ctx.moveTo(x, y);
-  ctx.lineTo(tipX, tipY);
-  ctx.stroke();
-  const feather = length * 0.4;
-  let along = length;
-  const spacing = length * 0.16;
-  const at = (d) => [x + ux * d, y + uy * d];
-  while (rest >= 50) {
-    const [ax, ay] = at(along);
-    const [bx, by] = at(along - spacing * 1.2);
-    ctx.beginPath();
-    ctx.moveTo(ax, ay);
-    ctx.lineTo(ax + fx * feather, ay + fy * feather);
-    ctx.lineTo(bx, by);
-    ctx.closePath();
-    ctx.fill();
-    along -= spacing * 1.6;
-    rest -= 50;
-  }
-  ctx.beginPath();
-  let first = true;
-  while (rest >= 5) {
-    const full = rest >= 10;
-    if (!full && first) along -= spacing; // a lone half barb sits off the tip, as on a station plot
-    const [ax, ay] = at(along);
-    const len = full ? feather : feather / 2;
-    ctx.moveTo(ax, ay);
-    ctx.lineTo(ax + (fx * len) + (ux * len * 0.35), ay + (fy * len) + (uy * len * 0.35));
-    rest -= full ? 10 : 5;
-    along -= spacing;
-    first = false;
-  }
-  ctx.stroke();
-  ctx.restore();
-}
