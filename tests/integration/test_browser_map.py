@@ -7,6 +7,7 @@ map.js exposes what it drew (projected track, layer pixel bounds, colours) throu
 """
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import pytest
@@ -283,7 +284,14 @@ def test_live_map_and_panel_position_card_show_the_live_track_with_position_and_
     buffered = page.evaluate("window.meso360.buffer.points.filter((p) => p.lat !== null && p.lon !== null).length")
     assert len(state["track"]) == buffered > 1000
     current = state["current"]
-    assert current["heading"] is not None and current["point"]["compass_dir"] == pytest.approx(current["heading"])
+    newest = current["point"]
+    assert current["heading"] is not None and newest["compass_dir"] == pytest.approx(current["heading"])
+    # the wind barb: knots rounded to 5 (half barb 5, barb 10, flag 50), its staff toward where the wind comes from
+    knots = round(newest["wspd"] * 1.943844 / 5) * 5
+    barb = current["barb"]
+    assert barb["knots"] == knots and 50 * barb["flags"] + 10 * barb["barbs"] + 5 * barb["halfBarbs"] == knots
+    dx, dy = barb["tip"][0] - current["x"], barb["tip"][1] - current["y"]
+    assert math.degrees(math.atan2(dx, -dy)) % 360 == pytest.approx(newest["wdir"], abs=0.5)
     panel = open_page("/")
     card = wait_until(
         lambda: (s := debug(panel, "position-map")) and s["atlasLoaded"] and s["track"] and s, 30, "panel map"

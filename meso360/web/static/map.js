@@ -293,7 +293,10 @@ export class TrackMap {
     this.ensureView();
     const box = this.viewBox();
     // what this draw shows, for debug(): a setTrack() or setVariable() is drawn at the next frame
-    const stats = { layers: {}, width, height, label: this.label, variable: this.variable, view: this.view, follow: this.follow };
+    const stats = {
+      layers: {}, width, height, label: this.label, variable: this.variable, view: this.view, follow: this.follow,
+      atlasLoaded: Boolean(this.atlas),
+    };
     if (this.atlas) {
       stats.layers.land = this.drawLines(ctx, this.atlas.land, box, { fill: LINE_STYLE.land });
       stats.layers.county = this.view.scale >= COUNTY_MIN_SCALE
@@ -465,7 +468,7 @@ export class TrackMap {
     if (!now) return null;
     const [x, y] = this.project(now.point.lon, now.point.lat);
     const p = now.point;
-    if (isNum(p.wdir) && isNum(p.wspd)) drawBarb(ctx, x, y, p.wdir, p.wspd * MS_TO_KT, this.compact ? 26 : 34, LINE_STYLE.wind);
+    const barb = isNum(p.wdir) && isNum(p.wspd) ? drawBarb(ctx, x, y, p.wdir, p.wspd * MS_TO_KT, this.compact ? 26 : 34, LINE_STYLE.wind) : null;
     ctx.save();
     ctx.translate(x, y);
     ctx.fillStyle = LINE_STYLE.heading;
@@ -485,7 +488,7 @@ export class TrackMap {
     ctx.fill();
     ctx.stroke();
     ctx.restore();
-    return now;
+    return { ...now, x, y, barb };
   }
 
   hover(x, y) {
@@ -571,7 +574,7 @@ export class TrackMap {
   /** What the last draw showed, for the browser tests: projected track, layer pixel bounds, colour range, view. */
   debug() {
     return {
-      atlasLoaded: Boolean(this.atlas),
+      atlasLoaded: Boolean(this.stats.atlasLoaded),
       atlasError: this.atlasError,
       countyLayerLonLat: this.atlas ? this.atlas.countyBounds : null,
       layers: this.stats.layers,

@@ -72,7 +72,10 @@ export function hasPosition(p) {
   return isNum(p.lat) && isNum(p.lon) && Math.abs(p.lat) <= 90 && Math.abs(p.lon) <= 180 && !(p.lat === 0 && p.lon === 0);
 }
 
-/** Draw a wind barb at x, y: staff toward the direction the wind comes from, feathers for knots (5 half, 10 full, 50 flag). */
+/**
+ * Draw a wind barb at x, y: staff toward the direction the wind comes from, feathers for knots (5 half, 10 full,
+ * 50 flag); return what was drawn: {knots (rounded to 5), flags, barbs, halfBarbs, tip: [x, y]}.
+ */
 export function drawBarb(ctx, x, y, fromDeg, knots, length, color) {
   const ux = Math.sin(fromDeg * DEG);
   const uy = -Math.cos(fromDeg * DEG);
@@ -83,15 +86,17 @@ export function drawBarb(ctx, x, y, fromDeg, knots, length, color) {
   ctx.fillStyle = color;
   ctx.lineWidth = 1.6;
   let rest = Math.round(knots / 5) * 5;
+  const drawn = { knots: rest, flags: 0, barbs: 0, halfBarbs: 0, tip: [x, y] };
   if (rest < 5) {
     ctx.beginPath();
     ctx.arc(x, y, 9, 0, 2 * Math.PI); // calm
     ctx.stroke();
     ctx.restore();
-    return;
+    return drawn;
   }
   const tipX = x + ux * length;
   const tipY = y + uy * length;
+  drawn.tip = [tipX, tipY];
   ctx.beginPath();
   ctx.moveTo(x, y);
   ctx.lineTo(tipX, tipY);
@@ -111,6 +116,7 @@ export function drawBarb(ctx, x, y, fromDeg, knots, length, color) {
     ctx.fill();
     along -= spacing * 1.6;
     rest -= 50;
+    drawn.flags += 1;
   }
   ctx.beginPath();
   let first = true;
@@ -122,9 +128,12 @@ export function drawBarb(ctx, x, y, fromDeg, knots, length, color) {
     ctx.moveTo(ax, ay);
     ctx.lineTo(ax + (fx * len) + (ux * len * 0.35), ay + (fy * len) + (uy * len * 0.35));
     rest -= full ? 10 : 5;
+    if (full) drawn.barbs += 1;
+    else drawn.halfBarbs += 1;
     along -= spacing;
     first = false;
   }
   ctx.stroke();
   ctx.restore();
+  return drawn;
 }
