@@ -332,3 +332,24 @@ def test_on_a_phone_a_tap_on_the_track_shows_the_values_of_that_point(open_page,
     tapped = day_points(web, TEXAS_DAY, points=1000)[int(tip.get_attribute("data-index"))]
     assert f"{abs(tapped['lat']):.5f}° N" in tip.inner_text()
     screenshot(page, "map-phone-tap")
+
+
+def test_a_live_update_keeps_the_hovered_point_and_its_values(open_page):
+    page = open_page("/view")
+    state = wait_until(
+        lambda: (s := debug(page)) and s["atlasLoaded"] and s["label"] == "live" and s["track"] and s, 30, "live track"
+    )
+    box = page.locator("#track-map canvas").bounding_box()
+    target = state["track"][len(state["track"]) // 2]
+    page.mouse.move(box["x"] + target["x"], box["y"] + target["y"])
+    tip = page.locator("#track-map .track-map-tip")
+    wait_until(lambda: tip.is_visible() and tip.get_attribute("data-index") is not None, 10, "tooltip")
+    index, text = int(tip.get_attribute("data-index")), tip.inner_text()
+    # the oldest point leaves the live window and the map redraws, as with every new row
+    page.evaluate("window.meso360.buffer.points.shift(); window.meso360.scheduleDraw()")
+    wait_until(
+        lambda: tip.get_attribute("data-index") == str(index - 1),
+        10,
+        "the same point, one place earlier in the buffer",
+    )
+    assert tip.is_visible() and tip.inner_text() == text

@@ -23,6 +23,17 @@ const LINE_STYLE = {
   heading: '#fab387', wind: '#89b4fa', label: '#a6adc8',
 };
 
+/** Read (or, with a value, write) a remembered choice of this browser; null when storage is not allowed. */
+function stored(key, value) {
+  try {
+    if (value === undefined) return localStorage.getItem(key);
+    localStorage.setItem(key, value);
+  } catch {
+    // private mode or storage disabled: the choice lasts for this page only
+  }
+  return null;
+}
+
 function el(tag, cls, text) {
   const node = document.createElement(tag);
   if (cls) node.className = cls;
@@ -41,7 +52,7 @@ export class TrackMap {
     this.compact = compact;
     this.timeWindow = timeWindow;
     this.drawnWindow = null;
-    this.variable = localStorage.getItem('meso360.mapVariable') || variable;
+    this.variable = stored('meso360.mapVariable') || variable;
     if (!VARIABLES[this.variable]) this.variable = 'thetae';
     this.points = [];
     this.gapSec = 2;
@@ -51,6 +62,7 @@ export class TrackMap {
     this.atlas = null;
     this.atlasError = null;
     this.hoverIndex = null;
+    this.hoverPoint = null;
     this.drawPending = false;
     this.stats = {};
     this.build();
@@ -117,8 +129,11 @@ export class TrackMap {
     this.points = points;
     this.gapSec = gapSec;
     this.label = label;
-    this.hoverIndex = null;
-    this.tooltip.classList.add('hidden');
+    // a live update keeps the point under the cursor (the buffer's point objects stay; their indexes shift)
+    const hovered = this.hoverPoint ? points.indexOf(this.hoverPoint) : -1;
+    this.hoverIndex = hovered >= 0 ? hovered : null;
+    if (hovered < 0) this.hoverPoint = null;
+    this.tooltip.classList.toggle('hidden', hovered < 0);
     this.scheduleDraw();
   }
 
@@ -126,7 +141,7 @@ export class TrackMap {
     if (!VARIABLES[key]) return;
     this.variable = key;
     this.select.value = key;
-    localStorage.setItem('meso360.mapVariable', key);
+    stored('meso360.mapVariable', key);
     this.scheduleDraw();
   }
 
@@ -506,6 +521,7 @@ export class TrackMap {
     const index = best ? best.index : null;
     if (index === this.hoverIndex) return;
     this.hoverIndex = index;
+    this.hoverPoint = index === null ? null : this.points[index];
     if (index === null) {
       this.tooltip.classList.add('hidden');
     } else {
@@ -545,10 +561,12 @@ export class TrackMap {
     this.tooltip.style.top = `${Math.max(0, at.y + 12 + tipHeight > height ? at.y - tipHeight - 12 : at.y + 12)}px`;
   }
 
+  /** Ring the hovered point and keep its tooltip beside it (the view may have moved). */
   drawHover(ctx) {
     if (this.hoverIndex === null || !this.track) return;
     const t = this.track.find((item) => item.index === this.hoverIndex);
     if (!t) return;
+    this.showTooltip(this.points[t.index], t);
     ctx.strokeStyle = '#cdd6f4';
     ctx.lineWidth = 2;
     ctx.beginPath();
