@@ -6,6 +6,8 @@
 
 import { isNum } from './common.js';
 import { countyAt, loadAtlas } from './atlas.js';
+import { bindGestures } from './mapgestures.js';
+import { drawGraticule, drawLines } from './maplayers.js';
 import {
   MS_TO_KT, NO_VALUE_COLOR, RAMP, VARIABLES, bearing, drawBarb, hasPosition, hemisphere, rampColor, unitLabel, utcStamp,
 } from './trackstyle.js';
@@ -103,7 +105,7 @@ export class TrackMap {
     this.note = el('div', 'track-map-note hidden');
     this.tooltip = el('div', 'track-map-tip hidden');
     c.replaceChildren(this.canvas, bar, this.legend, this.note, this.tooltip);
-    this.bindPointer();
+    bindGestures(this.canvas, this);
     new ResizeObserver(() => {
       this.sizeCache = null;
       this.scheduleDraw();
@@ -170,58 +172,6 @@ export class TrackMap {
     const kx = v.scale * Math.cos(v.lat * DEG);
     this.view = { lon: v.lon - dx / kx, lat: Math.max(-85, Math.min(85, v.lat + dy / v.scale)), scale: v.scale };
     this.scheduleDraw();
-  }
-
-  bindPointer() {
-    const canvas = this.canvas;
-    const pointers = new Map();
-    let pinch = null;
-    canvas.addEventListener('pointerdown', (e) => {
-      canvas.setPointerCapture(e.pointerId);
-      pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY, moved: 0 });
-      pinch = null;
-    });
-    canvas.addEventListener('pointermove', (e) => {
-      const last = pointers.get(e.pointerId);
-      if (!last) {
-        this.hover(e.offsetX, e.offsetY);
-        return;
-      }
-      this.ensureView();
-      if (pointers.size === 2 && pinch === null) {
-        const [a, b] = [...pointers.values()];
-        pinch = Math.hypot(a.x - b.x, a.y - b.y);
-      }
-      if (pointers.size === 2) {
-        const [a, b] = [...pointers.values()];
-        const other = a === last ? b : a;
-        const dist = Math.hypot(e.offsetX - other.x, e.offsetY - other.y);
-        if (pinch) this.zoomBy(dist / pinch, (e.offsetX + other.x) / 2, (e.offsetY + other.y) / 2);
-        pinch = dist;
-      } else {
-        this.panBy(e.offsetX - last.x, e.offsetY - last.y);
-      }
-      const moved = last.moved + Math.hypot(e.offsetX - last.x, e.offsetY - last.y);
-      pointers.set(e.pointerId, { x: e.offsetX, y: e.offsetY, moved });
-    });
-    const release = (e) => {
-      pointers.delete(e.pointerId);
-      pinch = null;
-    };
-    canvas.addEventListener('pointerup', (e) => {
-      const last = pointers.get(e.pointerId);
-      release(e);
-      if (last && last.moved < 5 && e.pointerType !== 'mouse') this.hover(e.offsetX, e.offsetY); // a tap shows the values
-    });
-    canvas.addEventListener('pointercancel', release);
-    canvas.addEventListener('pointerleave', (e) => {
-      if (!pointers.size && e.pointerType === 'mouse') this.hover(null, null);
-    });
-    canvas.addEventListener('wheel', (e) => {
-      e.preventDefault(); // the wheel zooms the map, not the page
-      this.zoomBy(Math.exp(-e.deltaY * 0.002), e.offsetX, e.offsetY);
-    }, { passive: false });
-    canvas.addEventListener('dblclick', () => this.fitToTrack());
   }
 
   /** The canvas size in CSS pixels, measured once per resize (a layout query per projected point was slow). */
@@ -307,20 +257,23 @@ export class TrackMap {
     ctx.clearRect(0, 0, width, height);
     this.ensureView();
     const box = this.viewBox();
+    const project = (lon, lat) => this.project(lon, lat);
     // what this draw shows, for debug(): a setTrack() or setVariable() is drawn at the next frame
     const stats = {
       layers: {}, width, height, label: this.label, variable: this.variable, view: this.view, follow: this.follow,
       atlasLoaded: Boolean(this.atlas),
     };
     if (this.atlas) {
-      stats.layers.land = this.drawLines(ctx, this.atlas.land, box, { fill: LINE_STYLE.land });
+      stats.layers.land = drawLines(ctx, this.atlas.land, box, project, { fill: LINE_STYLE.land });
       stats.layers.county = this.view.scale >= COUNTY_MIN_SCALE
-        ? this.drawLines(ctx, this.atlas.county, box, { stroke: LINE_STYLE.county, lineWidth: 0.6 })
+        ? drawLines(ctx, this.atlas.county, box, project, { stroke: LINE_STYLE.county, lineWidth: 0.6 })
         : { lines: 0, bounds: null };
-      stats.layers.state = this.drawLines(ctx, this.atlas.state, box, { stroke: LINE_STYLE.state, lineWidth: 1.1 });
-      stats.layers.nation = this.drawLines(ctx, this.atlas.nation, box, { stroke: LINE_STYLE.nation, lineWidth: 1.3 });
+      stats.layers.state = drawLines(ctx, this.atlas.state, box, project, { stroke: LINE_STYLE.state, lineWidth: 1.1 });
+      stats.layers.nation = drawLines(ctx, this.atlas.nation, box, project, { stroke: LINE_STYLE.nation, lineWidth: 1.3 });
     }
-    stats.layers.graticule = this.drawGraticule(ctx, box, width, height);
+    stats.layers.graticule = drawGraticule(ctx, box, width, height, project, this.view.scale, this.compact ? 60 : 90, {
+      line: LINE_STYLE.graticule, label: LINE_STYLE.label,
+    });
     Object.assign(stats, this.drawTrack(ctx));
     stats.current = this.drawCurrent(ctx);
     this.drawHover(ctx);
@@ -328,65 +281,6 @@ export class TrackMap {
     this.fitButton.classList.toggle('active', this.follow);
     this.stats = stats;
     this.container.dataset.trackPoints = String(stats.track.length);
-  }
-
-  /** Stroke (or fill) the lines crossing the view; return how many were drawn and their pixel bounds. */
-  drawLines(ctx, lines, box, { stroke, fill, lineWidth = 1 }) {
-    const [w, s, e, n] = box;
-    let count = 0;
-    let bounds = null;
-    ctx.beginPath();
-    for (const { coords, bbox } of lines) {
-      if (bbox[2] < w || bbox[0] > e || bbox[3] < s || bbox[1] > n) continue;
-      count += 1;
-      for (let i = 0; i < coords.length; i += 2) {
-        const [x, y] = this.project(coords[i], coords[i + 1]);
-        if (i === 0) ctx.moveTo(x, y);
-        else ctx.lineTo(x, y);
-      }
-      const [x0, y0] = this.project(bbox[0], bbox[3]);
-      const [x1, y1] = this.project(bbox[2], bbox[1]);
-      bounds = bounds ? [Math.min(bounds[0], x0), Math.min(bounds[1], y0), Math.max(bounds[2], x1), Math.max(bounds[3], y1)] : [x0, y0, x1, y1];
-    }
-    if (fill) {
-      ctx.fillStyle = fill;
-      ctx.fill('evenodd');
-    } else {
-      ctx.strokeStyle = stroke;
-      ctx.lineWidth = lineWidth;
-      ctx.stroke();
-    }
-    return { lines: count, bounds };
-  }
-
-  drawGraticule(ctx, box, width, height) {
-    const [w, s, e, n] = box;
-    const pxPerDeg = this.view.scale;
-    const steps = [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30];
-    const step = steps.find((candidate) => candidate * pxPerDeg >= (this.compact ? 60 : 90)) || 30;
-    const decimals = step < 0.1 ? 2 : step < 1 ? 1 : 0;
-    ctx.strokeStyle = LINE_STYLE.graticule;
-    ctx.lineWidth = 1;
-    ctx.fillStyle = LINE_STYLE.label;
-    ctx.font = '10px sans-serif';
-    let lines = 0;
-    ctx.beginPath();
-    for (let lon = Math.ceil(w / step) * step; lon <= e; lon += step) {
-      const [x] = this.project(lon, 0);
-      ctx.moveTo(x, 0);
-      ctx.lineTo(x, height);
-      ctx.fillText(`${Math.abs(lon).toFixed(decimals)}°${lon < 0 ? 'W' : 'E'}`, x + 2, height - 3);
-      lines += 1;
-    }
-    for (let lat = Math.ceil(s / step) * step; lat <= n; lat += step) {
-      const [, y] = this.project(0, lat);
-      ctx.moveTo(0, y);
-      ctx.lineTo(width, y);
-      ctx.fillText(`${Math.abs(lat).toFixed(decimals)}°${lat < 0 ? 'S' : 'N'}`, 2, y - 2);
-      lines += 1;
-    }
-    ctx.stroke();
-    return { lines, step };
   }
 
   /** Draw the track segments, coloured by the chosen variable; return the projected points and the colour range. */
