@@ -71,8 +71,14 @@ $(UPLOT): scripts/fetch_assets.sh
 	scripts/fetch_assets.sh
 	@touch $@
 
+# The track map's topojson-client and us-atlas (Census Bureau state and county boundaries), by the same script.
+MAP_ASSETS := meso360/web/static/vendor/topojson-client.min.js meso360/web/static/vendor/us-atlas-counties-10m.json
+$(MAP_ASSETS): $(UPLOT)
+	test -f $@ || scripts/fetch_assets.sh
+	@touch $@
+
 .PHONY: assets
-assets: $(UPLOT) ## fetch the pinned, checksum-verified uPlot into meso360/web/static/vendor/ (build time only)
+assets: $(UPLOT) $(MAP_ASSETS) ## fetch the pinned, checksum-verified uPlot and map data into meso360/web/static/vendor/ (build time only)
 
 .PHONY: venv
 venv: $(BIN)/activate assets jsdeps ## create .venv with meso360 and the test tools

@@ -649,6 +649,10 @@ check_web() {
 	check "web: GET /favicon.ico, /manifest.webmanifest, an icon and units.js, from the package" eval "
 		web page /favicon.ico PNG && web page /manifest.webmanifest '\"start_url\": \"/view\"' &&
 		web page /static/icon-192.png PNG && web page /static/units.js Meso360Units"
+	check "web: the track map's topojson-client and us-atlas counties, from the package" eval "
+		web page /static/vendor/topojson-client.min.js topojson &&
+		web page /static/vendor/us-atlas-counties-10m.json '\"counties\"' &&
+		ct test -s /usr/lib/python3/dist-packages/meso360/web/static/vendor/us-atlas.LICENSE"
 	check "web: GET /healthz answers ok" web page /healthz ok
 	check "web: GET /api/status: the four units, ingest and web active, newest observation < 30 s old" \
 		wait_for 15 "api/status with a fresh observation" web status

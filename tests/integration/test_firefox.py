@@ -94,6 +94,9 @@ def test_dashboard_and_control_panel_work_in_firefox(stack, tmp_path):  # noqa: 
     assert checks["fix"] == "Fix"
     assert checks["lastUpdate"].endswith("UTC")
     assert checks["axisF"] == "°F"
+    # the track map: the simulator replays a drive in west Texas, drawn inside the map over its counties
+    assert checks["map"]["inside"] is True
+    assert checks["map"]["county"]["state"] in ("Texas", "New Mexico"), checks["map"]
 
     # /: units listed, login form until the password is given, then control enabled; read-only without a password
     assert {"component-ingest", "component-web", "component-tunnel", "component-sim"} <= set(checks["units"])

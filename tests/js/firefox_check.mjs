@@ -87,6 +87,26 @@ async function checkDashboard(browser) {
   checks.lastUpdate = await text(page, '#last-update');
   checks.vehicle = await text(page, '#vehicle');
   checks.title = await page.title();
+  // the track map (map.js): the live track drawn, the us-atlas counties loaded
+  await until(
+    page,
+    () => {
+      const map = document.getElementById('track-map').trackMap;
+      const state = map && map.debug();
+      return state && state.atlasLoaded && state.track.length > 0;
+    },
+    null,
+    'track map drawn with the us-atlas loaded',
+  );
+  checks.map = await page.evaluate(() => {
+    const map = document.getElementById('track-map').trackMap;
+    const state = map.debug();
+    const newest = state.current.point;
+    return {
+      inside: state.track.every((p) => p.x >= 0 && p.x <= state.width && p.y >= 0 && p.y <= state.height),
+      county: map.countyAt(newest.lon, newest.lat),
+    };
+  });
   // °F and back: the cards and the chart axis follow
   await page.click('#unit-f');
   await until(page, () => (document.querySelector('#obs-cur-t')?.textContent ?? '').trim().endsWith('°F'), null, '°F');

@@ -4,6 +4,7 @@
 import { $, HttpError, el, fetchJSON, fmt, fmtAgo, fmtCoord, fmtDuration, getTempUnit, isNum, queryNumber, setText, toEpochSeconds, utcDateTime } from './common.js';
 import { componentState } from './components.js';
 import { LiveFeed } from './livefeed.js';
+import { TrackMap } from './map.js';
 import { ObsBuffer } from './obs.js';
 import { Sidebar } from './sidebar.js';
 import { LiveTail } from './tail.js';
@@ -44,6 +45,7 @@ class ControlPanel {
     this.sidebar = new Sidebar($('obs-sidebar'), { compact: true, idPrefix: 'obs' });
     this.sidebar.setUnit(getTempUnit());
     this.tail = new LiveTail($('tail'));
+    this.map = new TrackMap($('position-map'), { compact: true });
     this.feed = new LiveFeed({
       staleSeconds: this.staleSeconds,
       onHistory: (points, body) => {
@@ -51,11 +53,13 @@ class ControlPanel {
         this.buffer.reset(points, body.last_id);
         this.sidebar.history(this.buffer.points);
         this.renderPosition();
+        this.map.setTrack(this.buffer.points);
       },
       onPoint: (p) => {
         if (!this.buffer.add(p)) return;
         this.sidebar.point(p, this.buffer.points);
         this.renderPosition();
+        this.map.setTrack(this.buffer.points);
       },
       onState: ({ state, message }) => {
         $('obs-dot').className = `dot dot-${state}`;

@@ -5,6 +5,7 @@
 import { $, NARROW_QUERY, fetchJSON, getTempUnit, isNum, isTouch, queryNumber, setTempUnit, setText } from './common.js';
 import { ChartSet } from './charts.js';
 import { LiveFeed } from './livefeed.js';
+import { TrackMap } from './map.js';
 import { ObsBuffer, gapThresholdFor, pointsFromColumns } from './obs.js';
 import { Sidebar } from './sidebar.js';
 import { UnitsMenu } from './unitsmenu.js';
@@ -36,6 +37,7 @@ class Dashboard {
       onZoom: (zoomed) => $('reset-zoom').classList.toggle('hidden', !zoomed),
     });
     this.unitsMenu = new UnitsMenu($('units-btn'), $('units-menu'));
+    this.map = new TrackMap($('track-map'), { timeWindow: () => this.charts.window() });
     this.bindControls();
     this.showUnit();
     Units.onChange(() => this.onUnits());
@@ -163,6 +165,7 @@ class Dashboard {
       if (this.dayView) return;
       const last = this.buffer.latest();
       this.charts.setPoints(this.buffer.points, { gapSec: 2, floor: this.liveFloor(), ceil: last ? last.ts : null });
+      this.map.setTrack(this.buffer.points, { gapSec: 2, label: 'live' });
     });
   }
 
@@ -203,6 +206,7 @@ class Dashboard {
       this.charts.mode = 'day';
       this.charts.zoomed = null;
       this.charts.setPoints(points, { gapSec: gapThresholdFor(points), force: true });
+      this.map.setTrack(points, { gapSec: gapThresholdFor(points), label: dayLabel(day) });
       const total = isNum(body.total_rows) ? body.total_rows : points.length;
       setText(banner, `Viewing ${dayLabel(day)} (UTC) · ${points.length} of ${total} rows drawn · the sidebar stays live`);
       $('live-btn').classList.remove('hidden');
