@@ -26,6 +26,11 @@ from meso360.tunnel.forward import MAX_CONNECTIONS
 pytestmark = pytest.mark.sshd
 
 
+# Bounded waits, passed as soon as the tunnel is up: a loaded 2-core CI machine took over 20 s for the first SSH
+# handshake, key exchange and end-to-end probe.
+TUNNEL_UP_S = 60
+
+
 def run_cli(env, *args, input=None):
     result = CliRunner().invoke(tunnel_cli, ["--config", str(env.config_path), *args], input=input)
     return result
@@ -90,7 +95,7 @@ def test_forward_reaches_the_vehicle_sshd_with_half_close_and_ready_is_sent_once
 def test_tunnel_comes_back_and_is_verified_again_after_the_bastion_restarts(env):
     ready_setup(env)
     env.start_daemon()
-    first = env.wait_state(lambda s: s["state"] == "up", 20, "tunnel up")
+    first = env.wait_state(lambda s: s["state"] == "up", TUNNEL_UP_S, "tunnel up")
 
     env.sshd.kill()
     down = env.wait_state(lambda s: s["state"] == "down", 15, "tunnel down after the bastion died")
@@ -199,7 +204,7 @@ def test_trust_pins_the_servers_key_and_asks_first(env):
 def test_silent_bastion_is_detected_by_keepalives_and_a_stale_listener_is_reported_until_it_goes(env):
     ready_setup(env)
     daemon = env.start_daemon()
-    env.wait_state(lambda s: s["state"] == "up", 20, "tunnel up")
+    env.wait_state(lambda s: s["state"] == "up", TUNNEL_UP_S, "tunnel up")
 
     # Freeze the bastion's session: TCP stays open, nothing answers, and it keeps holding remote_port,
     # as a bastion does with a vehicle that dropped off the network without closing its connection.
@@ -219,7 +224,7 @@ def test_connections_beyond_the_limit_are_refused_and_a_freed_slot_is_reused(env
     ready_setup(env)
     env.write_config(probe_interval=600)  # only the first probe: no probe takes a slot during the test
     env.start_daemon()
-    env.wait_state(lambda s: s["state"] == "up", 20, "tunnel up")
+    env.wait_state(lambda s: s["state"] == "up", TUNNEL_UP_S, "tunnel up")
 
     connections = []
     try:
