@@ -6,6 +6,8 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
+
 CHROMIUM = os.environ.get("MESO360_CHROMIUM", "/usr/bin/chromium")
 # Playwright adds --headless itself and launches with a new, empty temporary profile (user-data-dir).
 CHROMIUM_FLAGS = (
@@ -89,3 +91,14 @@ def screenshot(page, name):
     path = ARTIFACTS_DIR / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Debian chromium driven by Playwright, one per test module (import this fixture to use it)."""
+    # `make venv` and the Debian chromium provide it: a missing one is a failed set-up, never a silent skip.
+    missing = chromium_missing()
+    if missing is not None:
+        pytest.fail(missing)
+    with chromium_browser() as chromium:
+        yield chromium

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from browser_helpers import PageErrors, chromium_browser, chromium_missing, screenshot, wait_until
+from browser_helpers import PageErrors, browser, screenshot, wait_until  # noqa: F401 (the fixture)
 from conftest import start_simulator_process
 from ingest_helpers import IngestProcess
 from ingest_helpers import write_config as write_ingest_config
@@ -49,16 +49,6 @@ if [ "$1" = show ]; then
 fi
 exit 1
 """
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # `make venv` and the Debian chromium provide it: a missing one is a failed set-up, never a silent skip.
-    missing = chromium_missing()
-    if missing is not None:
-        pytest.fail(missing)
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 def start_stack(base, rate, web_config="", env=None):

@@ -19,8 +19,7 @@ from browser_helpers import (
     MOBILE_USER_AGENT,
     MOBILE_VIEWPORT,
     PageErrors,
-    chromium_browser,
-    chromium_missing,
+    browser,  # noqa: F401 (the fixture)
     screenshot,
     wait_until,
 )
@@ -133,16 +132,6 @@ def stack(tmp_path_factory):
     finally:
         for process in reversed(running):
             process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # `make venv` and the Debian chromium provide it: a missing one is a failed set-up, never a silent skip.
-    missing = chromium_missing()
-    if missing is not None:
-        pytest.fail(missing)
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from browser_helpers import (
     MOBILE_USER_AGENT,
     MOBILE_VIEWPORT,
     PageErrors,
-    chromium_browser,
-    chromium_missing,
+    browser,  # noqa: F401 (the fixture)
     screenshot,
     wait_until,
 )
@@ -69,15 +68,6 @@ def web(tmp_path_factory):
         yield process
     finally:
         process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    missing = chromium_missing()
-    if missing is not None:
-        pytest.fail(missing)
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture

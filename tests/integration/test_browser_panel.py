@@ -10,7 +10,7 @@ import time
 
 import pytest
 import requests
-from browser_helpers import PageErrors, chromium_browser, chromium_missing, screenshot, wait_until
+from browser_helpers import PageErrors, browser, screenshot, wait_until  # noqa: F401 (the fixture)
 from web_helpers import start_web
 
 from meso360.datafile import OBS_HEADER
@@ -40,16 +40,6 @@ def web(tmp_path_factory):
     process = start_web(base, config)
     yield process
     process.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    # `make venv` and the Debian chromium provide it: a missing one is a failed set-up, never a silent skip.
-    missing = chromium_missing()
-    if missing is not None:
-        pytest.fail(missing)
-    with chromium_browser() as chromium:
-        yield chromium
 
 
 @pytest.fixture
