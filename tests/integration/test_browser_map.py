@@ -241,15 +241,23 @@ def test_hover_shows_the_values_of_the_nearest_point(open_page, web):
     point = points[nearest["index"]]
     when = dt.datetime.fromtimestamp(point["ts"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     assert when in text
-    assert f"{point['t']:.1f} °C" in text
-    assert f"{point['td']:.1f} °C" in text
-    assert f"{point['wspd']:.1f} m/s" in text
+    assert f"{point['t']:.2f} °C" in text  # the default units of the units menu (units.js)
+    assert f"{point['td']:.2f} °C" in text
+    assert f"{point['wspd']:.2f} m/s" in text
+    assert f"{point['wdir']:.0f}°" in text  # a direction is not a unit of the menu: degrees
     assert f"{abs(point['lat']):.5f}° N" in text and f"{abs(point['lon']):.5f}° W" in text
     assert ", Texas" in text
     page.mouse.move(box["x"] + 2, box["y"] + box["height"] - 2)
     wait_until(lambda: not tip.is_visible(), 10, "tooltip hidden away from the track")
+    # The units and the time zone chosen in the units menu apply to the map's labels too.
+    zone = page.evaluate("Meso360Units.set({temperature: 'F', wind: 'kt', time: 'local'}); Meso360Units.label('time')")
     page.mouse.move(box["x"] + mouse_x, box["y"] + mouse_y)
-    wait_until(lambda: tip.is_visible(), 10, "tooltip again")
+    wait_until(lambda: tip.is_visible() and "°F" in tip.inner_text(), 10, "tooltip again, in °F")
+    text = tip.inner_text()
+    assert f"{point['t'] * 9 / 5 + 32:.2f} °F" in text
+    assert f"{point['wspd'] * 3600 / 1852:.1f} kt" in text
+    local = page.evaluate(f"Meso360Units.formatTime({point['ts']}, {{date: true}})")
+    assert f"{local} {zone}" in text
     screenshot(page, "map-dashboard-hover")
 
 

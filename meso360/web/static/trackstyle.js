@@ -23,7 +23,7 @@ export const VARIABLES = {
 export function unitLabel(kind, value) {
   if (!isNum(value)) return '--';
   const units = window.Meso360Units;
-  if (units && typeof units.format === 'function' && kind !== 'thetae') {
+  if (units && units.QUANTITIES && Object.prototype.hasOwnProperty.call(units.QUANTITIES, kind)) {
     try {
       const text = units.format(kind, value);
       if (typeof text === 'string' && text) return text;
@@ -48,8 +48,12 @@ export function rampColor(fraction) {
   return RAMP[Math.round(f)];
 }
 
-/** Given epoch seconds, return "YYYY-MM-DD HH:MM:SS UTC". */
+/** Given epoch seconds, return "YYYY-MM-DD HH:MM:SS ZONE" in the zone chosen in the units menu (UTC by default). */
 export function utcStamp(ts) {
+  const units = window.Meso360Units;
+  if (units && typeof units.formatTime === 'function') {
+    return `${units.formatTime(ts, { date: true })} ${units.label('time')}`; // the zone chosen in the units menu
+  }
   const d = new Date(ts * 1000);
   return `${d.toISOString().slice(0, 19).replace('T', ' ')} UTC`;
 }
