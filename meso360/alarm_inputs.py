@@ -81,6 +81,7 @@ def gather(config, units, row_times, now=None, boot=None):
         units=units,
         tunnel_configured=config.tunnel.configured,
         tunnel_state=read_tunnel_state(general.state_dir),
+        tunnel_probe_interval_s=config.tunnel.probe_interval,
         boot_time=boot_time() if boot is None else boot,
         disk_free_pct=disk_free_pct(general.data_dir),
         battery_v=logger.get("battery_v"),

@@ -63,6 +63,7 @@ class Inputs:
     units: dict  # component -> (ActiveState, SubState); a component left out is unknown
     tunnel_configured: bool
     tunnel_state: dict | None  # tunnel.json (read_tunnel_state)
+    tunnel_probe_interval_s: float  # tunnel.probe_interval: a healthy tunnel is verified this often
     boot_time: float | None  # epoch seconds the host booted
     disk_free_pct: float | None
     battery_v: float | None
@@ -147,14 +148,16 @@ def _tunnel(inputs, limits):
     state = inputs.tunnel_state or {}
     verified = _epoch(state.get("verified_at"))
     reference = verified or _epoch(state.get("since")) or inputs.boot_time
-    if reference is None or inputs.now - reference <= limits.tunnel_unverified_s:
+    # Never shorter than two probes: a healthy tunnel is verified only every probe_interval.
+    threshold = max(limits.tunnel_unverified_s, 2 * inputs.tunnel_probe_interval_s)
+    if reference is None or inputs.now - reference <= threshold:
         return None
-    minutes = f"{limits.tunnel_unverified_s / 60:g} min"
+    minutes = f"{threshold / 60:g} min"
     what = f"last verified at {_clock(verified)}" if verified else f"not verified since {_clock(reference)}"
     where = state.get("state") or "no state reported (tunnel.json missing)"
     detail = f"{where}: {state['detail']}" if state.get("detail") else where
     message = f"the tunnel to base was {what} (more than {minutes}); {detail}"
-    since = reference + limits.tunnel_unverified_s
+    since = reference + threshold
     return Alarm("tunnel_unverified", "Tunnel to base down", message, _FIXES["tunnel_unverified"], since)
 
 

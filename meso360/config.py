@@ -162,7 +162,7 @@ SCHEMA = {
             "300",
             seconds_between(60.0, 86400.0),
             "Alarm when a configured tunnel has not been verified end to end for this many seconds"
-            " (at least twice tunnel.probe_interval).",
+            " (never less than two tunnel.probe_interval).",
         ),
         "disk_free_min_pct": (
             "10",
@@ -306,23 +306,10 @@ def parse(text, path="<string>"):
             if tunnel.get(key) in ("", None):
                 problems.append(f"{path}: tunnel.{key} is empty: required when tunnel.host is set")
 
-    problems += _alarm_problems(sections, path)
     if problems:
         raise ConfigError(problems)
     built = {attr: _SECTION_CLASSES[section](**sections[attr]) for section, attr in _SECTION_ATTRS.items()}
     return Config(path=path, **built)
-
-
-def _alarm_problems(sections, path):
-    """The tunnel is verified every probe_interval: an alarm threshold shorter than two probes would fire on a
-    healthy tunnel."""
-    unverified, probe = sections["alarms"].get("tunnel_unverified_s"), sections["tunnel"].get("probe_interval")
-    if unverified is None or probe is None or unverified >= 2 * probe:
-        return []
-    return [
-        f"{path}: alarms.tunnel_unverified_s = {unverified:g} is less than twice tunnel.probe_interval ({probe:g} s):"
-        " the alarm would fire between two verifications of a healthy tunnel"
-    ]
 
 
 def load(path=None):
