@@ -1,8 +1,11 @@
-"""Headless Chromium for the browser tests: Playwright driving the Debian `chromium` (never a downloaded build)."""
+"""The browsers of the tests: Playwright driving the Debian `chromium`, node + puppeteer-core driving the Debian
+firefox-esr (never a downloaded build)."""
 
 import contextlib
+import json
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -102,3 +105,52 @@ def browser():
         pytest.fail(missing)
     with chromium_browser() as chromium:
         yield chromium
+
+
+FIREFOX = os.environ.get("MESO360_FIREFOX", "/usr/bin/firefox-esr")
+JS_DIR = Path(__file__).resolve().parents[1] / "js"
+
+
+def firefox_missing():
+    """Return why the Debian firefox-esr cannot be driven here (Firefox, node or puppeteer-core missing), or None."""
+    if not (Path(FIREFOX).is_file() or shutil.which(FIREFOX)):
+        return f"{FIREFOX} not found (apt-get install firefox-esr)"
+    if shutil.which("node") is None:
+        return "node not found (apt-get install nodejs)"
+    if not (JS_DIR / "node_modules" / "puppeteer-core").is_dir():
+        return "puppeteer-core not installed in tests/js (make venv)"
+    return None
+
+
+def run_firefox_script(script, options, tmp_path, timeout_s):
+    """Run tests/js/SCRIPT with node on the Debian firefox-esr (a new, empty profile and HOME under tmp_path), given
+    `options` (JSON: its first argument; "profile", "artifacts" and "firefox" are added); return its JSON outcome."""
+    missing = firefox_missing()  # `make venv` installs them: a missing one is a failed set-up, never a skip
+    assert missing is None, missing
+    profile, home = tmp_path / "firefox-profile", tmp_path / "home"
+    profile.mkdir()
+    home.mkdir()
+    ARTIFACTS_DIR.mkdir(exist_ok=True)
+    options = options | {"profile": str(profile), "artifacts": str(ARTIFACTS_DIR), "firefox": FIREFOX}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),  # Firefox writes caches under $HOME; root's own is left alone
+        "TMPDIR": str(tmp_path),
+        "MOZ_CRASHREPORTER_DISABLE": "1",
+        "MOZ_DISABLE_AUTO_SAFE_MODE": "1",
+        "MOZ_HEADLESS": "1",
+        "PUPPETEER_SKIP_DOWNLOAD": "1",
+        "NO_PROXY": "*",
+    }
+    result = subprocess.run(
+        ["node", str(JS_DIR / script), json.dumps(options)],
+        cwd=JS_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    assert lines, f"no JSON result; stdout: {result.stdout[-2000:]} stderr: {result.stderr[-2000:]}"
+    return json.loads(lines[-1])

@@ -5,16 +5,12 @@ is opened with a desktop user agent, and any console error, failed request or re
 """
 
 import datetime as dt
-import json
-import os
 import struct
-import subprocess
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 import requests
-from browser_helpers import ARTIFACTS_DIR, screenshot, wait_until
+from browser_helpers import ARTIFACTS_DIR, run_firefox_script, screenshot, wait_until
 from test_browser import STORED_DAY, browser, stack, stored_day_rows  # noqa: F401 (fixtures)
 
 from meso360.datafile import OBS_COLUMNS
@@ -26,8 +22,6 @@ DESKTOP_USER_AGENT = (
 )
 ZONE = "America/Chicago"
 HPA_PER_INHG = 33.8638866667
-FIREFOX = os.environ.get("MESO360_FIREFOX", "/usr/bin/firefox-esr")
-JS_DIR = Path(__file__).resolve().parents[1] / "js"
 
 
 class StrictPageLog:
@@ -458,43 +452,8 @@ def test_units_chosen_in_the_menu_are_kept_and_applied_to_cards_charts_and_hover
 
 
 def test_dashboard_zoom_layout_and_icon_in_firefox(stack, tmp_path):  # noqa: F811
-    # `make venv` installs node, puppeteer-core and firefox-esr; a missing one is a failed set-up, never a skip.
-    assert Path(FIREFOX).is_file(), f"{FIREFOX} not found (apt-get install firefox-esr)"
-    assert (JS_DIR / "node_modules" / "puppeteer-core").is_dir(), "puppeteer-core not installed in tests/js"
-    profile = tmp_path / "firefox-profile"
-    profile.mkdir()
-    home = tmp_path / "home"
-    home.mkdir()
-    ARTIFACTS_DIR.mkdir(exist_ok=True)
-    options = {
-        "web": stack["web"].url,
-        "profile": str(profile),
-        "artifacts": str(ARTIFACTS_DIR),
-        "firefox": FIREFOX,
-        "timeoutMs": 30000,
-    }
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": str(home),
-        "TMPDIR": str(tmp_path),
-        "MOZ_CRASHREPORTER_DISABLE": "1",
-        "MOZ_DISABLE_AUTO_SAFE_MODE": "1",
-        "MOZ_HEADLESS": "1",
-        "PUPPETEER_SKIP_DOWNLOAD": "1",
-        "NO_PROXY": "*",
-    }
-    result = subprocess.run(
-        ["node", str(JS_DIR / "firefox_dashboard_check.mjs"), json.dumps(options)],
-        cwd=JS_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-4000:]
-    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-    assert lines, f"no JSON result; stdout: {result.stdout[-2000:]} stderr: {result.stderr[-2000:]}"
-    outcome = json.loads(lines[-1])
+    options = {"web": stack["web"].url, "timeoutMs": 30000}
+    outcome = run_firefox_script("firefox_dashboard_check.mjs", options, tmp_path, timeout_s=240)
     assert outcome["failure"] is None, outcome["failure"]
     assert outcome["errors"] == [], outcome["errors"]
     assert outcome["foreignRequests"] == [], outcome["foreignRequests"]
