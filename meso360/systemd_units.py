@@ -74,6 +74,17 @@ def utc_iso(epoch_seconds):
     return when.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def epoch_of_utc_iso(text):
+    """Given ISO 8601 text as utc_iso writes it (no zone: UTC), return seconds since the epoch, or None if it is not."""
+    if not isinstance(text, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).timestamp()
+
+
 @dataclasses.dataclass(frozen=True)
 class UnitState:
     """One unit as `systemctl show` reports it; times ISO 8601 UTC with `Z`."""

@@ -16,6 +16,13 @@ from meso360.web.responses import json_error, whole_number
 from meso360.web.server import PENDING_OUTPUT_LIMIT_BYTES
 from meso360.web.sessions import SESSION_COOKIE
 from meso360.web.system_info import system_summary, url_without_credentials
+from meso360.web.vehicle_metrics import (
+    gauge,
+    identity_metrics,
+    observation_metrics,
+    today_file_metrics,
+    tunnel_metrics,
+)
 
 GUNZIP_PIECE_BYTES = 64 * 1024
 
@@ -120,12 +127,17 @@ def metrics_text(services):
         "# HELP meso360_backfilled_rows_total Rows that arrived more than 5 s after their GPS time.",
         "# TYPE meso360_backfilled_rows_total counter",
         f"meso360_backfilled_rows_total {reader.backfilled_rows}",
-        "# HELP meso360_newest_observation_age_seconds Host clock minus the time of the newest row.",
-        "# TYPE meso360_newest_observation_age_seconds gauge",
-        f"meso360_newest_observation_age_seconds {'NaN' if newest is None else newest['age_s']}",
-        "# HELP meso360_unit_active 1 when the systemd unit is active.",
-        "# TYPE meso360_unit_active gauge",
     ]
+    lines += identity_metrics(services.config)
+    lines += observation_metrics(newest)
+    lines += gauge(
+        "meso360_newest_observation_age_seconds",
+        "Host clock minus the time of the newest row.",
+        None if newest is None else float(newest["age_s"]),
+    )
+    lines += today_file_metrics(reader, services.file_size)
+    lines += tunnel_metrics(services.config)
+    lines += ["# HELP meso360_unit_active 1 when the systemd unit is active.", "# TYPE meso360_unit_active gauge"]
     for unit, active in services.systemd.active_units().items():
         lines.append(f'meso360_unit_active{{unit="{unit}"}} {int(active)}')
     lines += alarm_metrics(services)
@@ -157,11 +169,11 @@ def alarm_metrics(services):
         "# TYPE meso360_alarm_active gauge",
     ]
     lines += [f'meso360_alarm_active{{name="{name}"}} {int(name in active)}' for name in alarms.ALARM_NAMES]
-    return lines + [
-        "# HELP meso360_logger_battery_volts The logger's newest battery voltage (BattV).",
-        "# TYPE meso360_logger_battery_volts gauge",
-        f"meso360_logger_battery_volts {'NaN' if battery is None else battery}",
-    ]
+    return lines + gauge(
+        "meso360_logger_battery_volts",
+        "The logger's newest battery voltage (BattV).",
+        None if battery is None else float(battery),
+    )
 
 
 def _alarms(services):

@@ -13,6 +13,7 @@ from meso360.web import api, control, streams
 from meso360.web.confine import regular_file_inside
 from meso360.web.login_guard import LoginGuard
 from meso360.web.responses import json_error
+from meso360.web.vehicle_metrics import FileSize
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class Services:
     loop_heartbeat: float = 0.0  # monotonic time the daemon loop last finished a pass (0: none yet)
     loop_stall_s: float = 15.0  # the loop is stuck when its heartbeat is older (set by the daemon from its pace)
     alarms: object = None  # AlarmMonitor (alarm_monitor.py), set by the daemon; None: no alarm evaluation
+    file_size: FileSize = dataclasses.field(default_factory=FileSize)  # /metrics: the newest file's size
 
 
 class _SecurityHeaders:
