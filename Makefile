@@ -10,11 +10,13 @@ STAMPS := .cache/stamps
 # debian/control alone, installed by $(STAMPS)/build-deps): compilers for the venv, OpenSSH for the tunnel tests,
 # the browsers, lintian, and the container tools of the end-to-end test; dbus-daemon for the private bus of the
 # unit-state tests (tests/integration/fake_systemd.py).
+# prometheus for its promtool, which checks the /metrics exposition (tests/integration/test_metrics.py).
 APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
 	chromium chromium-driver firefox-esr \
 	lintian devscripts fakeroot \
 	systemd-container debootstrap \
-	dbus-daemon
+	dbus-daemon \
+	prometheus
 
 .PHONY: help
 help: ## show this help
