@@ -1,6 +1,6 @@
 """The /metrics lines base needs per vehicle: identity, newest observation, today's file and the tunnel.
 
-Written by hand in the Prometheus text format 0.0.4, like the rest of /metrics (see README "Metrics"):
+Written by hand in the Prometheus text format 0.0.4, like the rest of /metrics (README "Web API", the /metrics line):
 every value is read at scrape time from what the daemon already holds, so a metric is a HELP line, a
 TYPE line and one f-string; a missing value leaves its sample out (never NaN).
 """
