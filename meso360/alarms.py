@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 
 from meso360.logs import NOTICE
-from meso360.systemd_units import COMPONENTS, unit_name, utc_iso
+from meso360.systemd_units import COMPONENTS, epoch_of_utc_iso, unit_name, utc_iso
 
 UNIT_ALARMS = tuple(f"unit_{component}" for component in COMPONENTS)
 ALARM_NAMES = ("stale", "gps_lost", *UNIT_ALARMS, "tunnel_unverified", "disk_low", "completeness_low", "battery_low")
@@ -100,16 +100,6 @@ def _clock(epoch_seconds):
     return dt.datetime.fromtimestamp(epoch_seconds, dt.UTC).strftime("%H:%M:%SZ")
 
 
-def _epoch(iso_text):
-    """ISO 8601 text (as tunnel.json has it) -> epoch seconds, or None."""
-    if not isinstance(iso_text, str):
-        return None
-    try:
-        return dt.datetime.fromisoformat(iso_text).timestamp()
-    except ValueError:
-        return None
-
-
 def _stale(inputs, limits):
     if inputs.last_row_at is None:
         return Alarm("stale", "No data", f"no data file in {inputs.data_dir} yet", _FIXES["stale"])
@@ -146,8 +136,8 @@ def _tunnel(inputs, limits):
     if not inputs.tunnel_configured:
         return None
     state = inputs.tunnel_state or {}
-    verified = _epoch(state.get("verified_at"))
-    reference = verified or _epoch(state.get("since")) or inputs.boot_time
+    verified = epoch_of_utc_iso(state.get("verified_at"))
+    reference = verified or epoch_of_utc_iso(state.get("since")) or inputs.boot_time
     # Never shorter than two probes: a healthy tunnel is verified only every probe_interval.
     threshold = max(limits.tunnel_unverified_s, 2 * inputs.tunnel_probe_interval_s)
     if reference is None or inputs.now - reference <= threshold:
