@@ -8,8 +8,7 @@
 // Prints one JSON object on stdout: {"ok": bool, "checks": {...}, "errors": [...], "foreignRequests": [...],
 // "failure": "..."}; the pytest test asserts on it. Exit status 0 unless the script itself crashed.
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
-import { LOOPBACK, PREFS } from './firefox_prefs.mjs';
+import { LOOPBACK, runInFirefox } from './firefox_prefs.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const deadlineMs = opts.timeoutMs ?? 30000;
@@ -162,24 +161,10 @@ async function checkControl(browser) {
   await readonly.close();
 }
 
-let browser = null;
-let failure = null;
-try {
-  browser = await puppeteer.launch({
-    browser: 'firefox',
-    executablePath: opts.firefox,
-    headless: true,
-    userDataDir: opts.profile,
-    extraPrefsFirefox: PREFS,
-    timeout: 30000,
-  });
+const failure = await runInFirefox(opts, async (browser) => {
   checks.browserVersion = await browser.version();
   await checkDashboard(browser);
   await checkControl(browser);
-} catch (error) {
-  failure = String(error.stack ?? error);
-} finally {
-  if (browser) await browser.close().catch(() => {});
-}
+});
 const ok = failure === null && errors.length === 0 && foreignRequests.length === 0;
 process.stdout.write(`${JSON.stringify({ ok, checks, errors, foreignRequests, failure })}\n`);

@@ -7,8 +7,7 @@
 // Prints one JSON object on stdout: {"checks": {...}, "errors": [...], "foreignRequests": [...], "failure": "..."};
 // the pytest test asserts on it. Console errors are not filtered: a missing icon or a script error fails the test.
 import path from 'node:path';
-import puppeteer from 'puppeteer-core';
-import { LOOPBACK, PREFS } from './firefox_prefs.mjs';
+import { LOOPBACK, runInFirefox } from './firefox_prefs.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const deadlineMs = opts.timeoutMs ?? 30000;
@@ -147,24 +146,10 @@ async function checkIcons(browser) {
   await dashboard.close();
 }
 
-let browser = null;
-let failure = null;
-try {
-  browser = await puppeteer.launch({
-    browser: 'firefox',
-    executablePath: opts.firefox,
-    headless: true,
-    userDataDir: opts.profile,
-    extraPrefsFirefox: PREFS,
-    timeout: 30000,
-  });
+const failure = await runInFirefox(opts, async (browser) => {
   checks.browserVersion = await browser.version();
   await checkIcons(browser);
   await checkLayout(browser);
   await checkZoom(browser);
-} catch (error) {
-  failure = String(error.stack ?? error);
-} finally {
-  if (browser) await browser.close().catch(() => {});
-}
+});
 process.stdout.write(`${JSON.stringify({ checks, errors, foreignRequests, failure })}\n`);

@@ -1,10 +1,12 @@
 // firefox_prefs.mjs — the Firefox preferences and loopback hosts of the Firefox checks (firefox_check.mjs,
-// firefox_dashboard_check.mjs).
+// firefox_dashboard_check.mjs), and the launch both share (runInFirefox).
 //
 // Nothing but the pages under test may use the network: no updates, telemetry, remote settings, safe browsing,
 // add-on or region lookups, captive-portal or connectivity probes, DoH or prefetching. Everything that is not
 // loopback goes to a proxy on a closed loopback port (loopback itself is never proxied), so even a background
 // request that no pref covers cannot leave the machine.
+import puppeteer from 'puppeteer-core';
+
 export const PREFS = {
   'app.update.enabled': false,
   'app.update.auto': false,
@@ -64,3 +66,25 @@ export const PREFS = {
 };
 
 export const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+
+// runInFirefox(opts, steps): launch the Debian firefox-esr (opts.firefox) headless on the new profile opts.profile
+// with PREFS, await steps(browser), close it; return null, or the failure's stack as text.
+export async function runInFirefox(opts, steps) {
+  let browser = null;
+  try {
+    browser = await puppeteer.launch({
+      browser: 'firefox',
+      executablePath: opts.firefox,
+      headless: true,
+      userDataDir: opts.profile,
+      extraPrefsFirefox: PREFS,
+      timeout: 30000,
+    });
+    await steps(browser);
+    return null;
+  } catch (error) {
+    return String(error.stack ?? error);
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+  }
+}
