@@ -14,6 +14,7 @@ from meso360.config_values import (
     number_between,
     one_of,
     password_hash,
+    port_or_off,
     seconds_between,
     table_name,
     url,
@@ -131,6 +132,12 @@ SCHEMA = {
             whole_number_between(1, 65535, optional=True),
             "Port opened on the bastion, forwarded to local_port.",
         ),
+        "remote_web_port": (
+            "0",
+            port_or_off(1024, 65535),
+            "Second port opened on the bastion (not remote_port), forwarded to the web daemon ([web] listen),"
+            " for base's dashboard link and /metrics; 0: no web forward.",
+        ),
         "local_port": (
             "22",
             whole_number_between(1, 65535),
@@ -220,6 +227,7 @@ class TunnelConfig:
     key_file: Path
     known_hosts: Path
     remote_port: object
+    remote_web_port: int
     local_port: int
     keepalive_interval: float
     keepalive_misses: int
@@ -305,6 +313,8 @@ def parse(text, path="<string>"):
         for key in ("user", "remote_port"):
             if tunnel.get(key) in ("", None):
                 problems.append(f"{path}: tunnel.{key} is empty: required when tunnel.host is set")
+    if tunnel.get("remote_web_port") and tunnel.get("remote_web_port") == tunnel.get("remote_port"):
+        problems.append(f"{path}: tunnel.remote_web_port must differ from tunnel.remote_port (two forwards)")
 
     if problems:
         raise ConfigError(problems)

@@ -54,6 +54,16 @@ def whole_number_between(low, high, optional=False):
     return _number_between(int, low, high, allowed, optional)
 
 
+def port_or_off(low, high):
+    """Return a parser of a TCP port from `low` to `high`, or 0 (also empty) meaning off; off gives 0."""
+    port = _number_between(int, low, high, f"0 (off) or a port between {low} and {high}")
+
+    def parse(value):
+        return 0 if value in ("", "0") else port(value)
+
+    return parse
+
+
 def _number_between(convert, low, high, allowed, optional=False):
     def parse(value):
         if optional and value == "":
