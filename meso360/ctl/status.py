@@ -127,10 +127,17 @@ def _tunnel_line(tunnel):
         return "\ntunnel: not configured ([tunnel] host is empty)"
     if state is None:
         return "\ntunnel: configured; no state reported yet (tunnel.json missing)"
-    return (
+    line = (
         f"\ntunnel: {state.get('state', '?')} since {state.get('since', '?')}, verified {state.get('verified_at')},"
         f" {state.get('reconnects', 0)} reconnects {state.get('detail') or ''}".rstrip()
     )
+    web = state.get("web_forward") or {}
+    if web.get("state", "off") != "off":
+        line += (
+            f"\ntunnel web forward: {web.get('state')} ({web.get('remote')} → {web.get('local')}),"
+            f" verified {web.get('verified_at')}; {web.get('detail') or ''}".rstrip("; ")
+        )
+    return line
 
 
 def _data_lines(obs, today, disk):

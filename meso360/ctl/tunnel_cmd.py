@@ -48,6 +48,7 @@ def keygen(ctl, force, owner):
             tunnel_config.remote_port,
             owner=owner or _default_owner(),
             overwrite=force,
+            remote_web_port=tunnel_config.remote_web_port,
         )
     except (TunnelError, OSError, LookupError) as error:
         raise click.ClickException(str(error)) from error
@@ -55,10 +56,10 @@ def keygen(ctl, force, owner):
     user = tunnel_config.user or "USER"
     click.echo(f"On the bastion, add this line to ~{user}/.ssh/authorized_keys:\n")
     click.echo(generated.authorized_keys_line)
-    click.echo(
-        "\nIt allows this key nothing but listening on, and connecting to, "
-        f"localhost:{tunnel_config.remote_port} of the bastion."
+    ports = " and ".join(
+        f"localhost:{port}" for port in (tunnel_config.remote_port, tunnel_config.remote_web_port) if port
     )
+    click.echo(f"\nIt allows this key nothing but listening on, and connecting to, {ports} of the bastion.")
 
 
 @tunnel.command()

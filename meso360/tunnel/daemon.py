@@ -11,6 +11,7 @@ from meso360.service import Backoff, wait_feeding_watchdog
 from meso360.tunnel import ssh
 from meso360.tunnel.session import Session, watch
 from meso360.tunnel.state import TunnelState
+from meso360.tunnel.web_forward import web_target
 
 log = logging.getLogger("meso360.tunnel")
 
@@ -73,12 +74,14 @@ def run(config, stop_event, notifier):
         return EXIT_OK
     pkey = ssh.load_private_key(tunnel.key_file)
     host_keys = ssh.load_known_hosts(tunnel.known_hosts)
-    state = TunnelState(tunnel, config.general.state_dir, notifier)
+    state = TunnelState(tunnel, config.general.state_dir, notifier, web_target(config.web.listen))
     backoff = Backoff(tunnel.retry_max_delay)
     closer = _CloseOnStop(stop_event)
     attempts = 0
     where = (tunnel.user, tunnel.host, tunnel.port, tunnel.remote_port, tunnel.local_port)
     log.info("keeping %s@%s:%s port %s forwarded to local port %s", *where)
+    if tunnel.remote_web_port:
+        log.info("and port %s forwarded to the web daemon at %s", tunnel.remote_web_port, state.web_local)
     while not stop_event.is_set():
         state.reconnects = attempts  # attempts after the first one
         attempts += 1
@@ -87,7 +90,7 @@ def run(config, stop_event, notifier):
         client = ssh.new_client(tunnel, host_keys)
         closer.track(client)
         try:
-            session = Session.open(client, tunnel, pkey)
+            session = Session.open(client, tunnel, pkey, config.web.listen)
         except TunnelError as error:
             if stop_event.is_set():
                 break  # the failure is our own closing of the transport

@@ -1,12 +1,16 @@
-"""Is the tunnel alive? Keepalives that wait for the server's answer, and an end-to-end banner probe."""
+"""Is the tunnel alive? Keepalives that wait for the server's answer, the end-to-end banner probe of the sshd
+forward and the GET /healthz probe of the web forward."""
 
 import dataclasses
+import re
 import threading
 import time
 
+from meso360 import USER_AGENT
 from meso360.tunnel.ssh import paramiko
 
 _SSH_OPEN_ADMINISTRATIVELY_PROHIBITED = 1
+_HTTP_OK = re.compile(rb"^HTTP/1\.[01] 200 ")
 
 
 class Keepalive:
@@ -59,6 +63,26 @@ class ProbeResult:
     reconnect: bool = False
 
 
+def _open_probe_channel(transport, remote_port, timeout_seconds):
+    """Open a direct-tcpip channel to localhost:remote_port on the bastion; return (channel, None) or (None, a
+    failed ProbeResult whose `reconnect` says whether the bastion's end of the forward is missing)."""
+    try:
+        channel = transport.open_channel(
+            "direct-tcpip", ("localhost", remote_port), ("127.0.0.1", 0), timeout=timeout_seconds
+        )
+    except paramiko.ChannelException as error:
+        if error.code == _SSH_OPEN_ADMINISTRATIVELY_PROHIBITED:
+            return None, ProbeResult(
+                False,
+                f"the bastion does not allow the probe connection to localhost:{remote_port}"
+                f' (add permitopen="localhost:{remote_port}" to the port-forwarding authorized_keys line)',
+            )
+        return None, ProbeResult(False, f"the bastion cannot connect to its localhost:{remote_port}", reconnect=True)
+    except (paramiko.SSHException, OSError) as error:
+        return None, ProbeResult(False, f"probe channel not opened: {error}", reconnect=True)
+    return channel, None
+
+
 def probe(transport, remote_port, forwarder, timeout_seconds):
     """Open a direct-tcpip channel to localhost:remote_port on the bastion and expect an SSH banner back.
 
@@ -66,20 +90,9 @@ def probe(transport, remote_port, forwarder, timeout_seconds):
     the whole path bastion port → tunnel → vehicle sshd. Return a ProbeResult.
     """
     received_before = forwarder.channels_received
-    try:
-        channel = transport.open_channel(
-            "direct-tcpip", ("localhost", remote_port), ("127.0.0.1", 0), timeout=timeout_seconds
-        )
-    except paramiko.ChannelException as error:
-        if error.code == _SSH_OPEN_ADMINISTRATIVELY_PROHIBITED:
-            return ProbeResult(
-                False,
-                f"the bastion does not allow the probe connection to localhost:{remote_port}"
-                f' (add permitopen="localhost:{remote_port}" to the port-forwarding authorized_keys line)',
-            )
-        return ProbeResult(False, f"the bastion cannot connect to its localhost:{remote_port}", reconnect=True)
-    except (paramiko.SSHException, OSError) as error:
-        return ProbeResult(False, f"probe channel not opened: {error}", reconnect=True)
+    channel, failure = _open_probe_channel(transport, remote_port, timeout_seconds)
+    if failure is not None:
+        return failure
     try:
         banner = _read_line(channel, timeout_seconds)
     finally:
@@ -94,6 +107,41 @@ def probe(transport, remote_port, forwarder, timeout_seconds):
         return ProbeResult(False, f"tunnel works but the vehicle side failed: {forwarder.last_local_error}")
     shown = banner[:40].decode("ascii", "replace").strip() or "nothing"
     return ProbeResult(False, f"no SSH banner from 127.0.0.1:{forwarder.local_port} through the tunnel (got {shown})")
+
+
+def probe_web(transport, remote_port, forwarder, timeout_seconds):
+    """Send GET /healthz to localhost:remote_port on the bastion through a direct-tcpip channel; expect 200 back.
+
+    As with probe(), the request must come back through our own forward (the forwarder counts it), so a 200
+    proves bastion web port → tunnel → the vehicle's web daemon. Return a ProbeResult; `reconnect` here means
+    the bastion has no listener of ours on that port (the forward should be requested again).
+    """
+    received_before = forwarder.channels_received
+    channel, failure = _open_probe_channel(transport, remote_port, timeout_seconds)
+    if failure is not None:
+        return failure
+    request = (
+        f"GET /healthz HTTP/1.1\r\nHost: localhost:{remote_port}\r\nUser-Agent: {USER_AGENT}\r\n"
+        "Connection: close\r\n\r\n"
+    )
+    try:
+        try:
+            channel.sendall(request.encode("ascii"))
+        except (OSError, paramiko.SSHException) as error:
+            return ProbeResult(False, f"GET /healthz not sent through localhost:{remote_port}: {error}")
+        status_line = _read_line(channel, timeout_seconds)
+    finally:
+        channel.close()
+    if forwarder.channels_received == received_before:
+        return ProbeResult(
+            False, f"localhost:{remote_port} on the bastion did not forward GET /healthz through this tunnel", True
+        )
+    if _HTTP_OK.match(status_line):
+        return ProbeResult(True, "verified")
+    if forwarder.last_local_error:
+        return ProbeResult(False, f"the web daemon is not reachable: {forwarder.last_local_error}")
+    shown = status_line[:60].decode("ascii", "replace").strip() or "nothing"
+    return ProbeResult(False, f"GET /healthz through the tunnel to {forwarder.local_address} answered {shown}")
 
 
 def _read_line(channel, timeout_seconds):

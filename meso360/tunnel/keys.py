@@ -36,13 +36,16 @@ class ServerHostKey:
         return f"{known_hosts_name(self.host, self.port)} {self.key_type} {self.key.get_base64()}"
 
 
-def authorized_keys_line(public_key, remote_port):
-    """Return the bastion authorized_keys line that lets this key only listen on, and probe, its own port."""
-    target = f"localhost:{remote_port}"
-    return f'restrict,port-forwarding,permitlisten="{target}",permitopen="{target}" {public_key}'
+def authorized_keys_line(public_key, remote_port, remote_web_port=0):
+    """Return the bastion authorized_keys line that lets this key only listen on, and probe, its own port(s):
+    remote_port, and remote_web_port unless it is 0."""
+    targets = [f"localhost:{port}" for port in (remote_port, remote_web_port) if port]
+    listen = ",".join(f'permitlisten="{target}"' for target in targets)
+    open_ = ",".join(f'permitopen="{target}"' for target in targets)
+    return f"restrict,port-forwarding,{listen},{open_} {public_key}"
 
 
-def generate_key(key_file, vehicle, remote_port, owner=None, overwrite=False):
+def generate_key(key_file, vehicle, remote_port, owner=None, overwrite=False, remote_web_port=0):
     """Create an ed25519 key pair at key_file (0600, OpenSSH format) and key_file.pub (0644).
 
     Made with python3-cryptography (a dependency of paramiko), so no ssh-keygen is needed. `owner` (a user
@@ -64,7 +67,8 @@ def generate_key(key_file, vehicle, remote_port, owner=None, overwrite=False):
     key_file.parent.mkdir(parents=True, exist_ok=True)
     _write_new_file(key_file, private_text, 0o600, owner)
     _write_new_file(public_file, (public_key + "\n").encode("ascii"), 0o644, owner)
-    return GeneratedKey(key_file, public_file, public_key, authorized_keys_line(public_key, remote_port))
+    line = authorized_keys_line(public_key, remote_port, remote_web_port)
+    return GeneratedKey(key_file, public_file, public_key, line)
 
 
 def _write_new_file(path, content, mode, owner):

@@ -1,12 +1,13 @@
-"""One SSH session to the bastion: connect, request the forward, watch it until it dies or we stop."""
+"""One SSH session to the bastion: connect, request the forwards, watch them until the session dies or we stop."""
 
 import logging
 import time
 
 from meso360.errors import TunnelError
 from meso360.tunnel import ssh
-from meso360.tunnel.forward import Forwarder
+from meso360.tunnel.forward import ForwardDispatcher, Forwarder
 from meso360.tunnel.health import Keepalive, probe
+from meso360.tunnel.web_forward import WebForward
 
 log = logging.getLogger(__name__)
 
@@ -14,40 +15,50 @@ TICK_SECONDS = 1.0
 
 
 class Session:
-    """A connected transport with the remote forward in place, its forwarder and its keepalive thread."""
+    """A connected transport with the sshd forward in place, its forwarders, keepalive thread and web forward."""
 
-    def __init__(self, client, forwarder, keepalive):
+    def __init__(self, client, dispatcher, forwarder, keepalive, web=None):
         self.client = client
         self.transport = client.get_transport()
+        self.dispatcher = dispatcher
         self.forwarder = forwarder
         self.keepalive = keepalive
+        self.web = web  # WebForward, or None when tunnel.remote_web_port is 0
 
     @classmethod
-    def open(cls, client, tunnel, pkey):
-        """Connect `client` (ssh.new_client) and request the forward. Return a Session. Raise TunnelError."""
+    def open(cls, client, tunnel, pkey, web_listen=None):
+        """Connect `client` (ssh.new_client) and request the sshd forward. Return a Session. Raise TunnelError.
+
+        With tunnel.remote_web_port set, the session gets a WebForward to [web] listen `web_listen`, requested by
+        the first watch() tick (not here, so the set-up's waits stay within one watchdog period).
+        """
         ssh.connect(client, tunnel, pkey)
         transport = client.get_transport()
+        dispatcher = ForwardDispatcher()
         forwarder = Forwarder(tunnel.local_port, tunnel.connect_timeout)
+        dispatcher.add(tunnel.remote_port, forwarder)
         try:
-            ssh.request_forward(transport, tunnel.remote_port, forwarder, tunnel.connect_timeout)
+            ssh.request_forward(transport, tunnel.remote_port, dispatcher, tunnel.connect_timeout)
         except TunnelError:
             client.close()
             raise
+        web = WebForward(transport, dispatcher, tunnel, web_listen) if tunnel.remote_web_port else None
         keepalive = Keepalive(transport, tunnel.keepalive_interval, tunnel.keepalive_misses)
         keepalive.start()
-        return cls(client, forwarder, keepalive)
+        return cls(client, dispatcher, forwarder, keepalive, web)
 
     def close(self):
         self.keepalive.stop()
-        self.forwarder.close()
+        self.dispatcher.close()
         self.client.close()
 
 
 def watch(session, tunnel, state, stop_event, notifier, on_verified):
     """Probe and watch `session` until it dies (return the reason) or stop_event is set (return None).
 
-    Probes at once, then every probe_interval; the keepalive thread closes the transport after
-    keepalive_misses unanswered keepalives. Sends WATCHDOG=1 on every healthy tick of this loop.
+    Probes at once, then every probe_interval (the sshd forward, then the web forward if any); the keepalive
+    thread closes the transport after keepalive_misses unanswered keepalives. Sends WATCHDOG=1 on every healthy
+    tick of this loop.
     """
     next_probe = time.monotonic()
     while not stop_event.is_set():
@@ -63,6 +74,9 @@ def watch(session, tunnel, state, stop_event, notifier, on_verified):
                 return f"probe failed: {result.detail}"
             else:
                 state.unverified(result.detail)
+            if session.web is not None and session.transport.is_active():
+                notifier.watchdog()  # the sshd probe has its answer: the web forward's waits start a new period
+                session.web.check(state)
         if not session.transport.is_active():
             break
         state.refresh_status()

@@ -162,9 +162,10 @@ def connect(client, tunnel, pkey):
     return client
 
 
-def request_forward(transport, remote_port, handler, timeout_seconds):
+def request_forward(transport, remote_port, handler, timeout_seconds, setting="remote_port"):
     """Ask the server to listen on localhost:remote_port and hand each connection to `handler`.
 
+    `setting` names the config key of the port in the refusal's explanation.
     The answer is awaited at most `timeout_seconds` (the transport is closed after that).
     Raise ForwardRefused if the server says no, TunnelError if it does not answer.
     """
@@ -183,7 +184,7 @@ def request_forward(transport, remote_port, handler, timeout_seconds):
             " set 'ClientAliveInterval 15' and 'ClientAliveCountMax 3' in its sshd_config so dead sessions are"
             " dropped within a minute. Otherwise check that sshd allows it (AllowTcpForwarding yes or remote,"
             f' PermitListen) and that the authorized_keys line has permitlisten="localhost:{remote_port}";'
-            " or another vehicle uses the same remote_port"
+            f" or another vehicle uses the same {setting}"
         ) from error
     finally:
         timer.cancel()

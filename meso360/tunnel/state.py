@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 class TunnelState:
     """Track connecting/up/down, the reconnect count and the last verification; report every change."""
 
-    def __init__(self, tunnel, state_dir, notifier):
+    def __init__(self, tunnel, state_dir, notifier, web_target=("127.0.0.1", 8080)):
         self._tunnel = tunnel
         self._path = tunnel_state_path(state_dir)  # read by systemd_units.read_tunnel_state
         self._notifier = notifier
@@ -28,6 +28,13 @@ class TunnelState:
         self.ready_sent = False
         self._write_failed = False
         self._logged_down = None  # the failure last logged, so a retry loop logs each new cause once
+        # The web forward (tunnel.remote_web_port): off, pending, verified, refused or failed; "down" with the session.
+        web_host, web_port = web_target
+        self.web_local = f"[{web_host}]:{web_port}" if ":" in web_host else f"{web_host}:{web_port}"
+        self.web_state = "pending" if tunnel.remote_web_port else "off"
+        self.web_detail = "not requested yet" if tunnel.remote_web_port else "tunnel.remote_web_port is 0"
+        self.web_verified_at = None
+        self._logged_web = None  # (state, detail) last logged, so a retry every probe_interval logs a cause once
 
     @property
     def route(self):
@@ -58,8 +65,43 @@ class TunnelState:
         self._change("up", detail)
         self._send_ready()
 
+    def web_verified(self):
+        """GET /healthz through the bastion's web port has just answered 200."""
+        self.web_verified_at = time.time()
+        if self._logged_web != ("verified", None):
+            log.info(
+                "web forward verified: %s:%s → %s answers GET /healthz end to end",
+                self._tunnel.host,
+                self._tunnel.remote_web_port,
+                self.web_local,
+            )
+            self._logged_web = ("verified", None)
+        self._change_web("verified", "verified")
+
+    def web_failed(self, state, detail):
+        """The web forward was refused by the bastion (`state` "refused") or its probe failed ("failed")."""
+        if self._logged_web != (state, detail):
+            log.warning(
+                "web forward %s: %s; the ssh forward stays up, retrying every %.0f s",
+                "not in place" if state == "refused" else "not verified",
+                detail,
+                self._tunnel.probe_interval,
+            )
+            self._logged_web = (state, detail)
+        self._change_web(state, detail)
+
+    def _change_web(self, state, detail):
+        if (state, detail) != (self.web_state, self.web_detail):
+            self.web_state, self.web_detail = state, detail
+            self.write()
+        self.refresh_status()
+
     def down(self, detail, retry_in_seconds, level=logging.WARNING):
         """A connection attempt failed or the session died; the next attempt is in retry_in_seconds."""
+        if self.web_state != "off":
+            if self.web_state == "verified":
+                self._logged_web = None  # log "verified" again once a new session proves it
+            self.web_state, self.web_detail = "down", "no ssh session"
         self.retry_at = time.monotonic() + retry_in_seconds
         if detail != self._logged_down:
             log.log(
@@ -87,11 +129,16 @@ class TunnelState:
         if self.state == "up":
             checked = f"verified {time.time() - self.verified_at:.0f} s ago" if self.verified_at else "not verified"
             note = "" if self.detail == "verified" else f" ({self.detail})"
-            return f"tunnel up: {self.route}, {checked}, {self.reconnects} reconnects{note}"
+            return f"tunnel up: {self.route}, {checked}, {self.reconnects} reconnects{note}{self._web_status()}"
         if self.state == "down":
             retry = max(0, round(self.retry_at - time.monotonic())) if self.retry_at else 0
             return f"tunnel down: {self.detail}, retry in {retry} s ({self.reconnects} reconnects)"
         return f"tunnel connecting: {self.route}: {self.detail} ({self.reconnects} reconnects)"
+
+    def _web_status(self):
+        if self.web_state == "off":
+            return ""
+        return f"; web :{self._tunnel.remote_web_port} → {self.web_local} {self.web_state}"
 
     def refresh_status(self):
         self._notifier.status(self.status_text())
@@ -105,8 +152,21 @@ class TunnelState:
             "detail": self.detail,
             "remote": f"{self._tunnel.host}:{self._tunnel.remote_port}",
             "local_port": self._tunnel.local_port,
+            "web_forward": self._web_dict(),
             "pid": os.getpid(),
             "updated_at": utc_iso(time.time()),
+        }
+
+    def _web_dict(self):
+        """The web forward's part of tunnel.json: {"state": "off"}, or its state, detail, ends and last proof."""
+        if self.web_state == "off":
+            return {"state": "off"}
+        return {
+            "state": self.web_state,
+            "detail": self.web_detail,
+            "verified_at": utc_iso(self.web_verified_at),
+            "remote": f"{self._tunnel.host}:{self._tunnel.remote_web_port}",
+            "local": self.web_local,
         }
 
     def write(self):

@@ -107,6 +107,18 @@ def tunnel_metrics(config):
         "When the tunnel last proved the bastion reaches the vehicle's sshd (epoch seconds).",
         epoch_of_utc_iso(state.get("verified_at")),
     )
+    web = state.get("web_forward") or {}
+    web_on = web.get("state", "off") != "off"
+    lines += gauge(
+        "meso360_tunnel_web_forward_verified",
+        "1 while the bastion's web port answers GET /healthz through the tunnel, 0 when not; no sample when off.",
+        int(web.get("state") == "verified" and state.get("state") == "up") if web_on else None,
+    )
+    lines += gauge(
+        "meso360_tunnel_web_forward_last_verified_timestamp_seconds",
+        "When GET /healthz last answered 200 through the bastion's web port (epoch seconds).",
+        epoch_of_utc_iso(web.get("verified_at")) if web_on else None,
+    )
     return lines + [
         "# HELP meso360_tunnel_reconnects_total Reconnections since meso360-tunnel started.",
         "# TYPE meso360_tunnel_reconnects_total counter",
