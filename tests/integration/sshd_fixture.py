@@ -2,6 +2,7 @@
 
 import contextlib
 import getpass
+import http.server
 import json
 import os
 import shutil
@@ -188,6 +189,38 @@ class VehicleSshd:
         self.listener.close()
 
 
+class WebStandIn:
+    """A real HTTP server on 127.0.0.1 standing in for meso360-web: GET /healthz answers 200 "ok <n>"
+    (n = requests so far), anything else 404; `healthz_status` changes the answer."""
+
+    def __init__(self):
+        stand_in = self
+        self.healthz_status = 200
+        self.requests = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                stand_in.requests += 1
+                status = stand_in.healthz_status if self.path == "/healthz" else 404
+                body = f"ok {stand_in.requests}".encode()
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class NotifySocket:
     """A real unix datagram socket standing in for systemd's NOTIFY_SOCKET; a thread collects every message.
 
@@ -278,6 +311,7 @@ class TunnelSetup:
         self.config_path = self.directory / "meso360.conf"
         self.notify = NotifySocket(notify_directory)
         self.daemons = []
+        self.web_listen = None  # [web] listen, written when set (the web forward's target)
         self.write_config()
 
     def write_config(self, **overrides):
@@ -298,6 +332,8 @@ class TunnelSetup:
         }
         lines = ["[meso360]", "vehicle = MM1", f"state_dir = {self.state_dir}", "", "[tunnel]"]
         lines += [f"{key} = {value}" for key, value in tunnel.items()]
+        if self.web_listen:
+            lines += ["", "[web]", f"listen = {self.web_listen}"]
         self.config_path.write_text("\n".join(lines) + "\n")
 
     def state(self):
@@ -335,6 +371,13 @@ def sshd_fixture(tmp_path):
 @pytest.fixture(name="vehicle")
 def vehicle_fixture():
     server = VehicleSshd()
+    yield server
+    server.close()
+
+
+@pytest.fixture(name="web")
+def web_fixture():
+    server = WebStandIn()
     yield server
     server.close()
 

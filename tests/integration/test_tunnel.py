@@ -7,21 +7,28 @@ import stat
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from click.testing import CliRunner
 from sshd_fixture import (  # noqa: F401 - the *_fixture names register pytest fixtures
     env_fixture,
+    free_port,
     notify_directory_fixture,
     ssh_keygen,
     sshd_fixture,
     vehicle_fixture,
     wait_for,
+    web_fixture,
 )
 
+from meso360 import config as config_module
 from meso360.ctl.tunnel_cmd import tunnel as tunnel_cli
 from meso360.errors import EXIT_CONFIG
+from meso360.tunnel import keys
 from meso360.tunnel.forward import MAX_CONNECTIONS
+from meso360.web.vehicle_metrics import tunnel_metrics
 
 pytestmark = pytest.mark.sshd
 
@@ -260,3 +267,103 @@ def test_sigterm_is_answered_at_once_while_the_server_keeps_silent(env):
             assert time.monotonic() - started < 10  # below the 15 s the banner wait could take
     finally:
         silent.close()
+
+
+def with_web_forward(env, web):
+    """Give the config a web forward: [web] listen on the wildcard address (the tunnel then connects to 127.0.0.1,
+    where the stand-in listens) and a free remote_web_port on the bastion."""
+    env.web_listen = f"0.0.0.0:{web.port}"
+    env.web_remote_port = free_port()
+    env.write_config(remote_web_port=env.web_remote_port)
+    return env
+
+
+def get_through_bastion(port, path="/healthz"):
+    """GET http://127.0.0.1:port/path on the bastion's loopback; return (status, body)."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as answer:  # noqa: S310  loopback
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def test_web_forward_answers_healthz_through_the_bastion_and_is_reported_verified(env, web):
+    with_web_forward(env, web)
+    line = keygen_and_authorize(env)
+    assert f'permitlisten="localhost:{env.web_remote_port}"' in line
+    assert f'permitopen="localhost:{env.web_remote_port}"' in line
+    trust(env)
+    daemon = env.start_daemon()
+
+    state = env.wait_state(
+        lambda s: s["state"] == "up" and s["web_forward"]["state"] == "verified", TUNNEL_UP_S, "web forward verified"
+    )
+    assert state["web_forward"]["local"] == f"127.0.0.1:{web.port}"
+    assert state["web_forward"]["remote"] == f"127.0.0.1:{env.web_remote_port}"
+    assert state["web_forward"]["verified_at"] and web.requests >= 1  # the daemon's own probe reached the web side
+    requests_before = web.requests
+    status, body = get_through_bastion(env.web_remote_port)
+    assert status == 200 and body == f"ok {requests_before + 1}".encode()
+    assert get_through_bastion(env.web_remote_port, "/elsewhere")[0] == 404
+    assert exchange_through_bastion(env.remote_port) == (b"SSH-2.0-test\r\n", b"hello", b"bye 5")  # both forwards
+    web_status = f"; web :{env.web_remote_port} → 127.0.0.1:{web.port} verified"
+    wait_for(lambda: any(web_status in line for line in env.notify.lines()), 10, "STATUS with the web forward")
+    assert "web forward verified" in daemon.log_text()
+
+    metrics = "\n".join(tunnel_metrics(config_module.load(env.config_path))) + "\n"
+    assert "\nmeso360_tunnel_web_forward_verified 1\n" in metrics
+    checked = subprocess.run(
+        ["promtool", "check", "metrics"], input=metrics, capture_output=True, text=True, timeout=30
+    )
+    assert (checked.returncode, checked.stdout + checked.stderr) == (0, ""), metrics
+
+    web.healthz_status = 503  # the web daemon says it is unhealthy: the forward is not verified, the tunnel stays up
+    state = env.wait_state(lambda s: s["web_forward"]["state"] == "failed", 20, "web forward reported failed")
+    assert "503" in state["web_forward"]["detail"] and state["state"] == "up" and state["reconnects"] == 0
+    assert "meso360_tunnel_web_forward_verified 0" in tunnel_metrics(config_module.load(env.config_path))
+    assert "meso360_tunnel_up 1" in tunnel_metrics(config_module.load(env.config_path))
+
+
+def test_web_forward_refused_by_the_bastion_is_reported_and_retried_while_the_ssh_forward_stays_up(env, web):
+    with_web_forward(env, web)
+    keygen_and_authorize(env)
+    public = env.key_file.with_name("tunnel_key.pub").read_text().strip()
+    # The bastion's admin allowed only the sshd port: the web port's listen request is refused.
+    env.sshd.authorized_keys.write_text(keys.authorized_keys_line(public, env.remote_port) + "\n")
+    trust(env)
+    daemon = env.start_daemon()
+
+    state = env.wait_state(
+        lambda s: s["state"] == "up" and s["web_forward"]["state"] == "refused", TUNNEL_UP_S, "web forward refused"
+    )
+    assert "refused to listen on localhost:" + str(env.web_remote_port) in state["web_forward"]["detail"]
+    assert state["detail"] == "verified" and state["verified_at"]  # the lifeline is up and proven
+    assert "READY=1" in env.notify.lines()
+    assert exchange_through_bastion(env.remote_port) == (b"SSH-2.0-test\r\n", b"hello", b"bye 5")
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", env.web_remote_port), timeout=5).close()
+
+    def refusals():
+        denied = f"forward to host localhost port {env.web_remote_port}, but the request was denied"
+        return env.sshd.log_text().count(denied) >= 2 and daemon.log_text()
+
+    log = wait_for(refusals, 30, "a second web forward request (the retry)")
+    assert log.count("web forward not in place") == 1, log  # one clear line, not one per retry
+    assert "the ssh forward stays up" in log and "remote_web_port" in log
+    state = env.state()
+    assert state["state"] == "up" and state["reconnects"] == 0 and state["web_forward"]["state"] == "refused"
+    assert "meso360_tunnel_web_forward_verified 0" in tunnel_metrics(config_module.load(env.config_path))
+
+
+def test_web_forward_refused_while_the_port_is_taken_comes_up_at_a_retry_without_reconnecting(env, web):
+    with_web_forward(env, web)
+    ready_setup(env)
+    squatter = socket.create_server(("127.0.0.1", env.web_remote_port))  # another program holds the bastion's port
+    try:
+        env.start_daemon()
+        env.wait_state(lambda s: s["web_forward"]["state"] == "refused", TUNNEL_UP_S, "web forward refused")
+    finally:
+        squatter.close()
+    state = env.wait_state(lambda s: s["web_forward"]["state"] == "verified", 30, "verified at a retry")
+    assert state["reconnects"] == 0 and state["state"] == "up"
+    assert get_through_bastion(env.web_remote_port)[0] == 200
