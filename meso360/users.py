@@ -8,3 +8,5 @@ INGEST_USER = "meso360-ingest"
 WEB_USER = "meso360-web"
 # Reads the tunnel key (/etc/meso360/tunnel_key, 0600), which no other daemon can; writes state_dir/tunnel/.
 TUNNEL_USER = "meso360-tunnel"
+# Base's read-only rsync access (meso360ctl fleet authorize): reads data and support (group), never the state.
+FLEET_USER = "meso360-fleet"
