@@ -11,12 +11,14 @@ STAMPS := .cache/stamps
 # the browsers, lintian, and the container tools of the end-to-end test; dbus-daemon for the private bus of the
 # unit-state tests (tests/integration/fake_systemd.py).
 # prometheus for its promtool, which checks the /metrics exposition (tests/integration/test_metrics.py).
+# rsync for its rrsync and client (tests/integration/test_fleet_authorize.py).
 APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
 	chromium chromium-driver firefox-esr \
 	lintian devscripts fakeroot \
 	systemd-container debootstrap \
 	dbus-daemon \
-	prometheus
+	prometheus \
+	rsync
 
 .PHONY: help
 help: ## show this help
