@@ -9,6 +9,8 @@ import getpass
 import os
 import socket
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -20,6 +22,7 @@ from meso360.errors import EXIT_DATA
 pytestmark = pytest.mark.sshd
 
 COMMAND_TIMEOUT_S = 60
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(name="vehicle")
@@ -227,3 +230,31 @@ def test_local_and_remote_forwarding_are_refused(vehicle, tmp_path):
     with socket.socket() as sock:
         assert sock.connect_ex(("127.0.0.1", port)) != 0  # nothing listens for the vehicle's key
     assert "Accepted publickey" in sshd.log_text()  # the key was accepted: restrict, not auth, refused these
+
+
+def test_the_packaged_fleet_account_reads_data_and_support_but_not_the_state_through_a_stock_sshd(tmp_path):
+    # The account, its home and the state ACL from debian/meso360.sysusers and .tmpfiles, in a private mount
+    # namespace (copies of /etc, an empty /var/lib): sshd with StrictModes and PAM logs it in, rrsync serves it.
+    script = Path(__file__).with_name("fleet_account_check.sh")
+    result = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", str(script), str(REPO), str(tmp_path), sys.executable],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    checks = dict(line.split()[1:] for line in result.stdout.splitlines() if line.startswith("CHECK "))
+    assert checks == {
+        "sysusers": "0",
+        "tmpfiles": "0",
+        "authorize": "0",
+        "read-data": "0",
+        "data-identical": "0",
+        "read-support": "0",
+        "read-state": "12",  # rrsync: the ACL keeps the fleet account out of state/
+        "state-copied": "1",
+        "push": "12",  # rrsync -ro
+        "shell": "1",
+    }, result.stdout + result.stderr
+    assert "Permission denied" in (tmp_path / "state.err").read_text()
+    assert "Accepted publickey for meso360-fleet" in (tmp_path / "sshd.log").read_text()
