@@ -67,6 +67,7 @@ def record(fleet, name, result, started):
         "files_transferred": result.files_transferred if result.ok else previous.get("files_transferred", 0),
         "bytes_moved": result.bytes_moved if result.ok else previous.get("bytes_moved", 0),
     }
+    state_path(fleet, name).parent.mkdir(parents=True, exist_ok=True)
     write_atomically(state_path(fleet, name), json.dumps(state, indent=1) + "\n")
     fleet.base.metrics_dir.mkdir(parents=True, exist_ok=True)
     write_atomically(fleet.base.metrics_dir / f"sync_{name}.prom", metrics_text(state))
