@@ -36,11 +36,6 @@ def host_public_key(value):
     return f"{parts[0]} {parts[1]}"
 
 
-def optional_host_public_key(value):
-    """A host public key (see host_public_key) or empty (reported as missing by the caller)."""
-    return host_public_key(value) if value else ""
-
-
 BASE_SCHEMA = {
     "data_root": (
         "/var/lib/meso360-base",
@@ -81,9 +76,9 @@ BASE_SCHEMA = {
 }
 
 VEHICLE_SCHEMA = {
-    "ssh_port": ("", whole_number_between(1, 65535, optional=True), "Bastion port forwarded to the vehicle's sshd."),
-    "web_port": ("", whole_number_between(1, 65535, optional=True), "Bastion port forwarded to its web daemon."),
-    "host_key": ("", optional_host_public_key, "The vehicle's sshd host public key (pinned)."),
+    "ssh_port": ("", whole_number_between(1, 65535), "Bastion port forwarded to the vehicle's sshd (required)."),
+    "web_port": ("", whole_number_between(1, 65535), "Bastion port forwarded to its web daemon (required)."),
+    "host_key": ("", host_public_key, "The vehicle's sshd host public key, pinned (required)."),
     "user": ("meso360-fleet", name_without_spaces("a user name"), "Account on the vehicle (rrsync -ro only)."),
 }
 REQUIRED_VEHICLE_KEYS = ("ssh_port", "web_port", "host_key")
@@ -133,13 +128,16 @@ def resolve_path(path=None):
     return str(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
-def _parse_section(parser, section, schema, path, problems):
+def _parse_section(parser, section, schema, path, problems, required=()):
     values = {}
     for key in parser[section] if parser.has_section(section) else ():
         if key not in schema:
             problems.append(f"{path}: [{section}] {key}: unknown key (allowed: {', '.join(schema)})")
     for key, (default, parse_value, _help) in schema.items():
         raw = parser.get(section, key, fallback=default).strip()
+        if key in required and raw == "":
+            problems.append(f"{path}: [{section}] {key}: required")
+            continue
         try:
             values[key] = parse_value(raw)
         except ValueError as error:
@@ -155,10 +153,7 @@ def _parse_vehicle(parser, section, path, problems):
             f" and not {', '.join(RESERVED_NAMES)}"
         )
     count = len(problems)
-    values = _parse_section(parser, section, VEHICLE_SCHEMA, path, problems)
-    for key in REQUIRED_VEHICLE_KEYS:
-        if parser.get(section, key, fallback="").strip() == "":
-            problems.append(f"{path}: [{section}] {key}: required")
+    values = _parse_section(parser, section, VEHICLE_SCHEMA, path, problems, REQUIRED_VEHICLE_KEYS)
     return None if len(problems) > count else Vehicle(name=name, **values)
 
 

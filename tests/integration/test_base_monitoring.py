@@ -3,7 +3,10 @@ prometheus.yml and targets, the sync textfile exposition, and the example Alertm
 
 import json
 import subprocess
+import urllib.request
 from pathlib import Path
+
+from sshd_fixture import free_port, wait_for
 
 from meso360.base import fleet_config, sync_state, targets
 from meso360.base.sync import SyncResult
@@ -99,3 +102,44 @@ def test_the_example_alertmanager_config_passes_amtool_check_config():
     result = _run("amtool", "check-config", str(MONITORING / "alertmanager.yml"))
     assert result.returncode == 0, result.stdout + result.stderr
     assert "SUCCESS" in result.stdout and "2 receivers" in result.stdout
+
+
+def _exec_start(unit_name, replacements):
+    """Return the argv of a base unit's ExecStart=, with the packaged paths and ports replaced for a test."""
+    text = (REPO / "units" / "base" / unit_name).read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    for packaged, local in replacements.items():
+        line = line.replace(packaged, local)
+    return line.removeprefix("ExecStart=").split()
+
+
+def test_the_node_exporter_unit_serves_the_sync_textfiles_and_the_disks(tmp_path):
+    fleet = _fleet(tmp_path)
+    sync_state.record(fleet, "MM1", SyncResult(ok=True, files_transferred=1, bytes_moved=10), 1_700_000_000.0)
+    port = free_port()
+    argv = _exec_start(
+        "meso360-base-node-exporter.service",
+        {"127.0.0.1:9191": f"127.0.0.1:{port}", "/var/lib/meso360-base/metrics": str(fleet.base.metrics_dir)},
+    )
+    assert argv[0] == "/usr/bin/prometheus-node-exporter"
+    log = open(tmp_path / "node-exporter.log", "wb")  # noqa: SIM115  closed below
+    process = subprocess.Popen(argv, stdout=log, stderr=log)
+    try:
+        text = wait_for(lambda: _get(f"http://127.0.0.1:{port}/metrics"), 30, "the node exporter answering")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        log.close()
+    assert 'meso360_base_sync_ok{vehicle="MM1"} 1' in text
+    assert 'meso360_base_sync_last_success_timestamp_seconds{vehicle="MM1"} 1.7e+09' in text
+    assert "node_textfile_scrape_error 0" in text
+    assert "node_filesystem_avail_bytes{" in text and 'mountpoint="/"' in text
+    assert "node_cpu_seconds_total" not in text, "only the two collectors the base needs"
+
+
+def _get(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as answer:  # noqa: S310  http to loopback
+            return answer.read().decode()
+    except OSError:
+        return None
