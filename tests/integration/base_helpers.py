@@ -9,6 +9,7 @@ from sshd_fixture import Sshd, ssh_keygen
 
 from meso360.datafile import OBS_HEADER
 
+REPO = Path(__file__).resolve().parents[2]
 RRSYNC = "/usr/bin/rrsync"
 HEADER = OBS_HEADER + "\n"
 
@@ -82,3 +83,12 @@ class Base:
 
     def vehicle_dir(self, name):
         return self.data_root / name
+
+
+def exec_start(unit_name, replacements):
+    """Return the argv of a base unit's ExecStart=, with the packaged paths and ports replaced for a test."""
+    text = (REPO / "units" / "base" / unit_name).read_text().replace("\\\n", " ")
+    line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
+    for packaged, local in replacements.items():
+        line = line.replace(packaged, local)
+    return line.removeprefix("ExecStart=").split()

@@ -10,7 +10,7 @@ import time
 
 import click
 import pytest
-from base_helpers import HEADER, Base, Vehicle, obs_rows
+from base_helpers import HEADER, Base, Vehicle, exec_start, obs_rows
 from click.testing import CliRunner
 from sshd_fixture import free_port, kill_tree, wait_for
 from test_base_monitoring import RULES
@@ -99,16 +99,17 @@ def prometheus_fixture(tmp_path, fleet):
     )
     port = free_port()
     log = open(tmp_path / "prometheus.log", "wb")  # noqa: SIM115  closed at teardown
-    process = subprocess.Popen(
-        [
-            "/usr/bin/prometheus",
-            f"--config.file={config}",
-            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-            f"--web.listen-address=127.0.0.1:{port}",
-        ],
-        stdout=log,
-        stderr=log,
+    # The packaged unit's command line, with the test's paths and port.
+    argv = exec_start(
+        "meso360-base-prometheus.service",
+        {
+            "/etc/meso360-base/prometheus.yml": str(config),
+            "/var/lib/meso360-base/prometheus": str(tmp_path / "tsdb"),
+            "127.0.0.1:9190": f"127.0.0.1:{port}",
+        },
     )
+    assert argv[0] == "/usr/bin/prometheus"
+    process = subprocess.Popen(argv, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
 
     def both_scraped():

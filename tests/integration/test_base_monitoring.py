@@ -6,6 +6,7 @@ import subprocess
 import urllib.request
 from pathlib import Path
 
+from base_helpers import exec_start
 from sshd_fixture import free_port, wait_for
 
 from meso360.base import fleet_config, sync_state, targets
@@ -104,20 +105,11 @@ def test_the_example_alertmanager_config_passes_amtool_check_config():
     assert "SUCCESS" in result.stdout and "2 receivers" in result.stdout
 
 
-def _exec_start(unit_name, replacements):
-    """Return the argv of a base unit's ExecStart=, with the packaged paths and ports replaced for a test."""
-    text = (REPO / "units" / "base" / unit_name).read_text().replace("\\\n", " ")
-    line = next(line for line in text.splitlines() if line.startswith("ExecStart="))
-    for packaged, local in replacements.items():
-        line = line.replace(packaged, local)
-    return line.removeprefix("ExecStart=").split()
-
-
 def test_the_node_exporter_unit_serves_the_sync_textfiles_and_the_disks(tmp_path):
     fleet = _fleet(tmp_path)
     sync_state.record(fleet, "MM1", SyncResult(ok=True, files_transferred=1, bytes_moved=10), 1_700_000_000.0)
     port = free_port()
-    argv = _exec_start(
+    argv = exec_start(
         "meso360-base-node-exporter.service",
         {"127.0.0.1:9191": f"127.0.0.1:{port}", "/var/lib/meso360-base/metrics": str(fleet.base.metrics_dir)},
     )
