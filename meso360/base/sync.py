@@ -131,6 +131,11 @@ def explain_failure(returncode, stderr):
 
 def sync_vehicle(fleet, vehicle):
     """Run one rsync of `vehicle` into DATA_ROOT/VEHICLE/{data,support}; return a SyncResult."""
+    key_file = fleet.base.key_file
+    if not os.access(key_file, os.R_OK):
+        # ssh would go on without it and report the vehicle's refusal: say what is really wrong.
+        reason = "missing" if not key_file.exists() else "not readable by this user"
+        return SyncResult(ok=False, error=f"the base's key {key_file} is {reason} (fleet.conf [base] key_file)")
     vehicle_dir = fleet.vehicle_dir(vehicle.name)
     vehicle_dir.mkdir(parents=True, exist_ok=True)
     # The pinned key, written from fleet.conf at every run: the file can never drift from the config.

@@ -122,3 +122,23 @@ def test_an_offline_vehicle_fails_clearly_is_behind_and_the_next_sync_catches_up
     assert "MM1: synced 2 files" in back.stderr
     assert _same_tree(base, vehicle)
     assert _state(base)["ok"] is True and _state(base)["files_behind"] == 0
+
+
+def test_a_missing_base_key_is_named_instead_of_blaming_the_vehicle(fleet):
+    base, _vehicle = fleet
+    base.key_file.unlink()
+    result = base.sync("MM1")
+    assert result.returncode == 1
+    assert f"MM1: sync failed: the base's key {base.key_file} is missing (fleet.conf [base] key_file)" in result.stderr
+    assert _state(base)["ok"] is False
+
+
+def test_an_unknown_vehicle_or_an_invalid_fleet_conf_exits_78_saying_why(fleet):
+    base, _vehicle = fleet
+    unknown = base.sync("MM9")
+    assert unknown.returncode == 78
+    assert "no [vehicle MM9] section (vehicles: MM1)" in unknown.stderr
+    base.config_path.write_text("[base]\nio_timeout = forever\n")
+    invalid = base.sync("MM1")
+    assert invalid.returncode == 78
+    assert "[base] io_timeout = 'forever': must be a number of seconds between 10.0 and 3600.0" in invalid.stderr
