@@ -12,12 +12,13 @@ STAMPS := .cache/stamps
 # unit-state tests (tests/integration/fake_systemd.py).
 # prometheus for its promtool, which checks the /metrics exposition (tests/integration/test_metrics.py).
 # rsync for its rrsync and client (tests/integration/test_fleet_authorize.py).
+# prometheus-alertmanager (amtool) and prometheus-node-exporter for the meso360-base tests (tests/integration/test_base_*).
 APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
 	chromium chromium-driver firefox-esr \
 	lintian devscripts fakeroot \
 	systemd-container debootstrap \
 	dbus-daemon \
-	prometheus \
+	prometheus prometheus-alertmanager prometheus-node-exporter \
 	rsync
 
 .PHONY: help
@@ -117,6 +118,7 @@ deb: $(STAMPS)/build-deps $(STAMPS)/apt assets ## build dist/meso360_<version>_a
 	echo ">> dpkg-buildpackage in $$build (log: dist/build.log)"; mkdir -p dist; \
 	(cd "$$build/src" && PATH=$(DEB_PATH) dpkg-buildpackage -b -us -uc) > dist/build.log 2>&1 || { tail -40 dist/build.log; exit 1; }; \
 	deb=$$(ls "$$build"/meso360_*_all.deb); cp "$$deb" dist/; echo ">> dist/$$(basename $$deb)"; \
+	base=$$(ls "$$build"/meso360-base_*_all.deb); cp "$$base" dist/; echo ">> dist/$$(basename $$base)"; \
 	echo ">> lintian"; lintian --fail-on error,warning --info "$$build"/meso360_*.changes
 
 # Needs root, systemd-nspawn and the Debian mirror (base root cached in /var/cache/meso360-e2e).

@@ -7,6 +7,7 @@ import click
 
 from meso360 import fleet_access, users
 from meso360.ctl.context import config_option
+from meso360.ctl.fleet_status import status
 from meso360.errors import EXIT_DATA
 
 _DONE = {
@@ -16,10 +17,14 @@ _DONE = {
 }
 
 
-@click.group("fleet", short_help="Base's access to this vehicle: read-only data over the tunnel.")
+@click.group("fleet", short_help="The fleet: base's read-only access to this vehicle; at base, every vehicle's state.")
 @config_option()
 def fleet():
-    """The fleet at base: what base may reach on this vehicle through its tunnel."""
+    """The fleet: on a vehicle, what base may reach through its tunnel (authorize); at base, each vehicle's sync and
+    monitoring state (status, meso360-base)."""
+
+
+fleet.add_command(status)
 
 
 @fleet.command()
