@@ -160,7 +160,8 @@ def _tunnel(inputs, limits):
 
 def _under_minimum(inputs, limits):
     """The alarms of a measured value under its minimum in config.alarms (None: not measured, no alarm)."""
-    found, at = [], f" at {inputs.battery_time}" if inputs.battery_time else ""
+    at = f" at {inputs.battery_time}" if inputs.battery_time else ""
+    found = []
     for name, title, value, minimum in (
         ("disk_low", "Data disk almost full", inputs.disk_free_pct, limits.disk_free_min_pct),
         ("completeness_low", "Records missing", inputs.completeness_pct, limits.completeness_min_pct),
