@@ -30,3 +30,13 @@ def test_each_page_has_the_shared_head_with_its_own_title_then_its_own_scripts(w
     assert f'<script type="module" src="{script}"></script>' in page.split("</head>")[0]
     # Nothing of the template language reaches the browser.
     assert "{{" not in page and not any(line.lstrip().startswith("%") for line in page.splitlines())
+
+
+def test_the_panel_has_its_four_cards_in_order_and_the_map_in_the_position_card(web):
+    page = requests.get(web.url + "/", timeout=10).text
+    cards = [f'<div id="{card}-card" class="kv-list"></div>' for card in ("system", "position", "resources", "tunnel")]
+    places = [page.index(card) for card in cards]
+    assert places == sorted(places)
+    position = page[places[1] : places[2]]
+    assert '<div id="position-map" class="position-map" aria-label="track map"></div>' in position
+    assert page.count('id="position-map"') == 1
