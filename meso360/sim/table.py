@@ -22,7 +22,7 @@ class FaultError(ValueError):
 
 @dataclass(frozen=True)
 class TableOptions:
-    """How the simulated logger's Obs table is filled (the options of meso360-sim, README "Logger simulator")."""
+    """How the simulated logger makes and keeps its records (the options of meso360-sim, README "Logger simulator")."""
 
     start_seconds: int  # logger time (epoch s) of the first record made; with prefill, of the newest prefilled one
     rate: float = 1.0  # records produced per wall-clock second (each is one logger second after the previous)
