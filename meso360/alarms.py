@@ -36,6 +36,13 @@ _FIXES = {
     " the logger stops measuring when its supply drops below about 10 V.",
 }
 
+# The message of a value under its minimum (_under_minimum): `at` is " at <logger time>" of the battery reading.
+_UNDER_MINIMUM = {
+    "disk_low": "{value:.1f} % free on the disk of {data_dir} (under {minimum:g} %)",
+    "completeness_low": "the last 10 minutes of data are {value:.1f} % complete (under {minimum:g} %)",
+    "battery_low": "logger battery {value:.2f} V{at} (under {minimum:g} V)",
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class Alarm:
@@ -151,34 +158,26 @@ def _tunnel(inputs, limits):
     return Alarm("tunnel_unverified", "Tunnel to base down", message, _FIXES["tunnel_unverified"], since)
 
 
-def _disk(inputs, limits):
-    if inputs.disk_free_pct is None or inputs.disk_free_pct >= limits.disk_free_min_pct:
-        return None
-    free, minimum = inputs.disk_free_pct, limits.disk_free_min_pct
-    message = f"{free:.1f} % free on the disk of {inputs.data_dir} (under {minimum:g} %)"
-    return Alarm("disk_low", "Data disk almost full", message, _FIXES["disk_low"])
-
-
-def _completeness(inputs, limits):
-    if inputs.completeness_pct is None or inputs.completeness_pct >= limits.completeness_min_pct:
-        return None
-    percent, minimum = inputs.completeness_pct, limits.completeness_min_pct
-    message = f"the last 10 minutes of data are {percent:.1f} % complete (under {minimum:g} %)"
-    return Alarm("completeness_low", "Records missing", message, _FIXES["completeness_low"])
-
-
-def _battery(inputs, limits):
-    if inputs.battery_v is None or inputs.battery_v >= limits.battery_min_v:
-        return None
+def _under_minimum(inputs, limits):
+    """The alarms of a measured value under its minimum in config.alarms (None: not measured, no alarm)."""
     at = f" at {inputs.battery_time}" if inputs.battery_time else ""
-    message = f"logger battery {inputs.battery_v:.2f} V{at} (under {limits.battery_min_v:g} V)"
-    return Alarm("battery_low", "Logger battery low", message, _FIXES["battery_low"])
+    found = []
+    for name, title, value, minimum in (
+        ("disk_low", "Data disk almost full", inputs.disk_free_pct, limits.disk_free_min_pct),
+        ("completeness_low", "Records missing", inputs.completeness_pct, limits.completeness_min_pct),
+        ("battery_low", "Logger battery low", inputs.battery_v, limits.battery_min_v),
+    ):
+        if value is None or value >= minimum:
+            continue
+        message = _UNDER_MINIMUM[name].format(value=value, minimum=minimum, data_dir=inputs.data_dir, at=at)
+        found.append(Alarm(name, title, message, _FIXES[name]))
+    return found
 
 
 def evaluate(inputs, limits):
     """Given the Inputs and the thresholds (config.alarms), return the active Alarms in ALARM_NAMES order."""
     found = [_stale(inputs, limits), _gps_lost(inputs, limits), *_units(inputs), _tunnel(inputs, limits)]
-    found += [_disk(inputs, limits), _completeness(inputs, limits), _battery(inputs, limits)]
+    found += _under_minimum(inputs, limits)
     return [alarm for alarm in found if alarm is not None]
 
 

@@ -130,6 +130,23 @@ def plan_import(legacy, source, vehicle=None, data_dir="/var/lib/meso360/data", 
     def bad(key, allowed):
         problems.append(f"{source}: {key} = {json.dumps(legacy[key])}: must be {allowed}")
 
+    _logger_and_port(legacy, plan, bad)
+    _mdns_name(legacy, plan, bad)
+    _tunnel_port(legacy, plan, bad)
+    if vehicle is not None:
+        plan.settings.append(Setting("meso360", "vehicle", config_values.free_text(vehicle), "--vehicle"))
+    else:
+        plan.next_steps.append("vehicle: legacy had no vehicle name; set it with --vehicle NAME (e.g. MM2)")
+    _data_files(legacy, source, plan, problems, data_dir, support_dir)
+    _start_at_boot(legacy, plan, bad)
+    _keys_without_setting(legacy, plan)
+    if problems:
+        raise LegacyConfigError(problems)
+    return plan
+
+
+def _logger_and_port(legacy, plan, bad):
+    """logger_ip and http_port: [ingest] logger_url and [web] listen."""
     if "logger_ip" in legacy:
         try:
             url = logger_url(legacy["logger_ip"])
@@ -144,6 +161,10 @@ def plan_import(legacy, source, vehicle=None, data_dir="/var/lib/meso360/data", 
             )
         except ValueError:
             bad("http_port", "a port number from 1 to 65535")
+
+
+def _mdns_name(legacy, plan, bad):
+    """mdns_hostname (legacy's default when absent): [web] mdns_name, and how to keep legacy's NAME.local address."""
     name = legacy.get("mdns_hostname", LEGACY_DEFAULT_MDNS_HOSTNAME)
     try:
         if not isinstance(name, str) or not name.strip():
@@ -158,6 +179,10 @@ def plan_import(legacy, source, vehicle=None, data_dir="/var/lib/meso360/data", 
         )
     except ValueError:
         bad("mdns_hostname", "a name of at most 63 bytes without control characters, e.g. mesoview")
+
+
+def _tunnel_port(legacy, plan, bad):
+    """rtun_port: [tunnel] remote_port, and the steps to a key of the vehicle's own (0/null: no tunnel)."""
     if legacy.get("rtun_port") not in (None, 0, "0"):
         try:
             remote_port = _port(legacy["rtun_port"], optional=True)
@@ -174,12 +199,10 @@ def plan_import(legacy, source, vehicle=None, data_dir="/var/lib/meso360/data", 
             bad("rtun_port", "a port number from 1 to 65535, or 0/null for no tunnel (legacy ran without one)")
     elif "rtun_port" in legacy:
         plan.not_imported.append(("rtun_port", "0/null: no tunnel, as meso360 while [tunnel] host is empty"))
-    if vehicle is not None:
-        plan.settings.append(Setting("meso360", "vehicle", config_values.free_text(vehicle), "--vehicle"))
-    else:
-        plan.next_steps.append("vehicle: legacy had no vehicle name; set it with --vehicle NAME (e.g. MM2)")
 
-    _data_files(legacy, source, plan, problems, data_dir, support_dir)
+
+def _start_at_boot(legacy, plan, bad):
+    """mesoingest_enabled, mesosync_enabled: whether systemd starts the component at boot is not a setting."""
     for key, component in ENABLED_KEYS.items():
         if key in legacy:
             if legacy[key] is True:
@@ -190,15 +213,16 @@ def plan_import(legacy, source, vehicle=None, data_dir="/var/lib/meso360/data", 
                 )
             else:
                 bad(key, "true or false")
+
+
+def _keys_without_setting(legacy, plan):
+    """The keys with no meso360 equivalent (and why), and those legacy did not know either."""
     known = {"logger_ip", "http_port", "mdns_hostname", "rtun_port", "data_dir", *NO_EQUIVALENT, *ENABLED_KEYS}
     for key in legacy:
         if key in NO_EQUIVALENT:
             plan.not_imported.append((key, NO_EQUIVALENT[key]))
         elif key not in known:
             plan.not_imported.append((key, "not a key of the legacy system either (it ignored it)"))
-    if problems:
-        raise LegacyConfigError(problems)
-    return plan
 
 
 def _data_files(legacy, source, plan, problems, data_dir, support_dir):

@@ -15,15 +15,12 @@ import time
 from meso360.ingest import resume
 from meso360.ingest import state as state_store
 from meso360.ingest.appender import DailyAppender
+from meso360.ingest.bad_records import BadRecords, valid_prefix
 from meso360.ingest.protocol import Protocol
 from meso360.ingest.sequencer import Episodes
 
 log = logging.getLogger(__name__)
 
-BAD_RECORD_ATTEMPTS = 3
-# A bad record is skipped only when it was still bad after this long: a logger busy writing its table can serve
-# the same broken record several times within a second, and holds a good copy moments later.
-BAD_RECORD_RETRY_S = 30.0
 REGRESSION_CHECK_AFTER_EMPTY_POLLS = (3, 10, 30)
 STATE_SAVE_INTERVAL_S = 5.0  # same-file state saves at most this often (the crash window is reconciled at start)
 
@@ -48,7 +45,7 @@ class Collector:
         self.state = None
         self.protocol = Protocol(client, table, fmt, lambda: self.state.signature if self.state is not None else None)
         self.episodes = Episodes(table)
-        self.bad_attempts = {}
+        self.bad_records = BadRecords(table, clock)
         self.catchup = None  # {"recovered", "lost"} from a start or reconnection until caught up
         self.backfill = None  # (last record before the backfill, newest record then) while pages have `more`
         self.last_time_text = None
@@ -93,7 +90,7 @@ class Collector:
         if self._sequence_changed(page.signature):
             return True
         before = self.state.last_record
-        valid, problem = self._valid_prefix(page.records)
+        valid, problem = valid_prefix(page.records, self.next_no)
         if valid:
             self.empty_polls = 0
             lost = valid[0].no - self.next_no
@@ -108,64 +105,19 @@ class Collector:
                 if self.catchup is not None:
                     self.catchup["lost"] += lost
             self.write(valid)
-            self._forget_bad_records_written()
+            self.bad_records.forget_written(self.next_no)
         elif not page.records:
             self.empty_polls += 1
             if self.empty_polls in REGRESSION_CHECK_AFTER_EMPTY_POLLS or self.empty_polls % 60 == 0:
                 self._check_regression(page.signature)
-        if problem is not None:
-            self._bad_record(problem)
+        if problem is not None and self.bad_records.give_up(problem, self.state.last_record, self.next_no):
+            self.state.last_record = problem.no
+            self._save()
+            self.bad_records.forget_written(self.next_no)
         self._track_catchup(page, before)
         self._save_if_due()
         # A bad record is asked for again on the runner's schedule, never in a tight loop.
         return page.more and problem is None
-
-    def _valid_prefix(self, records):
-        valid, expected_min = [], self.next_no
-        for record in records:
-            if record.problem:
-                return valid, record
-            if record.no < expected_min:
-                return valid, dataclasses.replace(record, problem=f"record number {record.no} out of order")
-            valid.append(record)
-            expected_min = record.no + 1
-        return valid, None
-
-    def _bad_record(self, record):
-        key = record.no if record.no is not None else ("after", self.state.last_record)
-        attempts, first_seen = self.bad_attempts.get(key, (0, self.clock()))
-        attempts += 1
-        self.bad_attempts[key] = (attempts, first_seen)
-        if attempts == 1:
-            log.warning(
-                "%s: bad record in the logger's answer (%s): nothing written for it, asking again",
-                self.table,
-                record.problem,
-            )
-        bad_for_s = self.clock() - first_seen
-        if (
-            attempts >= BAD_RECORD_ATTEMPTS
-            and bad_for_s >= BAD_RECORD_RETRY_S
-            and record.no is not None
-            and record.no >= self.next_no
-        ):
-            log.error(
-                "%s: record %d was bad %d times over %.0f s (%s): skipped, not written",
-                self.table,
-                record.no,
-                attempts,
-                bad_for_s,
-                record.problem,
-            )
-            self.state.last_record = record.no
-            self._save()
-            del self.bad_attempts[key]
-
-    def _forget_bad_records_written(self):
-        for key in list(self.bad_attempts):
-            number = key[1] + 1 if isinstance(key, tuple) else key
-            if number < self.next_no:
-                del self.bad_attempts[key]
 
     def _sequence_changed(self, signature):
         if self.state.signature is None:
@@ -195,14 +147,14 @@ class Collector:
         )
         self.appender.close()
         self.state = resume.after_regression(self.protocol, self.fmt, self.now, signature, newest)
-        self.bad_attempts.clear()
+        self.bad_records.clear()
         self.backfill = None
         self._save()
 
     def _new_sequence(self, signature):
         self.state.signature = signature
         self.state.last_record = -1
-        self.bad_attempts.clear()
+        self.bad_records.clear()
         self.backfill = None
         self._save()
 

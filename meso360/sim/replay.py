@@ -24,38 +24,53 @@ class Field(NamedTuple):
     units: str
 
 
-OBS_FIELDS = (
-    Field("WS_ms", FLOAT, "meters/second"),
-    Field("WindDir", FLOAT, "degrees"),
-    Field("T_slow", FLOAT, "Deg C"),
-    Field("RH_slow", FLOAT, "%"),
-    Field("T_fast", FLOAT, "Deg C"),
-    Field("DewPt", FLOAT, "Deg C"),
-    Field("RH_der", FLOAT, "%"),
-    Field("Press_hPa", FLOAT, "hPa"),
-    Field("CompassDir", FLOAT, "degrees"),
-    Field("GPSDate", STRING, "DDMMYY"),
-    Field("GPSTime", STRING, "HHMMSS"),
-    Field("GPSStatus", STRING, ""),
-    Field("Lat", FLOAT, "degrees"),
-    Field("Lon", FLOAT, "degrees"),
-    Field("Alt", FLOAT, "m"),
-    Field("GPSSpd", FLOAT, "m/s"),
-    Field("GPSDir", FLOAT, "degrees"),
-    Field("BattV", FLOAT, "Volts"),
-    Field("PanelT", FLOAT, "Deg C"),
+def _fields(declaration):
+    """Given a table declared one field a line, `name type units` (float or string; units may hold spaces, or be
+    left out), return its Fields in that order."""
+    types = {"float": FLOAT, "string": STRING}
+    return tuple(
+        Field(name, types[kind], " ".join(units))
+        for name, kind, *units in map(str.split, declaration.strip().splitlines())
+    )
+
+
+# The tables as the CR1000X program declares them, as its DataQuery answers' head lists them.
+OBS_FIELDS = _fields(
+    """
+    WS_ms       float   meters/second
+    WindDir     float   degrees
+    T_slow      float   Deg C
+    RH_slow     float   %
+    T_fast      float   Deg C
+    DewPt       float   Deg C
+    RH_der      float   %
+    Press_hPa   float   hPa
+    CompassDir  float   degrees
+    GPSDate     string  DDMMYY
+    GPSTime     string  HHMMSS
+    GPSStatus   string
+    Lat         float   degrees
+    Lon         float   degrees
+    Alt         float   m
+    GPSSpd      float   m/s
+    GPSDir      float   degrees
+    BattV       float   Volts
+    PanelT      float   Deg C
+    """
 )
 
-SUPPORT_FIELDS = (
-    Field("WS_ms_raw", FLOAT, "meters/second"),
-    Field("WindDir_raw", FLOAT, "degrees"),
-    Field("FluxDirection", FLOAT, "degrees"),
-    Field("RMC", STRING, ""),
-    Field("GGA", STRING, ""),
-    Field("LOCAL_UTC_OFFSET", FLOAT, "hours"),
-    Field("WD_OFFSET", FLOAT, "degrees"),
-    Field("X", FLOAT, "meters/second"),
-    Field("Y", FLOAT, "meters/second"),
+SUPPORT_FIELDS = _fields(
+    """
+    WS_ms_raw         float   meters/second
+    WindDir_raw       float   degrees
+    FluxDirection     float   degrees
+    RMC               string
+    GGA               string
+    LOCAL_UTC_OFFSET  float   hours
+    WD_OFFSET         float   degrees
+    X                 float   meters/second
+    Y                 float   meters/second
+    """
 )
 
 TABLES = {"Obs": OBS_FIELDS, "Support": SUPPORT_FIELDS}

@@ -22,13 +22,15 @@ class FaultError(ValueError):
 
 @dataclass(frozen=True)
 class TableOptions:
-    start_seconds: int
-    rate: float = 1.0
-    prefill: int = 0
-    table_size: int = 86400
-    first_record: int = 0
-    history_size: int = 200_000
-    signature: int | None = None
+    """How the simulated logger makes and keeps its records (the options of meso360-sim, README "Logger simulator")."""
+
+    start_seconds: int  # logger time (epoch s) of the first record made; with prefill, of the newest prefilled one
+    rate: float = 1.0  # records produced per wall-clock second (each is one logger second after the previous)
+    prefill: int = 0  # records already held at a first start
+    table_size: int = 86400  # records the ring table holds; the oldest are dropped
+    first_record: int = 0  # number of the first record
+    history_size: int = 200_000  # records kept for GET /records (also those the ring dropped)
+    signature: int | None = None  # table signature; None: random
     # The state a previous run saved: go on as that logger (prefill, start time, first record and
     # signature are then ignored).
     resume: LoggerState | None = None

@@ -116,18 +116,18 @@ def connect(client, tunnel, pkey):
 
     Raise HostKeyRefused or TunnelError (with a short cause) on failure; the client is then closed.
     """
-    timeout = tunnel.connect_timeout
+    # connect_timeout bounds each step: the TCP connect, the SSH banner, the authentication.
+    timeouts = dict.fromkeys(("timeout", "banner_timeout", "auth_timeout"), tunnel.connect_timeout)
     try:
+        # Only `pkey`: no key file found in ~/.ssh, no ssh-agent.
         client.connect(
             tunnel.host,
             port=tunnel.port,
             username=tunnel.user,
             pkey=pkey,
-            timeout=timeout,
-            banner_timeout=timeout,
-            auth_timeout=timeout,
             look_for_keys=False,
             allow_agent=False,
+            **timeouts,
         )
     except HostKeyRefused:
         client.close()

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
 VIEWS_DIR = PACKAGE_DIR / "views"
 STATIC_DIR = PACKAGE_DIR / "static"
+_VIEWS_LOOKUP = [str(VIEWS_DIR)]  # one list: Bottle caches a template by (id(lookup), name)
 DATA_FILE_RE = re.compile(r"([0-9]{8})(_support)?\.txt")  # used with fullmatch
 SECURITY_HEADERS = (
     ("X-Content-Type-Options", "nosniff"),
@@ -88,9 +89,10 @@ def _page(name, page):
     if not path.is_file():
         bottle.response.content_type = "text/plain; charset=utf-8"
         return _PLACEHOLDER.format(page=page, path=path)
-    answer = bottle.static_file(name, root=str(VIEWS_DIR), mimetype="text/html", charset="utf-8")
-    answer.set_header("Cache-Control", "no-cache")
-    return answer
+    # The pages are Bottle SimpleTemplates: both include views/head.tpl (compiled once, then cached by Bottle).
+    bottle.response.content_type = "text/html; charset=utf-8"
+    bottle.response.set_header("Cache-Control", "no-cache")
+    return bottle.template(name, template_lookup=_VIEWS_LOOKUP)
 
 
 def _add_file_routes(app, services):

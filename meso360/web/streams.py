@@ -34,6 +34,23 @@ def _resume_id():
     return None if text is None or not text.strip() else whole_number(text, "last_id", 0, MAX_EVENT_ID)
 
 
+def _frames_after(window, sent):
+    """Given the id of the last row sent, return (the SSE text of the rows after it, the id now sent).
+
+    An id not from this window (older than it, or from a previous server) gets a `reset` event first,
+    then the whole window, so the client has no hole.
+    """
+    points, reset = window.after(sent)
+    chunks = []
+    if reset:
+        chunks.append(f"event: reset\ndata: {json.dumps({'last_id': sent, 'first_id': window.first_id()})}\n\n")
+        sent = window.last_id if not points else sent
+    if points:
+        chunks.extend(point.frame for point in points)
+        sent = points[-1].id
+    return "".join(chunks), sent
+
+
 def obs_events(services, last_id):
     """Yield the SSE bytes for every row after `last_id` (None: from now on), then wait for more.
 
@@ -69,19 +86,10 @@ def obs_events(services, last_id):
                 keepalive_at = time.monotonic() + KEEPALIVE_S
                 yield frames
                 continue
-            points, reset = window.after(sent)
-            chunks = []
-            if reset:
-                # The id is not from this window (older than it, or from a previous server): say so,
-                # then send the whole window so the client has no hole.
-                chunks.append(f"event: reset\ndata: {json.dumps({'last_id': sent, 'first_id': window.first_id()})}\n\n")
-                sent = window.last_id if not points else sent
-            if points:
-                chunks.extend(point.frame for point in points)
-                sent = points[-1].id
-            if chunks:
+            text, sent = _frames_after(window, sent)
+            if text:
                 keepalive_at = time.monotonic() + KEEPALIVE_S
-                yield "".join(chunks).encode()
+                yield text.encode()
             elif time.monotonic() >= keepalive_at:
                 keepalive_at = time.monotonic() + KEEPALIVE_S
                 yield b": keep-alive\n\n"

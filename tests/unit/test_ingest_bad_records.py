@@ -5,7 +5,7 @@ import logging
 
 from test_ingest_batching import Clock, FakeLogger, rows, started
 
-from meso360.ingest.collector import BAD_RECORD_RETRY_S
+from meso360.ingest.bad_records import BAD_RECORD_RETRY_S
 
 
 def break_record(logger, number):
@@ -32,7 +32,7 @@ def test_a_record_bad_in_many_answers_within_the_retry_time_is_not_skipped(tmp_p
     logger.records[3].problem = None  # the logger serves a good copy
     collector.poll()
     assert collector.state.last_record == 4 and len(rows(tmp_path)) == 5
-    assert collector.bad_attempts == {}
+    assert collector.bad_records.attempts == {}
 
 
 def test_a_record_still_bad_after_the_retry_time_is_skipped_and_logged(tmp_path, caplog):

@@ -51,6 +51,19 @@ def test_obs_record_has_19_values_with_status_and_battery_inserted(rows):
     assert re.fullmatch(r"1\d\.\d\d", values[17])
 
 
+def test_the_dataquery_head_declares_each_field_with_its_type_and_units():
+    obs = render.head("Obs", 1234, OBS_FIELDS, "MM1")["fields"]
+    assert [field["name"] for field in obs][:3] == ["WS_ms", "WindDir", "T_slow"] and obs[-1]["name"] == "PanelT"
+    first = {"name": "WS_ms", "type": "xsd:float", "units": "meters/second", "process": "Smp", "settable": False}
+    assert obs[0] == first
+    assert (obs[2]["units"], obs[9]["type"], obs[9]["units"]) == ("Deg C", "xsd:string", "DDMMYY")
+    assert (obs[11]["name"], obs[11]["type"], obs[11]["units"]) == ("GPSStatus", "xsd:string", "")
+    support = render.head("Support", 1, SUPPORT_FIELDS, "MM1")["fields"]
+    types_and_units = {field["name"]: (field["type"], field["units"]) for field in support}
+    assert types_and_units["RMC"] == types_and_units["GGA"] == ("xsd:string", "")
+    assert types_and_units["LOCAL_UTC_OFFSET"] == ("xsd:float", "hours") and support[-1]["name"] == "Y"
+
+
 def test_no_fix_record_has_nan_position_and_status_v(rows):
     values = obs_values(Record(7, START, 0, None), rows)
     assert values[9:12] == ["nan", "nan", "V"]

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from meso360 import config
+from meso360 import config, config_schema
 from meso360.errors import ConfigError
 
 UNITS = Path(__file__).resolve().parents[2] / "units"
@@ -26,7 +26,10 @@ def problems_of(text):
 
 @pytest.mark.parametrize(
     ("unit", "budget"),
-    [("meso360-ingest.service", config.INGEST_WATCHDOG), ("meso360-tunnel.service", config.TUNNEL_WATCHDOG)],
+    [
+        ("meso360-ingest.service", config_schema.INGEST_WATCHDOG),
+        ("meso360-tunnel.service", config_schema.TUNNEL_WATCHDOG),
+    ],
 )
 def test_the_longest_allowed_wait_between_two_watchdog_pings_leaves_a_margin_under_watchdogsec(unit, budget):
     assert watchdog_seconds(unit) == budget.watchdog_seconds
@@ -36,8 +39,8 @@ def test_the_longest_allowed_wait_between_two_watchdog_pings_leaves_a_margin_und
 
 def test_the_defaults_are_within_the_watchdog_ranges():
     loaded = config.parse("")
-    assert loaded.ingest.request_timeout <= config.INGEST_WATCHDOG.max_timeout_seconds
-    assert loaded.tunnel.connect_timeout <= config.TUNNEL_WATCHDOG.max_timeout_seconds
+    assert loaded.ingest.request_timeout <= config_schema.INGEST_WATCHDOG.max_timeout_seconds
+    assert loaded.tunnel.connect_timeout <= config_schema.TUNNEL_WATCHDOG.max_timeout_seconds
 
 
 def test_a_request_timeout_the_ingest_watchdog_would_cut_short_is_refused_with_the_reason():

@@ -38,6 +38,7 @@ function row(label, cls = '') {
   return [el('div', { class: 'kv' }, el('span', { class: 'label', text: label }), value), value];
 }
 
+/** Rows from defs [key, label, colour class (optional)]; returns [list, {key: valueNode}]. */
 function rows(defs) {
   const nodes = {};
   const list = el('div', { class: 'kv-list' });
@@ -53,7 +54,7 @@ const VALUE_ROWS = [
   ['t', 'T', 'c-t'],
   ['td', 'Td', 'c-td'],
   ['pressure', 'Pressure', 'c-pressure'],
-  ['alt', 'Alt', ''],
+  ['alt', 'Alt'],
   ['wspd', 'Speed', 'c-wspd'],
   ['wdir', 'Wind Dir', 'c-wdir'],
   ['thetae', 'θe', 'c-thetae'],
@@ -66,8 +67,7 @@ export class Sidebar {
     this.geometry = compact ? COMPACT : LARGE;
     this.opsDay = null;
     this.maxWind = { max: null, resetTs: null };
-    this.avgBaseTs = null;
-    this.avgBin = null;
+    this.avgStep = { baseTs: null, bin: null }; // the averages step once per AVG_WIN_S of data time from baseTs
     this.ageRef = null;
     this.today = null;
     this.latestArrivalMs = null;
@@ -87,20 +87,20 @@ export class Sidebar {
     this.avgNodes = avgNodes;
     const [maxList, maxNodes] = rows([
       ['wspd', 'Speed', 'c-wspd'],
-      ['time', 'Time', ''],
-      ['lat', 'Lat', ''],
-      ['lon', 'Lon', ''],
+      ['time', 'Time'],
+      ['lat', 'Lat'],
+      ['lon', 'Lon'],
     ]);
     this.maxNodes = maxNodes;
     this.resetButton = el('button', { type: 'button', class: 'btn small', id: `${idPrefix}-reset-max`, text: 'Reset Max' });
     this.resetButton.addEventListener('click', () => this.resetMax());
     const [statusList, statusNodes] = rows([
-      ['last', 'Last update', ''],
-      ['age', 'Record age', ''],
-      ['fix', 'GPS fix', ''],
-      ['completeness', 'Complete (10 min)', ''],
-      ['today', 'Complete (today)', ''],
-      ['gaps', 'Gaps (UTC day)', ''],
+      ['last', 'Last update'],
+      ['age', 'Record age'],
+      ['fix', 'GPS fix'],
+      ['completeness', 'Complete (10 min)'],
+      ['today', 'Complete (today)'],
+      ['gaps', 'Gaps (UTC day)'],
       ['dp', '3-min ΔP', 'c-pressure'],
     ]);
     this.statusNodes = statusNodes;
@@ -156,8 +156,7 @@ export class Sidebar {
     this.maxWind = { max: null, resetTs: this.maxWind.resetTs };
     for (const p of points) this.maxWind = updateMaxWind(this.maxWind, p, this.opsDay.start);
     const last = points.length ? points[points.length - 1] : null;
-    this.avgBaseTs = last ? last.ts : null;
-    this.avgBin = 0;
+    this.avgStep = { baseTs: last ? last.ts : null, bin: 0 };
     this.avg = averages(points);
     if (last) this.showCurrent(last);
     this.renderValues(this.avgNodes, this.avg);
@@ -171,11 +170,11 @@ export class Sidebar {
     this.latestArrivalMs = performance.now();
     this.opsDay = advanceOpsDay(this.opsDay, p.ts);
     this.maxWind = updateMaxWind(this.maxWind, p, this.opsDay.start);
-    if (this.avgBaseTs === null) this.avgBaseTs = p.ts;
-    const bin = Math.floor((p.ts - this.avgBaseTs) / AVG_WIN_S);
-    if (bin !== this.avgBin) {
+    if (this.avgStep.baseTs === null) this.avgStep.baseTs = p.ts;
+    const bin = Math.floor((p.ts - this.avgStep.baseTs) / AVG_WIN_S);
+    if (bin !== this.avgStep.bin) {
       // averages step once per 30 s of data time, so they can be read
-      this.avgBin = bin;
+      this.avgStep.bin = bin;
       this.avg = averages(points);
       this.renderValues(this.avgNodes, this.avg);
     }

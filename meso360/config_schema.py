@@ -1,0 +1,179 @@
+"""The config schema: every section and key with its default, value parser and help text (it validates and documents).
+
+config.py loads a file against it into frozen dataclasses and writes it out as meso360.conf.example (example_text).
+"""
+
+import dataclasses
+
+from meso360.config_values import (
+    absolute_path,
+    free_text,
+    listen_address,
+    mdns_name,
+    name_without_spaces,
+    number_between,
+    one_of,
+    password_hash,
+    seconds_between,
+    table_name,
+    url,
+    whole_number_between,
+)
+
+# --- timeouts and the units' watchdogs ---
+
+
+@dataclasses.dataclass(frozen=True)
+class WatchdogBudget:
+    """How long a daemon may legitimately wait between two WATCHDOG=1: at most `timeouts_between_pings` of its
+    timeout in a row, plus `margin_seconds` of work, within the unit's WatchdogSec= (tests/unit/test_timeout_ranges.py
+    checks the numbers against units/*.service)."""
+
+    unit: str
+    watchdog_seconds: int
+    timeouts_between_pings: int
+    margin_seconds: int
+    max_timeout_seconds: float
+
+    def why(self, what):
+        return (
+            f"{self.unit} has WatchdogSec={self.watchdog_seconds}: {what} take up to"
+            f" {self.timeouts_between_pings} times this timeout between two watchdog pings,"
+            " so a larger one would let systemd kill a healthy daemon"
+        )
+
+
+# One failing request to the logger: a TCP connect to each of up to two addresses (IPv4, IPv6), then the read.
+INGEST_WATCHDOG = WatchdogBudget("meso360-ingest.service", 30, 3, 6, 8.0)
+# One SSH session set-up: a TCP connect to each of up to two addresses, the banner, the key exchange and the
+# authentication (paramiko), then the forward request; the daemon pings once the session is open, and again after
+# each probe (channel open, then banner read: 2 timeouts).
+TUNNEL_WATCHDOG = WatchdogBudget("meso360-tunnel.service", 120, 6, 30, 15.0)
+
+
+# A bad value of these is not repeated in the error (a password typed in place of its hash, say).
+NOT_ECHOED = {("web", "password_hash")}
+
+
+# --- the schema: section -> key -> (default, parser, help). It validates and documents. ---
+
+SCHEMA = {
+    "meso360": {
+        "vehicle": ("MM1", free_text, "Vehicle name shown on the dashboard."),
+        "data_dir": ("/var/lib/meso360/data", absolute_path, "Daily observation files YYYYMMDD.txt."),
+        "support_dir": ("/var/lib/meso360/support", absolute_path, "Daily Support files YYYYMMDD_support.txt."),
+        "state_dir": ("/var/lib/meso360/state", absolute_path, "Ingest resume state (last record written)."),
+    },
+    "ingest": {
+        "logger_url": (
+            "http://192.168.4.6",
+            url,
+            "Campbell logger web server, scheme://host[:port][/prefix]. The vehicle's logger;"
+            " point at http://127.0.0.1:8081 to use the simulator (meso360-sim).",
+        ),
+        "obs_table": ("Obs", table_name, "Logger table with the 1 Hz observations (19 fields)."),
+        "support_table": ("Support", table_name, "Logger Support table (9 fields); empty: not collected."),
+        "poll_interval": ("1.0", seconds_between(0.1, 60.0), "Seconds between polls of the logger."),
+        "request_timeout": (
+            "5.0",
+            seconds_between(0.5, INGEST_WATCHDOG.max_timeout_seconds, INGEST_WATCHDOG.why("a failing poll may")),
+            "Seconds before an HTTP request to the logger fails (connect, then each read).",
+        ),
+        "username": (
+            "",
+            name_without_spaces("a user name"),
+            "HTTP Basic user for the logger; empty: no authentication.",
+        ),
+        "password": ("", free_text, "HTTP Basic password for the logger."),
+        "first_start": (
+            "today",
+            one_of("newest", "today", "all"),
+            "Where the very first start (no state, no data files) begins: newest (the newest record), today"
+            " (every record of the current UTC day the logger holds) or all (everything it holds).",
+        ),
+    },
+    "web": {
+        "listen": ("0.0.0.0:8080", listen_address, "Address and port of the dashboard and control panel."),
+        "history_hours": (
+            "2",
+            whole_number_between(1, 48),
+            "Hours of observations kept in memory for the live charts.",
+        ),
+        "password_hash": (
+            "",
+            password_hash,
+            "Operator password hash for control actions, set by `meso360ctl passwd`; empty: read-only panel.",
+        ),
+        "mdns_name": (
+            "",
+            mdns_name,
+            "Name the panel is announced under on the vehicle LAN (avahi, DNS-SD _http._tcp, with the port of"
+            " listen), as legacy's mdns_hostname; empty: meso360 on <host name>. Applied when meso360-web starts.",
+        ),
+    },
+    "tunnel": {
+        "host": (
+            "",
+            name_without_spaces("a host name or IP address"),
+            "Bastion host for the reverse SSH tunnel; empty: tunnel not configured.",
+        ),
+        "port": ("22", whole_number_between(1, 65535), "SSH port of the bastion."),
+        "user": ("", name_without_spaces("a user name"), "User on the bastion."),
+        "key_file": ("/etc/meso360/tunnel_key", absolute_path, "Private key (must not be group/world readable)."),
+        "known_hosts": ("/etc/meso360/known_hosts", absolute_path, "Pinned host key of the bastion."),
+        "remote_port": (
+            "",
+            whole_number_between(1, 65535, optional=True),
+            "Port opened on the bastion, forwarded to local_port.",
+        ),
+        "local_port": (
+            "22",
+            whole_number_between(1, 65535),
+            "Port on the vehicle reached through the tunnel (its sshd).",
+        ),
+        "keepalive_interval": ("15", seconds_between(1.0, 600.0), "Seconds between keepalive requests."),
+        "keepalive_misses": (
+            "3",
+            whole_number_between(1, 100),
+            "Unanswered keepalives before the link is declared dead.",
+        ),
+        "probe_interval": ("60", seconds_between(5.0, 3600.0), "Seconds between end-to-end probes of the forward."),
+        "connect_timeout": (
+            "15",
+            seconds_between(1.0, TUNNEL_WATCHDOG.max_timeout_seconds, TUNNEL_WATCHDOG.why("the connection steps")),
+            "Seconds allowed for each step: TCP connect, SSH banner, authentication, forward request, probe.",
+        ),
+        "retry_max_delay": ("60", seconds_between(1.0, 3600.0), "Longest wait between reconnect attempts (seconds)."),
+    },
+    # Thresholds of the alarms (meso360/alarms.py): the banner, /api/alarms, /metrics and meso360ctl status.
+    "alarms": {
+        "stale_s": ("30", seconds_between(5.0, 3600.0), "Alarm when no new row was written for this many seconds."),
+        "gps_lost_s": (
+            "60",
+            seconds_between(5.0, 3600.0),
+            "Alarm when the newest rows have had no GPS fix for more than this many seconds.",
+        ),
+        "tunnel_unverified_s": (
+            "300",
+            seconds_between(60.0, 86400.0),
+            "Alarm when a configured tunnel has not been verified end to end for this many seconds"
+            " (never less than two tunnel.probe_interval).",
+        ),
+        "disk_free_min_pct": (
+            "10",
+            number_between(0.0, 90.0, "percent; 0: no alarm"),
+            "Alarm when the data disk has less free space than this (percent).",
+        ),
+        "completeness_min_pct": (
+            "95",
+            number_between(0.0, 100.0, "percent; 0: no alarm"),
+            "Alarm when the last 10 minutes of data hold fewer of their seconds than this (percent).",
+        ),
+        "battery_min_v": (
+            "11.8",
+            number_between(0.0, 16.0, "volts; 0: no alarm"),
+            "Alarm when the logger's battery voltage (BattV) is under this (volts); a 12 V lead-acid battery"
+            " at 11.8 V is nearly flat.",
+        ),
+    },
+}
