@@ -100,14 +100,19 @@ def resolve_path(path=None):
     return str(path or os.environ.get(ENV_VAR) or DEFAULT_PATH)
 
 
-def parse(text, path="<string>"):
-    """Given the INI `text`, return a Config. Raise ConfigError listing every problem at once."""
+def read_ini(text, path):
+    """Return a ConfigParser holding the INI `text` (no interpolation; # and ; start comments). Raise ConfigError."""
     parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
     try:
         parser.read_string(text, source=path)
     except configparser.Error as error:
         raise ConfigError([f"{path}: not a valid INI file: {error}"]) from error
+    return parser
 
+
+def parse(text, path="<string>"):
+    """Given the INI `text`, return a Config. Raise ConfigError listing every problem at once."""
+    parser = read_ini(text, path)
     problems = []
     for section in parser.sections():
         if section not in SCHEMA:
@@ -146,14 +151,26 @@ def parse(text, path="<string>"):
 def load(path=None):
     """Read and validate the config file at `path` (see resolve_path). Raise ConfigError."""
     path = resolve_path(path)
+    return parse(read_text(path, "config file", f"--config or ${ENV_VAR}"), path)
+
+
+def read_text(path, what, where_else):
+    """Return the text of the config file `path`; raise ConfigError naming `what` it is and `where_else` to say."""
     try:
         with open(path, encoding="utf-8") as file:
-            text = file.read()
+            return file.read()
     except FileNotFoundError:
-        raise ConfigError([f"{path}: config file not found (set --config or ${ENV_VAR})"]) from None
+        raise ConfigError([f"{path}: {what} not found (set {where_else})"]) from None
     except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([f"{path}: cannot read config file: {error}"]) from error
-    return parse(text, path)
+        raise ConfigError([f"{path}: cannot read {what}: {error}"]) from error
+
+
+def commented_keys(schema, examples=None):
+    """Return the example lines of the keys of one schema section: its help as a comment, then `#key = value`."""
+    lines = []
+    for key, (default, _parse, help_text) in schema.items():
+        lines += [f"# {help_text}", f"#{key} = {(examples or {}).get(key, default)}"]
+    return lines
 
 
 def example_text():
@@ -164,8 +181,5 @@ def example_text():
         "# Check your edits with: meso360ctl config validate",
     ]
     for section, keys in SCHEMA.items():
-        lines += ["", f"[{section}]"]
-        for key, (default, _parse, help_text) in keys.items():
-            lines.append(f"# {help_text}")
-            lines.append(f"#{key} = {default}")
+        lines += ["", f"[{section}]", *commented_keys(keys)]
     return "\n".join(lines) + "\n"

@@ -14,6 +14,7 @@ from meso360.config_values import (
     number_between,
     one_of,
     password_hash,
+    port_or_off,
     seconds_between,
     table_name,
     url,
@@ -125,6 +126,12 @@ SCHEMA = {
             "",
             whole_number_between(1, 65535, optional=True),
             "Port opened on the bastion, forwarded to local_port.",
+        ),
+        "remote_web_port": (
+            "0",
+            port_or_off(1024, 65535),
+            "Second port opened on the bastion (not remote_port), forwarded to the web daemon ([web] listen),"
+            " for base's dashboard link and /metrics; 0: no web forward.",
         ),
         "local_port": (
             "22",

@@ -8,13 +8,12 @@ its state/ is closed to the fleet account by an ACL, debian/meso360.tmpfiles).
 
 import base64
 import binascii
-import contextlib
 import dataclasses
 import os
 import re
-import tempfile
 from pathlib import Path
 
+from meso360.atomic import write_atomically
 from meso360.errors import Meso360Error
 
 RRSYNC = "/usr/bin/rrsync"
@@ -125,20 +124,8 @@ def install(authorized_keys, key, directory, remove=False):
 def _replace(path, lines):
     path.parent.mkdir(mode=0o755, parents=True, exist_ok=True)
     try:
-        owner = path.stat()
+        existing = path.stat()
     except FileNotFoundError:
-        owner = None
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            os.fchmod(file.fileno(), 0o644)
-            if owner is not None and os.geteuid() == 0:
-                os.fchown(file.fileno(), owner.st_uid, owner.st_gid)
-            file.write("".join(line + "\n" for line in lines))
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+        existing = None
+    owner = (existing.st_uid, existing.st_gid) if existing is not None and os.geteuid() == 0 else None
+    write_atomically(path, "".join(line + "\n" for line in lines), 0o644, owner)

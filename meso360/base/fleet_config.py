@@ -1,12 +1,12 @@
 """Load and validate the base's fleet.conf (INI: [base] and one [vehicle NAME] per vehicle) into frozen dataclasses."""
 
 import base64
-import configparser
 import dataclasses
 import os
 import re
 from pathlib import Path
 
+from meso360.config import commented_keys, read_ini, read_text
 from meso360.config_values import absolute_path, name_without_spaces, seconds_between, whole_number_between
 from meso360.errors import ConfigError
 
@@ -169,11 +169,7 @@ def _check_unique_ports(vehicles, path, problems):
 
 def parse(text, path="<string>"):
     """Given the INI `text`, return a FleetConfig. Raise ConfigError listing every problem at once."""
-    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=("#", ";"))
-    try:
-        parser.read_string(text, source=path)
-    except configparser.Error as error:
-        raise ConfigError([f"{path}: not a valid INI file: {error}"]) from error
+    parser = read_ini(text, path)
     problems = []
     vehicles = []
     for section in parser.sections():
@@ -192,13 +188,7 @@ def parse(text, path="<string>"):
 def load(path=None):
     """Read and validate the fleet config at `path` (see resolve_path). Raise ConfigError."""
     path = resolve_path(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError([f"{path}: fleet config not found (set --fleet-config or ${ENV_VAR})"]) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError([f"{path}: cannot read fleet config: {error}"]) from error
-    return parse(text, path)
+    return parse(read_text(path, "fleet config", f"--fleet-config or ${ENV_VAR}"), path)
 
 
 def example_text():
@@ -209,10 +199,8 @@ def example_text():
         "",
         "[base]",
     ]
-    for key, (default, _parse, help_text) in BASE_SCHEMA.items():
-        lines += [f"# {help_text}", f"#{key} = {default}"]
+    lines += commented_keys(BASE_SCHEMA)
     lines += ["", "# One section per vehicle (the name is the vehicle's [meso360] vehicle), e.g.:", "#[vehicle MM1]"]
     examples = {"ssh_port": "2201", "web_port": "8201", "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA…"}
-    for key, (default, _parse, help_text) in VEHICLE_SCHEMA.items():
-        lines += [f"# {help_text}", f"#{key} = {examples.get(key, default)}"]
+    lines += commented_keys(VEHICLE_SCHEMA, examples)
     return "\n".join(lines) + "\n"

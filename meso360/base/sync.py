@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 
+from meso360.atomic import write_atomically
 from meso360.base import fleet_config, sync_state
 from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
 from meso360.logs import setup_logging
@@ -140,7 +141,7 @@ def sync_vehicle(fleet, vehicle):
     vehicle_dir.mkdir(parents=True, exist_ok=True)
     # The pinned key, written from fleet.conf at every run: the file can never drift from the config.
     known_hosts = vehicle_dir / "known_hosts"
-    sync_state.write_atomically(known_hosts, known_hosts_text(vehicle))
+    write_atomically(known_hosts, known_hosts_text(vehicle))
     command = rsync_command(fleet.base, vehicle, known_hosts, vehicle_dir)
     env = dict(os.environ, LC_ALL="C")  # the --stats lines in English, numbers with "," only
     completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603  fixed argv

@@ -1,9 +1,8 @@
 """What the last sync of a vehicle did: DATA_ROOT/VEHICLE/sync.json and the textfile metrics/sync_VEHICLE.prom."""
 
 import json
-import os
-import tempfile
-from pathlib import Path
+
+from meso360.atomic import write_atomically
 
 STATE_FILE = "sync.json"
 
@@ -23,20 +22,6 @@ METRICS = (
     ),
     ("meso360_base_sync_bytes_moved", "New data moved by the last successful sync (bytes).", "bytes_moved"),
 )
-
-
-def write_atomically(path, text, mode=0o644):
-    """Write `text` to `path` through a temporary file in its directory and a rename: readers never see half."""
-    path = Path(path)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def state_path(fleet, name):

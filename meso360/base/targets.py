@@ -9,8 +9,8 @@ import argparse
 import json
 import sys
 
+from meso360.atomic import write_atomically
 from meso360.base import fleet_config
-from meso360.base.sync_state import write_atomically
 from meso360.errors import EXIT_CONFIG, EXIT_OK, ConfigError
 
 PROMETHEUS_LISTEN = "127.0.0.1:9190"  # Debian's own prometheus.service (the prometheus package) holds :9090
@@ -73,11 +73,8 @@ def prometheus_config(
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python3 -m meso360.base.targets", description=__doc__.splitlines()[0])
     parser.add_argument("--fleet-config", help=f"default: ${fleet_config.ENV_VAR} or {fleet_config.DEFAULT_PATH}")
-    parser.add_argument(
-        "--prometheus-config",
-        metavar="TARGETS_FILE",
-        help="print the prometheus.yml reading this targets file, and nothing else",
-    )
+    only_config = "print the prometheus.yml reading this targets file, and nothing else"
+    parser.add_argument("--prometheus-config", metavar="TARGETS_FILE", help=only_config)
     args = parser.parse_args(argv)
     if args.prometheus_config:
         sys.stdout.write(prometheus_config(args.prometheus_config))

@@ -1,16 +1,14 @@
 """Set-up helpers for `meso360ctl tunnel`: create the tunnel key, fetch and pin the bastion's host key."""
 
-import contextlib
 import dataclasses
-import os
-import shutil
+import pwd
 import socket
-import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from meso360.atomic import write_atomically
 from meso360.errors import TunnelError
 from meso360.tunnel.ssh import fingerprint, known_hosts_name, paramiko
 
@@ -72,21 +70,8 @@ def generate_key(key_file, vehicle, remote_port, owner=None, overwrite=False, re
 
 
 def _write_new_file(path, content, mode, owner):
-    """Write `content` to a temporary file created with `mode` (never more open), chown it, then rename it to path."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            os.fchmod(file.fileno(), mode)
-            if owner:
-                shutil.chown(temporary, user=owner, group=None)
-            file.write(content)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+    """Write `content` to path with `mode` (never more open), owned by the user `owner` when given."""
+    write_atomically(path, content, mode, None if not owner else (pwd.getpwnam(owner).pw_uid, -1))
 
 
 def fetch_host_key(host, port=22, timeout_seconds=15.0):
@@ -125,7 +110,4 @@ def add_known_host(known_hosts, host_key):
     kept = [line for line in lines if not line.strip() or name not in line.split()[0].split(",")]
     kept.append(host_key.known_hosts_line)
     known_hosts.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=known_hosts.parent, prefix=".known_hosts.", delete=False) as file:
-        file.write("\n".join(kept) + "\n")
-    os.chmod(file.name, 0o644)
-    os.replace(file.name, known_hosts)
+    write_atomically(known_hosts, "\n".join(kept) + "\n", 0o644)
