@@ -5,13 +5,13 @@ meso360-avahi.service runs `python3 -I -m meso360.mdns write` each time meso360-
 """
 
 import argparse
+import html
 import ipaddress
 import logging
 import os
 import sys
 import tempfile
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from meso360 import config as config_module
 from meso360.errors import EXIT_CONFIG, EXIT_OK, EXIT_USAGE, ConfigError
@@ -55,7 +55,7 @@ def render_service(web):
     if protocol is None:
         return None
     if web.mdns_name:
-        name = f"<name>{escape(web.mdns_name)}</name>"  # taken literally: no wildcard is replaced
+        name = f"<name>{html.escape(web.mdns_name, quote=False)}</name>"  # taken literally: no wildcard is replaced
     else:
         name = f'<name replace-wildcards="yes">{DEFAULT_NAME}</name>'
     return f"""<?xml version="1.0" standalone='no'?>
