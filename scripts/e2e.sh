@@ -659,8 +659,10 @@ check_web() {
 	check_unit_states
 	log "web /api/status: $(web status 2>&1 || true)"
 	check "web: GET /api/history: the simulator's rows in the live window" web history 10
+	# The warmer starts once the reader has read the files, which may be after the checks above on a busy machine.
 	check "web: the day-history warmer runs at lower priority (setpriority allowed by the unit's filter)" eval "
-		ct journalctl --no-pager -o cat -u $WEB | grep -q 'day history of today and yesterday warmed' &&
+		wait_for 60 'the day-history warmer' eval \"ct journalctl --no-pager -o cat -u $WEB |
+			grep -q 'day history of today and yesterday warmed'\" &&
 		! ct journalctl --no-pager -o cat -u $WEB | grep 'keeps the normal priority'"
 	check "web: GET /api/history/<day> of a full past day (86 400 rows -> <= 2000 points), read in two processes" \
 		web past-day
