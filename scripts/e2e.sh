@@ -330,6 +330,11 @@ check_simulator_switch() {
 			ct runuser -u \$user -- head -c 1 $(today_file) >/dev/null &&
 			! ct runuser -u \$user -- sh -c ': >> $(today_file)' 2>/dev/null || exit 1
 		done"
+	check "users: base's read-only meso360-fleet reads the data file, cannot write it, and cannot look into state/ (ACL)" eval "
+		ct runuser -u meso360-fleet -- head -c 1 $(today_file) >/dev/null &&
+		! ct runuser -u meso360-fleet -- sh -c ': >> $(today_file)' 2>/dev/null &&
+		! ct runuser -u meso360-fleet -- ls /var/lib/meso360/state >/dev/null 2>&1 &&
+		ct runuser -u meso360-web -- ls /var/lib/meso360/state >/dev/null && ct test -x /usr/bin/rrsync"
 	check "ingest: STATUS mentions the logger/records: $(prop meso360-ingest.service StatusText)" \
 		status_text_matches meso360-ingest.service 'record|logger'
 	check "ingest: every simulator record written once, in order" continuity
