@@ -1,6 +1,7 @@
 """meso360ctl export: any time range of the daily files as the legacy CSV, JSON or CF-1.8 NetCDF."""
 
 import contextlib
+import functools
 import itertools
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ import click
 
 from meso360.errors import EXIT_BAD_ARGUMENT, EXIT_DATA
 from meso360.export import output, select, text_formats, timerange
+from meso360.export.netcdf_format import write_netcdf  # numpy and netCDF4 are imported only when it runs
 from meso360.export.variables import ExportInfo
 
 FORMATS = ("csv", "json", "netcdf")
@@ -50,17 +52,12 @@ def progress_callback(paths):
 
 def write_export(format_name, chunks, info, target, force):
     """Write the chunks in `format_name` to `target` ("-": standard output); return the row count."""
-    if format_name == "netcdf":
-
-        def write_to_path(path):
-            from meso360.export.netcdf_format import write_netcdf  # numpy, netCDF4: only for netcdf
-
-            return write_netcdf(path, chunks, info)
-
-    else:
-        write_to_path = output.text_writer(lambda stream: TEXT_WRITERS[format_name](stream, chunks, info))
     if target == "-":
         return TEXT_WRITERS[format_name](sys.stdout, chunks, info)
+    if format_name == "netcdf":
+        write_to_path = functools.partial(write_netcdf, chunks=chunks, info=info)
+    else:
+        write_to_path = output.text_writer(functools.partial(TEXT_WRITERS[format_name], chunks=chunks, info=info))
     return output.write_atomically(target, write_to_path, force=force)
 
 

@@ -10,10 +10,11 @@ from meso360.export.variables import EXPORTED, TIME_UNITS
 JSON_FORMAT_NAME = "meso360-export-1"
 
 
-def write_csv(stream, chunks, _info=None):
+def write_csv(stream, chunks, info=None):
     """Write the legacy header line, then each selected row's line as it is in its daily file; return the row count.
 
-    `stream` is a text stream opened with newline="" (the lines end in a bare \\n, as in the files).
+    `stream` is a text stream opened with newline="" (the lines end in a bare \\n, as in the files); `info` is
+    not needed (the same call as write_json).
     """
     stream.write(OBS_HEADER + "\n")
     count = 0

@@ -234,3 +234,21 @@ def test_a_long_export_shows_progress_on_a_terminal_and_none_in_a_pipe(export_en
     in_pipe = export_env("--from", "2025-06-05", "--to", "2025-06-06", "-o", "b.csv", cwd=tmp_path)
     assert b"Exporting" not in in_pipe.stderr and (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
     assert len((tmp_path / "b.csv").read_bytes().splitlines()) == 21883 + 1  # every real row, the header
+
+
+def test_qc_with_the_flag_files_present_says_flags_are_not_exported_yet(export_env, tmp_path):
+    for day in ("20250605", "20250606"):
+        (export_env.data_dir / f"{day}_qc.txt").write_text("")
+    result = export_env("--from", FROM, "--to", TO, "--qc", "-o", str(tmp_path / "out.csv"))
+    assert result.returncode == 1 and b"writing QC flags into exports is not implemented yet" in result.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_netcdf_without_python3_netcdf4_says_what_to_install(export_env, tmp_path):
+    without_netcdf4 = "import sys; sys.modules['netCDF4'] = None; from meso360.ctl.cli import main; sys.argv[0] = 'meso360ctl'; main()"
+    config = next(tmp_path.glob("*.conf"))
+    command = [sys.executable, "-c", without_netcdf4, "--config", str(config), "export"]
+    args = ["--from", FROM, "--to", TO, "--format", "netcdf", "-o", str(tmp_path / "out.nc")]
+    result = subprocess.run(command + args, capture_output=True, timeout=120, check=False)
+    assert result.returncode == 1 and b"sudo apt install python3-netcdf4" in result.stderr
+    assert not any(path.suffix in (".nc", ".partial") for path in tmp_path.iterdir())
