@@ -245,7 +245,10 @@ def test_qc_with_the_flag_files_present_says_flags_are_not_exported_yet(export_e
 
 
 def test_netcdf_without_python3_netcdf4_says_what_to_install(export_env, tmp_path):
-    without_netcdf4 = "import sys; sys.modules['netCDF4'] = None; from meso360.ctl.cli import main; sys.argv[0] = 'meso360ctl'; main()"
+    without_netcdf4 = (
+        "import sys; sys.modules['netCDF4'] = None  # import netCDF4 now raises ImportError\n"
+        "from meso360.ctl.cli import main; main()"
+    )
     config = next(tmp_path.glob("*.conf"))
     command = [sys.executable, "-c", without_netcdf4, "--config", str(config), "export"]
     args = ["--from", FROM, "--to", TO, "--format", "netcdf", "-o", str(tmp_path / "out.nc")]
