@@ -80,11 +80,12 @@ def _column_array(numpy, rows, index):
 
 
 def _append(dataset, numpy, chunk):
+    rows = chunk.rows
     start = len(dataset.dimensions["obs"])
-    stop = start + len(chunk.rows)
+    stop = start + len(rows)
     dataset["time"][start:stop] = numpy.array(chunk.seconds, "f8")
     for variable, name_in_file in (*COORDINATE_NAMES.items(), *((m, m.column) for m in MEASUREMENTS)):
-        dataset[name_in_file][start:stop] = _column_array(numpy, chunk.rows, variable.index)
+        dataset[name_in_file][start:stop] = _column_array(numpy, rows, variable.index)
 
 
 def write_netcdf(path, chunks, info):

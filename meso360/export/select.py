@@ -3,17 +3,23 @@
 import dataclasses
 from pathlib import Path
 
-from meso360.datafile import RowReader, read_complete_lines
+from meso360.datafile import RowReader, parse_obs_line, read_complete_text
+
+CHUNK_BYTES = 1 << 20  # read and hand on about 10,000 rows at a time: memory stays flat over a month
 
 
 @dataclasses.dataclass
 class Chunk:
-    """The rows of one daily file within the range: their GPS times (epoch seconds), lines and 17 columns."""
+    """Rows of one daily file within the range, in file order: their GPS times (epoch seconds) and lines."""
 
     path: Path
     seconds: list
     lines: list
-    rows: list
+
+    @property
+    def rows(self):
+        """The 17 columns of each line."""
+        return [parse_obs_line(line) for line in self.lines]
 
 
 def files_of_range(data_dir, time_range):
@@ -22,30 +28,40 @@ def files_of_range(data_dir, time_range):
     return [path for path in paths if path.is_file()]
 
 
-def chunk_of_file(path, time_range, reader):
-    """Given a daily file, return the Chunk of its complete rows whose GPS time is within the range.
+def chunk_of_lines(path, lines, time_range, reader):
+    """Given lines of a daily file, return the Chunk of those whose GPS time is within the range.
 
-    Rows without a valid GPS time cannot be placed in time and are left out; a torn last line is not complete.
+    Rows without a valid GPS time cannot be placed in time and are left out, as the header and malformed lines.
     """
-    lines, _offset = read_complete_lines(path)
-    chunk = Chunk(path, [], [], [])
+    chunk = Chunk(path, [], [])
     start, end = time_range.start_seconds, time_range.end_seconds
     for line in lines:
         parsed = reader.parse(line)
-        if parsed is None or parsed[0] is None or not start <= parsed[0] <= end:
-            continue
-        chunk.seconds.append(parsed[0])
-        chunk.lines.append(line)
-        chunk.rows.append(parsed[1])
+        if parsed is not None and parsed[0] is not None and start <= parsed[0] <= end:
+            chunk.seconds.append(parsed[0])
+            chunk.lines.append(line)
     return chunk
 
 
+def chunks_of_file(path, time_range, reader):
+    """Yield the Chunks of a daily file's complete lines (a torn last line is not complete), CHUNK_BYTES at a time."""
+    offset = 0
+    while True:
+        text, offset_after = read_complete_text(path, offset, CHUNK_BYTES)
+        if offset_after == offset:  # the end, or a line longer than a block: read to the end
+            text, offset_after = read_complete_text(path, offset)
+            if offset_after == offset:
+                return
+        offset = offset_after
+        yield chunk_of_lines(path, text.splitlines(), time_range, reader)
+
+
 def chunks_of_range(paths, time_range, on_file_done=None):
-    """Yield the non-empty Chunk of each file in `paths`, in order; call on_file_done(path) after each file."""
+    """Yield the non-empty Chunks of the files in `paths`, in order; call on_file_done(path) after each file."""
     reader = RowReader()
     for path in paths:
-        chunk = chunk_of_file(path, time_range, reader)
+        for chunk in chunks_of_file(path, time_range, reader):
+            if chunk.lines:
+                yield chunk
         if on_file_done is not None:
             on_file_done(path)
-        if chunk.lines:
-            yield chunk

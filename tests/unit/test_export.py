@@ -60,7 +60,7 @@ def test_a_bad_time_or_range_is_refused_with_the_reason(start, end, message):
 
 def test_a_range_across_midnight_takes_the_rows_of_both_files_in_order(real_days_across_midnight):
     time_range, chunks = chunks_across_midnight(real_days_across_midnight)
-    assert [chunk.path.name for chunk in chunks] == ["20250605.txt", "20250606.txt"]
+    assert sorted({chunk.path.name for chunk in chunks}) == ["20250605.txt", "20250606.txt"]
     expected = source_lines_between(real_days_across_midnight, time_range.start, time_range.end)
     assert [line for chunk in chunks for line in chunk.lines] == expected
     assert len(expected) > 3500  # an hour of real 1 Hz rows, with the real gaps and duplicates
