@@ -2,7 +2,6 @@
 
 import contextlib
 import functools
-import itertools
 import sys
 from pathlib import Path
 
@@ -100,10 +99,9 @@ def export(start_text, end_text, format_name, qc, target, force):
     command = f"meso360ctl export --from {start_text} --to {end_text} --format {format_name} -o {target}"
     info = ExportInfo(config.general.vehicle, config.general.institution, time_range, command)
     with progress_callback(paths) as on_file_done:
-        chunks = select.chunks_of_range(paths, time_range, on_file_done)
-        first = next(chunks, None)
-        if first is None:
+        chunks = select.unless_empty(select.chunks_of_range(paths, time_range, on_file_done))
+        if chunks is None:
             raise no_rows
-        count = write_export(format_name, itertools.chain([first], chunks), info, target, force)
+        count = write_export(format_name, chunks, info, target, force)
     where = "standard output" if target == "-" else target
     click.echo(f"exported {count} rows ({format_name}) to {where}", err=True)

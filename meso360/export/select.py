@@ -1,6 +1,7 @@
 """The rows of a time range, read from the daily files of its days with the one data-file parser (RowReader)."""
 
 import dataclasses
+import itertools
 from pathlib import Path
 
 from meso360.datafile import RowReader, parse_obs_line, read_complete_text
@@ -65,3 +66,9 @@ def chunks_of_range(paths, time_range, on_file_done=None):
                 yield chunk
         if on_file_done is not None:
             on_file_done(path)
+
+
+def unless_empty(chunks):
+    """Return an iterator over `chunks` once the first has been read, or None when there is none (nothing is lost)."""
+    first = next(chunks, None)
+    return None if first is None else itertools.chain([first], chunks)

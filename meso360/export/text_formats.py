@@ -10,18 +10,26 @@ from meso360.export.variables import EXPORTED, TIME_UNITS
 JSON_FORMAT_NAME = "meso360-export-1"
 
 
-def write_csv(stream, chunks, info=None):
-    """Write the legacy header line, then each selected row's line as it is in its daily file; return the row count.
-
-    `stream` is a text stream opened with newline="" (the lines end in a bare \\n, as in the files); `info` is
-    not needed (the same call as write_json).
-    """
-    stream.write(OBS_HEADER + "\n")
-    count = 0
+def csv_pieces(chunks):
+    """Yield the CSV export as text: the legacy header line, then each row's line as it is in its daily file."""
+    yield OBS_HEADER + "\n"
     for chunk in chunks:
-        stream.write("".join(line + "\n" for line in chunk.lines))
-        count += len(chunk.lines)
-    return count
+        yield "".join(line + "\n" for line in chunk.lines)
+
+
+def counted(chunks, counter):
+    """Yield the chunks, adding the number of their rows to counter["rows"]."""
+    for chunk in chunks:
+        counter["rows"] += len(chunk.lines)
+        yield chunk
+
+
+def write_csv(stream, chunks, info=None):
+    """Write the CSV export of the chunks to a text stream opened with newline="" (lines end in a bare \\n, as in
+    the files); return the row count. `info` is not needed (the same call as write_json)."""
+    counter = {"rows": 0}
+    stream.writelines(csv_pieces(counted(chunks, counter)))
+    return counter["rows"]
 
 
 def json_variables():
@@ -57,13 +65,19 @@ def _json_head(info):
     return json.dumps(head, indent=1)[:-2]  # without the closing "\n}": the rows follow
 
 
-def write_json(stream, chunks, info):
-    """Write the JSON export of the chunks (see README "Export"), one row per line; return the row count."""
-    stream.write(_json_head(info) + ',\n "rows": [')
-    count = 0
+def json_pieces(chunks, info):
+    """Yield the JSON export of the chunks as text (see README "Export"), one row per line."""
+    yield _json_head(info) + ',\n "rows": ['
+    separator = "\n  "
     for chunk in chunks:
         for seconds, row in zip(chunk.seconds, chunk.rows, strict=True):
-            stream.write(("\n  " if count == 0 else ",\n  ") + json.dumps(json_row(seconds, row)))
-            count += 1
-    stream.write("\n ]\n}\n")
-    return count
+            yield separator + json.dumps(json_row(seconds, row))
+            separator = ",\n  "
+    yield "\n ]\n}\n"
+
+
+def write_json(stream, chunks, info):
+    """Write the JSON export of the chunks to a text stream; return the row count."""
+    counter = {"rows": 0}
+    stream.writelines(json_pieces(counted(chunks, counter), info))
+    return counter["rows"]
