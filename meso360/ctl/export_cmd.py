@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -60,6 +61,17 @@ def write_export(format_name, chunks, info, target, force):
     return output.write_atomically(target, write_to_path, force=force)
 
 
+def write_or_fail(format_name, chunks, info, target, force):
+    """write_export, with a write error turned into a message (exit 1) and a closed stdout pipe into exit 1."""
+    try:
+        return write_export(format_name, chunks, info, target, force)
+    except BrokenPipeError:  # `meso360ctl export ... -o - | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error when Python flushes
+        raise click.exceptions.Exit(1) from None
+    except OSError as error:
+        raise click.ClickException(f"cannot write {target}: {error.strerror or error}") from None
+
+
 def _parsed_range(start_text, end_text):
     try:
         return timerange.parse_range(start_text, end_text)
@@ -102,6 +114,6 @@ def export(start_text, end_text, format_name, qc, target, force):
         chunks = select.unless_empty(select.chunks_of_range(paths, time_range, on_file_done))
         if chunks is None:
             raise no_rows
-        count = write_export(format_name, chunks, info, target, force)
+        count = write_or_fail(format_name, chunks, info, target, force)
     where = "standard output" if target == "-" else target
     click.echo(f"exported {count} rows ({format_name}) to {where}", err=True)

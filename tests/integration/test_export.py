@@ -255,3 +255,11 @@ def test_netcdf_without_python3_netcdf4_says_what_to_install(export_env, tmp_pat
     result = subprocess.run(command + args, capture_output=True, timeout=120, check=False)
     assert result.returncode == 1 and b"sudo apt install python3-netcdf4" in result.stderr
     assert not any(path.suffix in (".nc", ".partial") for path in tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("format_name", ["csv", "netcdf"])
+def test_an_output_that_cannot_be_written_is_a_message_not_a_traceback(export_env, tmp_path, format_name):
+    target = tmp_path / "no-such-directory" / "out"
+    result = export_env("--from", FROM, "--to", TO, "--format", format_name, "-o", str(target))
+    assert result.returncode == 1 and result.stderr.startswith(f"Error: cannot write {target}: ".encode())
+    assert b"Traceback" not in result.stderr
