@@ -18,6 +18,7 @@ class GeneralConfig:
     data_dir: Path
     support_dir: Path
     state_dir: Path
+    institution: str
 
 
 @dataclasses.dataclass(frozen=True)

@@ -64,6 +64,11 @@ SCHEMA = {
         "data_dir": ("/var/lib/meso360/data", absolute_path, "Daily observation files YYYYMMDD.txt."),
         "support_dir": ("/var/lib/meso360/support", absolute_path, "Daily Support files YYYYMMDD_support.txt."),
         "state_dir": ("/var/lib/meso360/state", absolute_path, "Ingest resume state (last record written)."),
+        "institution": (
+            "NOAA/OAR National Severe Storms Laboratory",
+            free_text,
+            "Institution named in exported files (meso360ctl export: the NetCDF and JSON institution attribute).",
+        ),
     },
     "ingest": {
         "logger_url": (

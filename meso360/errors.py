@@ -6,6 +6,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_CONFIG = 78
+EXIT_BAD_ARGUMENT = 64  # sysexits.h EX_USAGE: an argument's value is not valid (meso360ctl export --from)
 EXIT_DATA = 65  # sysexits.h EX_DATAERR: an input file is not what it must be (meso360ctl fleet authorize KEYFILE)
 
 

@@ -130,3 +130,31 @@ def simulator(tmp_path):
     yield start
     for sim in started:
         sim.stop()
+
+
+REAL_SHIFT_SECONDS = 3 * 3600  # 17:52:28..23:59:59 becomes 20:52:28 on 5 June..02:59:59 on 6 June
+
+
+@pytest.fixture
+def real_days_across_midnight(tmp_path):
+    """The packaged real observations moved 3 h later and written as the two daily files they then fall in.
+
+    Every cell but gps_date and gps_time is the real one. Returns data_dir with 20250605.txt and 20250606.txt.
+    """
+    import datetime
+    from pathlib import Path
+
+    from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_HEADER, RowReader, format_gps_datetime
+
+    reader, days = RowReader(), {}
+    real_observations = Path(__file__).resolve().parents[1] / "test_data" / "test.txt"
+    for line in real_observations.read_text().splitlines()[1:]:
+        seconds, row = reader.parse(line)
+        when = datetime.datetime.fromtimestamp(seconds + REAL_SHIFT_SECONDS, datetime.UTC)
+        row[GPS_DATE_COLUMN], row[GPS_TIME_COLUMN] = format_gps_datetime(when)
+        days.setdefault(f"{when:%Y%m%d}.txt", [OBS_HEADER]).append(",".join(row))
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    for name, lines in days.items():
+        (data_dir / name).write_text("\n".join(lines) + "\n")
+    return data_dir

@@ -9,6 +9,7 @@ import click
 from meso360 import __version__
 from meso360.ctl import check, config_cmd, control, gaps_cmd, passwd_cmd, status, tail, tunnel_cmd
 from meso360.ctl.context import config_option, report_config_error
+from meso360.ctl.export_cmd import export
 from meso360.ctl.fleet_cmd import fleet
 from meso360.errors import EXIT_CONFIG, ConfigError, Meso360Error
 from meso360.signals import interrupt_on_sigint
@@ -28,6 +29,7 @@ COMMANDS = (
     passwd_cmd.passwd,
     tunnel_cmd.tunnel,
     fleet,
+    export,
 )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import bottle
 
-from meso360.web import api, control, streams
+from meso360.web import api, control, export_route, streams
 from meso360.web.confine import regular_file_inside
 from meso360.web.login_guard import LoginGuard
 from meso360.web.responses import json_error
@@ -154,4 +154,5 @@ def create_app(services):
     api.add_routes(app, services)
     control.add_routes(app, services)
     streams.add_routes(app, services)
+    export_route.add_routes(app, services)
     return _SecurityHeaders(app)
