@@ -25,14 +25,17 @@ APT_PACKAGES := gcc pkg-config libsystemd-dev openssh-server openssh-client \
 help: ## show this help
 	@grep -hE '^[a-z0-9_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
+# apt-get waits up to 5 min for the dpkg lock that another apt (unattended-upgrades, a second make) holds.
+APT_GET := apt-get -o DPkg::Lock::Timeout=300
+
 # Re-run when the Makefile (APT_PACKAGES) changes: apt-get skips what is installed already.
 $(STAMPS)/apt: Makefile | $(STAMPS)/build-deps
 	@mkdir -p $(STAMPS)
 	@if [ "$$(id -u)" = 0 ]; then \
 		echo ">> installing Debian packages"; \
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null && \
-		{ command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }; \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null && \
+		{ command -v npm >/dev/null || DEBIAN_FRONTEND=noninteractive $(APT_GET) install -y -qq npm >/dev/null; }; \
 	else \
 		echo ">> not root: assuming these Debian packages are installed: $(APT_PACKAGES)"; \
 	fi
@@ -44,8 +47,8 @@ $(STAMPS)/build-deps: debian/control
 	@mkdir -p $(STAMPS)
 	@if [ "$$(id -u)" = 0 ]; then \
 		echo ">> installing the build dependencies of debian/control"; \
-		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-		DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null; \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(APT_GET) build-dep -y -qq --no-install-recommends ./ >/dev/null; \
 	else \
 		PATH=$(DEB_PATH) dpkg-checkbuilddeps || echo ">> not root: make deb needs these; install them as root: make deps"; \
 	fi
