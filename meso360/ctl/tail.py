@@ -58,11 +58,14 @@ def tail(ctl, kind, count, follow_file):
         raise click.ClickException(f"no {kind} files in {where}")
     if note:
         click.echo(f"note: {note}", err=True)
+    stop_event = threading.Event()
+    if follow_file:
+        # Ctrl-C or kill -INT/-TERM: a clean exit 0, even as a background job. Installed before the first row is
+        # printed: a Ctrl-C as soon as it shows must not land on the default handler (KeyboardInterrupt, exit 1).
+        stop_on_signals(stop_event)
     # Where following starts is fixed before printing: a row appended meanwhile is printed once, by follow.
     offset = complete_size(path)
     for line in last_lines(path, count, end=offset):
         click.echo(line)
     if follow_file:
-        stop_event = threading.Event()
-        stop_on_signals(stop_event)  # Ctrl-C or kill -INT/-TERM: a clean exit 0, even as a background job
         follow(config, kind, path, offset, stop_event)
