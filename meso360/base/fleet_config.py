@@ -11,8 +11,8 @@ from meso360.config_values import (
     absolute_path,
     listen_address,
     name_without_spaces,
-    url,
     seconds_between,
+    url,
     whole_number_between,
 )
 from meso360.errors import ConfigError
