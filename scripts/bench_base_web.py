@@ -13,10 +13,7 @@ import argparse
 import http.server
 import json
 import resource
-import selectors
-import socket
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -24,6 +21,7 @@ import urllib.parse
 from pathlib import Path
 
 import benchlib
+from bench_web import SSEClients, percentile
 
 KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFhn/zqwnZf83kDURJdpoNPuMn4HGPoksw91b3UEyOxt"
 VEHICLES = ("MM1", "MM2", "MM3")
@@ -85,47 +83,21 @@ class PrometheusStandIn:
         return samples
 
 
-class Viewers:
-    """`count` raw-socket SSE viewers in one selector thread; record when each event id arrived, per viewer."""
+class Viewers(SSEClients):
+    """`count` raw-socket SSE viewers of the fleet stream in one selector thread; also note each event's value."""
 
     def __init__(self, port, count):
-        self.selector = selectors.DefaultSelector()
-        self.received = [{} for _ in range(count)]
         self.values = {}  # event id -> MM1 temperature it carried
-        self.buffers = [b""] * count
-        request = f"GET /api/fleet/stream HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
-        for index in range(count):
-            sock = socket.create_connection(("127.0.0.1", port))
-            sock.sendall(request)
-            sock.setblocking(False)
-            self.selector.register(sock, selectors.EVENT_READ, index)
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
+        super().__init__(f"http://127.0.0.1:{port}", count, "/api/fleet/stream")
 
-    def _run(self):
-        while not self.stop.is_set():
-            for key, _ in self.selector.select(0.2):
-                data = key.fileobj.recv(65536)
-                now = time.time()
-                *frames, self.buffers[key.data] = (self.buffers[key.data] + data).split(b"\n\n")
-                for frame in frames:
-                    self._frame(key.data, frame, now)
-
-    def _frame(self, index, frame, now):
+    def frame(self, index, frame, now):
+        super().frame(index, frame, now)
         event_id = None
         for line in frame.split(b"\n"):
             if line.startswith(b"id: "):
                 event_id = int(line[4:])
-                self.received[index][event_id] = now
             elif line.startswith(b"data: ") and event_id is not None and event_id not in self.values:
                 self.values[event_id] = json.loads(line[6:])["vehicles"][0]["obs"]["t"]
-
-    def close(self):
-        self.stop.set()
-        self.thread.join()
-        for key in list(self.selector.get_map().values()):
-            key.fileobj.close()
 
 
 def cpu_seconds(pid):
@@ -152,26 +124,7 @@ def start_daemon(directory, prometheus_url):
     for number, vehicle in enumerate(VEHICLES):
         lines.append(f"[vehicle {vehicle}]\nssh_port = {2201 + number}\nweb_port = {8201 + number}\nhost_key = {KEY}\n")
     config.write_text("".join(lines))
-    python, env = benchlib.daemon_python()
-    env["MALLOC_ARENA_MAX"] = "2"  # as in the unit
-    port_file = directory / "port"
-    process = subprocess.Popen(  # noqa: S603  argv list, no shell: this repository's daemon
-        [python, "-m", "meso360.base.web.daemon", "--fleet-config", str(config), "--port-file", str(port_file)],
-        stdout=subprocess.DEVNULL,
-        stderr=open(directory / "page.log", "wb"),  # noqa: SIM115  the process keeps it
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    while not port_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"meso360-base-web did not start: {(directory / 'page.log').read_text()}")
-        time.sleep(0.05)
-    return process, int(port_file.read_text())
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float("nan")
+    return benchlib.start_daemon("meso360.base.web.daemon", ["--fleet-config", str(config)], directory / "page.log")
 
 
 def measure(pid, port, prometheus, args):
@@ -223,12 +176,7 @@ def main():
         finally:
             process.terminate()
             process.wait(10)
-    print()
-    print(f"{'measure':58} {'result':>12}  target")
-    print("-" * 84)
-    for name, value, target in results:
-        print(f"{name:58} {value:>12}  {target}")
-    print(benchlib.describe(benchlib.daemon_python()[0]))
+    benchlib.print_results(results, value_width=12)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,17 @@
 packaged unit's command line and the generated config, scraping every second) that scrapes three vehicles'
 /metrics stand-ins: MM1 collecting, MM2 with an alarm, MM3 seen once and then gone (down)."""
 
-import http.server
 import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 from base_helpers import HEADER, REPO, Base, exec_start, obs_rows
 from browser_helpers import PageErrors, browser, screenshot, wait_until  # noqa: F401  browser: a fixture
 from sshd_fixture import free_port, kill_tree, wait_for
+from test_base_fleet_status import VehicleMetrics as MetricsStandIn
 
 from meso360.base import fleet_config, targets
 
@@ -22,46 +21,30 @@ POSITIONS = {"MM1": (35.22, -97.44), "MM2": (35.85, -97.93), "MM3": (34.61, -98.
 ALARM_RED = "#f38ba8"
 
 
-class VehicleMetrics:
-    """A vehicle's /metrics stand-in at `port` (0: a free one): its newest observation is always 2 s old."""
+class VehicleMetrics(MetricsStandIn):
+    """A vehicle's /metrics stand-in: its newest observation is always 2 s old; temperature and alarm settable."""
 
     def __init__(self, name, alarm=False):
         self.temperature = 21.5
         self.alarm = alarm
-        lat, lon = POSITIONS[name]
-        outer = self
+        self.position = POSITIONS[name]
+        super().__init__(self.exposition)
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802  the http.server name
-                lines = [
-                    f"meso360_obs_timestamp_seconds {time.time() - 2:.3f}",
-                    f"meso360_obs_temperature_celsius {outer.temperature}",
-                    "meso360_obs_dewpoint_celsius 15.5",
-                    "meso360_obs_pressure_hectopascals 965.2",
-                    "meso360_obs_wind_speed_meters_per_second 5.5",
-                    "meso360_obs_wind_direction_degrees 180",
-                    f"meso360_obs_latitude_degrees {lat}",
-                    f"meso360_obs_longitude_degrees {lon}",
-                    f'meso360_alarm_active{{name="gps_fix_lost"}} {int(outer.alarm)}',
-                    "meso360_tunnel_up 1",
-                ]
-                body = ("\n".join(lines) + "\n").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    def exposition(self):
+        lat, lon = self.position
+        lines = [
+            f"meso360_obs_timestamp_seconds {time.time() - 2:.3f}",
+            f"meso360_obs_temperature_celsius {self.temperature}",
+            "meso360_obs_dewpoint_celsius 15.5",
+            "meso360_obs_pressure_hectopascals 965.2",
+            "meso360_obs_wind_speed_meters_per_second 5.5",
+            "meso360_obs_wind_direction_degrees 180",
+            f"meso360_obs_latitude_degrees {lat}",
+            f"meso360_obs_longitude_degrees {lon}",
+            f'meso360_alarm_active{{name="gps_fix_lost"}} {int(self.alarm)}',
+            "meso360_tunnel_up 1",
+        ]
+        return "\n".join(lines) + "\n"
 
 
 def fetch(url, path):

@@ -99,3 +99,20 @@ def test_the_snapshot_holds_no_clock_reading_so_an_unchanged_fleet_encodes_the_s
 
 def test_an_sse_frame_carries_its_id_and_the_json_on_one_data_line():
     assert sse_frame(7, b'{"a":1}') == b'id: 7\ndata: {"a":1}\n\n'
+
+
+def test_the_unit_runs_the_console_script_with_room_for_every_viewer():
+    import tomllib
+    from pathlib import Path
+
+    from meso360.base.web.daemon import CONNECTION_LIMIT
+
+    repo = Path(__file__).resolve().parents[2]
+    unit = (repo / "units/base/meso360-base-web.service").read_text().splitlines()
+    settings = dict(line.split("=", 1) for line in unit if "=" in line and not line.startswith("#"))
+    scripts = tomllib.loads((repo / "pyproject.toml").read_text())["project"]["scripts"]
+    assert scripts["meso360-base-web"] == "meso360.base.web.daemon:main"
+    assert settings["ExecStart"] == "/usr/bin/meso360-base-web"
+    assert settings["Type"] == "notify" and int(settings["WatchdogSec"]) >= 2 * 5
+    assert int(settings["LimitNOFILE"]) >= CONNECTION_LIMIT + 100
+    assert settings["User"] == "meso360-base-web" and settings["Group"] == "meso360-base"

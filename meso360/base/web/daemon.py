@@ -5,6 +5,7 @@ sd_notify READY/STATUS/WATCHDOG as the vehicle web.
 """
 
 import argparse
+import functools
 import logging
 import sys
 import threading
@@ -16,7 +17,7 @@ from meso360.base.web.broadcast import MAX_VIEWERS, Broadcaster, StreamServer, s
 from meso360.base.web.poller import FleetPoller
 from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
 from meso360.logs import setup_logging
-from meso360.web.daemon import THREAD_STACK_BYTES, _probe_host, _write_port_file, check_health
+from meso360.web.daemon import THREAD_STACK_BYTES, _probe_host, _write_port_file, check_health, report_health
 from meso360.web.server import create_server
 
 log = logging.getLogger("meso360.base.web")
@@ -80,14 +81,8 @@ def _check_until_stopped(stop_event, notifier, parts, serving, host, port):
     interval = min(LOOP_INTERVAL_S, notifier.watchdog_interval_s() or LOOP_INTERVAL_S)
     failing = None
     while not stop_event.is_set():
-        problem = check_health(_probe_host(host), port)
-        if problem is None:
-            notifier.watchdog()
-            notifier.status(_status_line(poller, broadcaster, listen))
-        elif problem != failing:
-            log.warning("health check failed: %s (no watchdog ping)", problem)
-            notifier.status(f"unhealthy: {problem}")
-        failing = problem
+        status_text = functools.partial(_status_line, poller, broadcaster, listen)
+        failing = report_health(check_health(_probe_host(host), port), failing, notifier, status_text)
         if not serving.is_alive():
             log.error("the HTTP server thread ended")
             return EXIT_FAILURE
