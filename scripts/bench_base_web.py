@@ -118,13 +118,14 @@ def status_field(pid, field):
     return 0
 
 
-def start_daemon(directory, prometheus_url):
+def start_daemon(directory, prometheus_url, thread_per_viewer=False):
     config = directory / "fleet.conf"
     lines = [f"[base]\ndata_root = {directory}\n[web]\nlisten = 127.0.0.1:0\nprometheus_url = {prometheus_url}\n"]
     for number, vehicle in enumerate(VEHICLES):
         lines.append(f"[vehicle {vehicle}]\nssh_port = {2201 + number}\nweb_port = {8201 + number}\nhost_key = {KEY}\n")
     config.write_text("".join(lines))
-    return benchlib.start_daemon("meso360.base.web.daemon", ["--fleet-config", str(config)], directory / "page.log")
+    module = "scripts.bench_threaded_fleet" if thread_per_viewer else "meso360.base.web.daemon"
+    return benchlib.start_daemon(module, ["--fleet-config", str(config)], directory / "page.log")
 
 
 def measure(pid, port, prometheus, args):
@@ -165,12 +166,17 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--viewers", type=int, default=1000)
+    parser.add_argument(
+        "--thread-per-viewer",
+        action="store_true",
+        help="measure the design not chosen: a waitress worker thread per viewer (scripts/bench_threaded_fleet.py)",
+    )
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 4096)), hard))  # viewers and the daemon
     prometheus = PrometheusStandIn()
     with tempfile.TemporaryDirectory(prefix="bench-base-web-") as temporary:
-        process, port = start_daemon(Path(temporary), prometheus.url)
+        process, port = start_daemon(Path(temporary), prometheus.url, args.thread_per_viewer)
         try:
             results = measure(process.pid, port, prometheus, args)
         finally:
