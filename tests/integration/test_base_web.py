@@ -100,7 +100,7 @@ def start_page(directory, config_path):
 
 @pytest.fixture(scope="module", name="fleet")
 def fleet_fixture(tmp_path_factory):
-    """The page and Prometheus running; MM3 scraped once, then gone. Yields (url, base, vehicles' stand-ins)."""
+    """The page and Prometheus running; MM3 scraped once, then gone. Yields (url, base, stand-ins, page's pid)."""
     directory = tmp_path_factory.mktemp("base-web")
     base = Base(directory)
     vehicles = {"MM1": VehicleMetrics("MM1"), "MM2": VehicleMetrics("MM2", alarm=True), "MM3": VehicleMetrics("MM3")}
@@ -117,7 +117,7 @@ def fleet_fixture(tmp_path_factory):
     wait_for(lambda: states() == {"MM1": "ok", "MM2": "alarm", "MM3": "ok"}, 60, "every vehicle scraped")
     vehicles["MM3"].close()
     wait_for(lambda: states()["MM3"] == "down", 20, "MM3 down once its /metrics is gone")
-    yield url, base, vehicles
+    yield url, base, vehicles, page.pid
     for process in (page, prometheus):
         kill_tree(process.pid)
         process.wait(timeout=10)
@@ -126,7 +126,7 @@ def fleet_fixture(tmp_path_factory):
 
 
 def test_the_snapshot_shows_each_vehicles_state_values_alarms_and_last_known_position(fleet):
-    url, _base, _vehicles = fleet
+    url, _base, _vehicles, _pid = fleet
     vehicles = snapshot(url)
     mm1, mm2, mm3 = vehicles["MM1"], vehicles["MM2"], vehicles["MM3"]
     assert mm1["obs"]["pressure"] == 965.2 and mm1["obs"]["wdir"] == 180 and mm1["tunnel"] == {"up": True}
@@ -164,7 +164,7 @@ class Viewer:
 
 
 def test_the_stream_sends_the_current_snapshot_then_each_new_one_to_every_viewer(fleet):
-    url, _base, vehicles = fleet
+    url, _base, vehicles, _pid = fleet
     viewers = [Viewer(url) for _ in range(3)]
     assert all(b"Content-Type: text/event-stream" in viewer.head for viewer in viewers)
     firsts = [viewer.event() for viewer in viewers]
@@ -183,8 +183,25 @@ def test_the_stream_sends_the_current_snapshot_then_each_new_one_to_every_viewer
     assert snapshot(url)["MM1"]["obs"]["t"] == 30.25
 
 
+def threads_of(pid):
+    status = open(f"/proc/{pid}/status").read()
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("Threads:")))
+
+
+def test_live_viewers_hold_no_thread_of_the_page(fleet):
+    url, _base, _vehicles, pid = fleet
+    before = threads_of(pid)
+    viewers = [Viewer(url) for _ in range(40)]
+    first_ids = [viewer.event()[0] for viewer in viewers]
+    assert [viewer.event()[0] > first for viewer, first in zip(viewers, first_ids, strict=True)] == [True] * 40
+    assert threads_of(pid) == before, "the streams run in the event loop, not in worker threads"
+    assert fetch(url, "/healthz") == (200, b"ok\n"), "the workers stay free for everything else"
+    for viewer in viewers:
+        viewer.socket.close()
+
+
 def test_a_day_file_downloads_byte_identical_and_nothing_outside_the_synced_copy(fleet):
-    url, base, _vehicles = fleet
+    url, base, _vehicles, _pid = fleet
     data = base.data_root / "MM1" / "data"
     (base.data_root / "MM1" / "support").mkdir(parents=True)
     data.mkdir(parents=True, exist_ok=True)
@@ -213,7 +230,7 @@ def test_a_day_file_downloads_byte_identical_and_nothing_outside_the_synced_copy
 
 @pytest.mark.browser
 def test_the_page_shows_every_vehicle_on_the_map_and_in_the_table_with_mm2_in_alarm_red(fleet, browser):  # noqa: F811
-    url, _base, _vehicles = fleet
+    url, _base, _vehicles, _pid = fleet
     page = browser.new_page(viewport={"width": 1280, "height": 900})
     errors = PageErrors(page, url)
     page.goto(url + "/")
