@@ -58,10 +58,11 @@ class FleetPoller:
         """Return (samples, last known positions, None) from Prometheus, or ([], {}, why it did not answer)."""
         url = self.fleet.web.prometheus_url
         try:
-            samples = query_samples(url, snapshot.QUERY, QUERY_TIMEOUT_S)
             last_known = {
                 key: query_prometheus(url, query, QUERY_TIMEOUT_S) for key, query in snapshot.LAST_KNOWN_QUERIES.items()
             }
+            # The newest values last: the snapshot leaves as soon as they are in.
+            samples = query_samples(url, snapshot.QUERY, QUERY_TIMEOUT_S)
         except PrometheusUnavailable as problem:
             return [], {}, str(problem)
         return samples, last_known, None
