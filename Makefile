@@ -137,6 +137,7 @@ e2e: deb ## end-to-end test of the .deb in a booted Debian 12 container (systemd
 bench: venv ## measure latency, throughput, CPU and memory (numbers for the issue notes)
 	$(BIN)/python scripts/bench_ingest.py
 	$(BIN)/python scripts/bench_web.py
+	$(BIN)/python scripts/bench_base_web.py
 
 .PHONY: clean
 clean: ## remove the venv, build output and caches

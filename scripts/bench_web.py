@@ -17,7 +17,6 @@ import re
 import selectors
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -52,21 +51,9 @@ def start_daemon(directory):
         f"[meso360]\ndata_dir = {directory}/data\nsupport_dir = {directory}/support\nstate_dir = {directory}/state\n"
         "[web]\nlisten = 127.0.0.1:0\nhistory_hours = 2\n"
     )
-    port_file = directory / "port"
-    python, env = benchlib.daemon_python()
-    env["MALLOC_ARENA_MAX"] = "2"  # as in meso360-web.service
-    process = subprocess.Popen(  # noqa: S603  argv list, no shell: this repository's daemon
-        [python, "-m", "meso360.web.daemon", "--config", str(config), "--port-file", str(port_file)],
-        stdout=subprocess.DEVNULL,
-        stderr=open(directory / "web.log", "wb"),
-        env=env,
-    )
+    process, port = benchlib.start_daemon("meso360.web.daemon", ["--config", str(config)], directory / "web.log")
     deadline = time.monotonic() + 60
-    while not port_file.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"meso360-web did not start: {(directory / 'web.log').read_text()}")
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{int(port_file.read_text())}"
+    url = f"http://127.0.0.1:{port}"
     while requests.get(url + "/healthz", timeout=5).status_code != 200:
         time.sleep(0.05)
     while b"day history of today and yesterday warmed" not in (directory / "web.log").read_bytes():
@@ -105,16 +92,14 @@ def process_rss_mb(pid):
 class SSEClients:
     """`count` raw-socket SSE clients served by one selector thread; records when each id arrived."""
 
-    def __init__(self, url, count):
+    def __init__(self, url, count, path="/api/stream"):
         host, port = url.removeprefix("http://").split(":")
         self.selector = selectors.DefaultSelector()
         self.received = [dict() for _ in range(count)]
         self.buffers = [b""] * count
         for index in range(count):
             sock = socket.create_connection((host, int(port)))
-            sock.sendall(
-                f"GET /api/stream HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode()
-            )
+            sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
             sock.setblocking(False)
             self.selector.register(sock, selectors.EVENT_READ, index)
         self.stop = threading.Event()
@@ -131,9 +116,13 @@ class SSEClients:
                 *frames, buffer = buffer.split(b"\n\n")
                 self.buffers[index] = buffer
                 for frame in frames:
-                    for line in frame.split(b"\n"):
-                        if line.startswith(b"id: "):
-                            self.received[index][int(line[4:])] = now
+                    self.frame(index, frame, now)
+
+    def frame(self, index, frame, now):
+        """Note when client `index` received the id of this SSE frame."""
+        for line in frame.split(b"\n"):
+            if line.startswith(b"id: "):
+                self.received[index][int(line[4:])] = now
 
     def close(self):
         self.stop.set()
@@ -191,12 +180,7 @@ def main():
         finally:
             process.terminate()
             process.wait(10)
-    print()
-    print(f"{'measure':58} {'result':>16}  target")
-    print("-" * 90)
-    for name, value, target in results:
-        print(f"{name:58} {value:>16}  {target}")
-    print(benchlib.describe(benchlib.daemon_python()[0]))
+    benchlib.print_results(results)
 
 
 def run_bench(url, pid, today, args, start_time):

@@ -10,6 +10,7 @@ and say so.
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,3 +37,33 @@ def describe(python):
         [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
     )
     return f"daemons ran on {python} (Python {version.stdout.strip()})"
+
+
+def start_daemon(module, arguments, log_path, timeout_s=60):
+    """Start `python -m MODULE ARGUMENTS --port-file FILE` on the daemons' interpreter (MALLOC_ARENA_MAX=2 as in
+    the units), its stderr into log_path; return (process, port) once it listens. Exit when it does not start."""
+    python, env = daemon_python()
+    env["MALLOC_ARENA_MAX"] = "2"
+    port_file = Path(log_path).with_suffix(".port")
+    process = subprocess.Popen(  # noqa: S603  argv list, no shell: this repository's daemon
+        [python, "-m", module, *arguments, "--port-file", str(port_file)],
+        stdout=subprocess.DEVNULL,
+        stderr=open(log_path, "wb"),  # noqa: SIM115  the process keeps it
+        env=env,
+    )
+    deadline = time.monotonic() + timeout_s
+    while not port_file.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            raise SystemExit(f"{module} did not start: {Path(log_path).read_text()}")
+        time.sleep(0.05)
+    return process, int(port_file.read_text())
+
+
+def print_results(results, value_width=16):
+    """Print the (measure, result, target) rows as a table, then the line naming the daemons' interpreter."""
+    print()
+    print(f"{'measure':58} {'result':>{value_width}}  target")
+    print("-" * (74 + value_width))
+    for name, value, target in results:
+        print(f"{name:58} {value:>{value_width}}  {target}")
+    print(describe(daemon_python()[0]))

@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 
 from meso360.config import commented_keys, read_ini, read_text
-from meso360.config_values import absolute_path, name_without_spaces, seconds_between, whole_number_between
+from meso360.config_values import (
+    absolute_path,
+    listen_address,
+    name_without_spaces,
+    seconds_between,
+    url,
+    whole_number_between,
+)
 from meso360.errors import ConfigError
 
 DEFAULT_PATH = "/etc/meso360-base/fleet.conf"
@@ -83,6 +90,26 @@ VEHICLE_SCHEMA = {
 }
 REQUIRED_VEHICLE_KEYS = ("ssh_port", "web_port", "host_key")
 
+# The fleet page (meso360-base-web.service). Loopback by default: people at base reach it, and the vehicles'
+# forwarded web ports its links point at (which sshd binds on the bastion's loopback), with one ssh -L.
+WEB_SCHEMA = {
+    "listen": (
+        "127.0.0.1:8090",
+        listen_address,
+        "Address:port of the fleet page (meso360-base-web). 0.0.0.0:8090 serves the base LAN (then widen the"
+        " unit's IPAddressAllow= in a drop-in).",
+    ),
+    "poll_interval": ("3", seconds_between(1.0, 60.0), "Seconds between two reads of the base Prometheus."),
+    "prometheus_url": ("http://127.0.0.1:9190", url, "The base Prometheus (meso360-base-prometheus)."),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WebSettings:
+    listen: tuple = ("127.0.0.1", 8090)
+    poll_interval: float = 3.0
+    prometheus_url: str = "http://127.0.0.1:9190"
+
 
 @dataclasses.dataclass(frozen=True)
 class BaseSettings:
@@ -110,6 +137,7 @@ class FleetConfig:
     path: str
     base: BaseSettings
     vehicles: tuple
+    web: WebSettings = WebSettings()
 
     def vehicle(self, name):
         """Return the Vehicle called `name`. Raise ConfigError naming the known ones if there is none."""
@@ -175,14 +203,15 @@ def parse(text, path="<string>"):
     for section in parser.sections():
         if section.startswith(VEHICLE_PREFIX):
             vehicles.append(_parse_vehicle(parser, section, path, problems))
-        elif section != "base":
-            problems.append(f"{path}: [{section}]: unknown section (allowed: [base], [vehicle NAME])")
+        elif section not in ("base", "web"):
+            problems.append(f"{path}: [{section}]: unknown section (allowed: [base], [web], [vehicle NAME])")
     base = _parse_section(parser, "base", BASE_SCHEMA, path, problems)
+    web = _parse_section(parser, "web", WEB_SCHEMA, path, problems)
     vehicles = [vehicle for vehicle in vehicles if vehicle is not None]
     _check_unique_ports(vehicles, path, problems)
     if problems:
         raise ConfigError(problems)
-    return FleetConfig(path=path, base=BaseSettings(**base), vehicles=tuple(vehicles))
+    return FleetConfig(path=path, base=BaseSettings(**base), vehicles=tuple(vehicles), web=WebSettings(**web))
 
 
 def load(path=None):
@@ -200,6 +229,7 @@ def example_text():
         "[base]",
     ]
     lines += commented_keys(BASE_SCHEMA)
+    lines += ["", "[web]", *commented_keys(WEB_SCHEMA)]
     lines += ["", "# One section per vehicle (the name is the vehicle's [meso360] vehicle), e.g.:", "#[vehicle MM1]"]
     examples = {"ssh_port": "2201", "web_port": "8201", "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA…"}
     lines += commented_keys(VEHICLE_SCHEMA, examples)

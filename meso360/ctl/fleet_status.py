@@ -25,6 +25,16 @@ class PrometheusUnavailable(Exception):
 
 def query_prometheus(base_url, query, timeout_seconds=PROMETHEUS_TIMEOUT_SECONDS):
     """Given an instant `query`, return {vehicle: value}. Raise PrometheusUnavailable saying why."""
+    return {
+        sample["metric"].get("vehicle"): float(sample["value"][1])
+        for sample in query_samples(base_url, query, timeout_seconds)
+        if "vehicle" in sample.get("metric", {})
+    }
+
+
+def query_samples(base_url, query, timeout_seconds=PROMETHEUS_TIMEOUT_SECONDS):
+    """Given an instant `query`, return its result list ({"metric": labels, "value": [time, "text"]} each).
+    Raise PrometheusUnavailable saying why."""
     url = f"{base_url.rstrip('/')}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
     if not url.startswith(("http://", "https://")):
         raise PrometheusUnavailable("--prometheus must be an http:// or https:// URL")
@@ -40,11 +50,7 @@ def query_prometheus(base_url, query, timeout_seconds=PROMETHEUS_TIMEOUT_SECONDS
         raise PrometheusUnavailable(str(error) or type(error).__name__) from error
     if not isinstance(document, dict) or document.get("status") != "success":
         raise PrometheusUnavailable(f"the query failed: {str(document)[:200]}")
-    return {
-        sample["metric"].get("vehicle"): float(sample["value"][1])
-        for sample in document["data"]["result"]
-        if "vehicle" in sample.get("metric", {})
-    }
+    return document["data"]["result"]
 
 
 def collect(fleet, prometheus_url, now):

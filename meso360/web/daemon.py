@@ -79,6 +79,20 @@ def check_health(host, port):
         connection.close()
 
 
+def report_health(problem, failing, notifier, status_text):
+    """Given this pass's health problem (None: healthy) and the last pass's, send WATCHDOG=1 and STATUS=status_text()
+    when healthy (only when the server really answered), else STATUS=unhealthy; log each change; return problem."""
+    if problem is None:
+        notifier.watchdog()
+        notifier.status(status_text())
+        if failing:
+            log.info("health check passes again")
+    elif problem != failing:
+        log.warning("health check failed: %s (no watchdog ping)", problem)
+        notifier.status(f"unhealthy: {problem}")
+    return problem
+
+
 def _probe_host(listen_host):
     if listen_host in ("0.0.0.0", ""):  # noqa: S104  not a bind: a wildcard listen address is probed on loopback
         return "127.0.0.1"
@@ -149,16 +163,7 @@ def _check_until_stopped(stop_event, notifier, services, serving, probe_address,
         # WATCHDOG=1 needs three things to progress: the server (it answered /healthz on a new
         # connection), the data reader (/healthz checks its heartbeat) and this loop (it sends the ping).
         # The loop's own heartbeat, stamped at the end of a pass, is for the other callers of /healthz.
-        problem = check_health(host, port)
-        if problem is None:
-            notifier.watchdog()  # only when the server really answered
-            notifier.status(_status_line(services, listen))
-            if failing:
-                log.info("health check passes again")
-        elif problem != failing:
-            log.warning("health check failed: %s (no watchdog ping)", problem)
-            notifier.status(f"unhealthy: {problem}")
-        failing = problem
+        failing = report_health(check_health(host, port), failing, notifier, lambda: _status_line(services, listen))
         if not serving.is_alive():
             log.error("the HTTP server thread ended")
             return EXIT_FAILURE

@@ -103,24 +103,33 @@ class _Server(TcpWSGIServer):
         self.dropping = states
 
 
-def create_server(app, host, port):
+def create_server(
+    app,
+    host,
+    port,
+    server_class=_Server,
+    threads=WORKER_THREADS,
+    connection_limit=CONNECTION_LIMIT,
+    ident="meso360-web",
+):
     """Given a WSGI app and the address to listen on, return the bound, listening server (not yet serving).
 
     Call .run() in a thread to serve, .close() and .task_dispatcher.shutdown() to stop.
-    Raise OSError when the address cannot be bound.
+    Raise OSError when the address cannot be bound. The base's fleet page passes its own server class (a _Server
+    subclass), thread count, connection limit and name.
     """
     adjustments = Adjustments(
         host=host,
         port=port,
-        threads=WORKER_THREADS,
-        connection_limit=CONNECTION_LIMIT,
+        threads=threads,
+        connection_limit=connection_limit,
         max_request_header_size=MAX_HEADER_BYTES,
         max_request_body_size=MAX_BODY_BYTES,
         outbuf_high_watermark=OUTPUT_HIGH_WATER_BYTES,
         channel_timeout=IDLE_TIMEOUT_S,
         cleanup_interval=CLEANUP_INTERVAL_S,
         asyncore_use_poll=True,  # select() fails on descriptors above 1023
-        ident="meso360-web",
+        ident=ident,
         expose_tracebacks=False,
         clear_untrusted_proxy_headers=True,  # no proxy is trusted: X-Forwarded-* never reach the app
     )
@@ -131,7 +140,7 @@ def create_server(app, host, port):
             # "::" serves IPv4 too (as cheroot did); waitress alone would make every IPv6 socket IPv6-only.
             listening.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0 if host == "::" else 1)
         dispatcher = ThreadedTaskDispatcher()
-        server = _Server(app, map={}, _sock=listening, dispatcher=dispatcher, adj=adjustments, sockinfo=sockinfo)
+        server = server_class(app, map={}, _sock=listening, dispatcher=dispatcher, adj=adjustments, sockinfo=sockinfo)
     except OSError:
         listening.close()
         raise

@@ -22,12 +22,13 @@ pytestmark = pytest.mark.sshd
 
 
 class VehicleMetrics:
-    """A vehicle's /metrics stand-in: its newest observation is always 3 s old."""
+    """A vehicle's /metrics stand-in: its newest observation is always 3 s old (or what exposition() returns)."""
 
-    def __init__(self):
+    def __init__(self, exposition=None):
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self):  # noqa: N802  the http.server name
-                body = f"meso360_obs_timestamp_seconds {time.time() - 3:.3f}\n".encode()
+                text = exposition() if exposition else f"meso360_obs_timestamp_seconds {time.time() - 3:.3f}\n"
+                body = text.encode()
                 self.send_response(200 if self.path == "/metrics" else 404)
                 self.send_header("Content-Type", "text/plain; version=0.0.4")
                 self.send_header("Content-Length", str(len(body)))

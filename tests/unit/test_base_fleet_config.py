@@ -51,7 +51,7 @@ def test_every_problem_is_listed_at_once_with_its_section_and_key():
         "[vehicle bad name!] web_port: required",
         "[vehicle bad name!] host_key: required",
         "[vehicle metrics]: the vehicle name must be letters, digits, - or _ (at most 32), e.g. MM1, and not metrics",
-        "[extra]: unknown section (allowed: [base], [vehicle NAME])",
+        "[extra]: unknown section (allowed: [base], [web], [vehicle NAME])",
     ]
     for line in expected:
         assert line in problems, f"missing: {line}\n{problems}"
@@ -107,3 +107,13 @@ def test_apply_dry_run_prints_the_plan_and_a_bad_config_exits_78(tmp_path, capsy
     config.write_text("[vehicle MM1]\nssh_port = x\n")
     assert apply.main(["--fleet-config", str(config), "--dry-run"]) == 78
     assert "[vehicle MM1] ssh_port = 'x': must be a whole number" in capsys.readouterr().err
+
+
+def test_the_fleet_page_listens_on_loopback_by_default_and_web_keys_are_checked():
+    assert fleet_config.parse("[base]\n").web.listen == ("127.0.0.1", 8090)
+    with pytest.raises(ConfigError) as raised:
+        fleet_config.parse("[web]\nlisten = everywhere\npoll_interval = 0.1\nprometheus_url = ftp://x\n", "fleet.conf")
+    problems = "\n".join(raised.value.problems)
+    assert "[web] listen = 'everywhere': must be ADDRESS:PORT" in problems
+    assert "[web] poll_interval = '0.1': must be a number of seconds between 1.0 and 60.0" in problems
+    assert "[web] prometheus_url = 'ftp://x': must be an http:// or https:// URL" in problems
