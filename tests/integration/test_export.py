@@ -17,6 +17,7 @@ import xarray
 
 from meso360 import __version__
 from meso360.datafile import OBS_COLUMNS, OBS_HEADER
+from meso360.qc.flags import VARIABLES as QC_VARIABLES
 
 BIN = Path(sys.executable).parent
 FROM, TO = "2025-06-05T23:30:00Z", "2025-06-06T00:30:00Z"
@@ -51,17 +52,6 @@ EXPECTED_STANDARD_NAMES = {
     "gps_spd": "platform_speed_wrt_ground",
     "gps_dir": "platform_course",
 }
-EXPECTED_QC_VARIABLES = (
-    "sfc_wspd",
-    "sfc_wdir",
-    "t_slow",
-    "rh_slow",
-    "t_fast",
-    "dewpoint",
-    "der_rh",
-    "pressure",
-    "compass_dir",
-)
 NETCDF_NAMES = {"lat": "lat", "lon": "lon", "gps_alt": "alt"}
 
 
@@ -278,7 +268,7 @@ def test_json_with_qc_has_each_rows_flags_from_the_sidecars_with_their_meanings(
     assert result.returncode == 0, result.stderr
     document = json.loads(path.read_text())
     names = [variable["name"] for variable in document["variables"]]
-    assert names[-11:] == ["motion", "gps_qc"] + [f"{name}_qc" for name in EXPECTED_QC_VARIABLES]
+    assert names[-11:] == ["motion", "gps_qc"] + [f"{name}_qc" for name in QC_VARIABLES]
     t_fast_qc = document["variables"][names.index("t_fast_qc")]
     assert t_fast_qc["flag_values"] == [0, 1, 2, 9] and t_fast_qc["flag_meanings"] == "good suspect bad not_checked"
     assert t_fast_qc["standard_name"] == "air_temperature status_flag"
