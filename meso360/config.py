@@ -172,6 +172,12 @@ def parse(text, path="<string>"):
                 problems.append(f"{path}: tunnel.{key} is empty: required when tunnel.host is set")
     if tunnel.get("remote_web_port") and tunnel.get("remote_web_port") == tunnel.get("remote_port"):
         problems.append(f"{path}: tunnel.remote_web_port must differ from tunnel.remote_port (two forwards)")
+    qc = sections["qc"]
+    for low, high in (("temperature_min_c", "temperature_max_c"), ("dewpoint_min_c", "dewpoint_max_c")):
+        if isinstance(qc.get(low), float) and isinstance(qc.get(high), float) and qc[low] >= qc[high]:
+            problems.append(f"{path}: qc.{low} must be below qc.{high}")
+    if isinstance(qc.get("pressure_min_hpa"), float) and qc["pressure_min_hpa"] >= qc.get("pressure_max_hpa", 0.0):
+        problems.append(f"{path}: qc.pressure_min_hpa must be below qc.pressure_max_hpa")
 
     if problems:
         raise ConfigError(problems)

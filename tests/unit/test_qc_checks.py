@@ -190,3 +190,13 @@ def test_a_malformed_line_gets_a_line_of_unchecked_flags(line):
     made = list(LineMaker(QC).lines([line]))
     assert made == ["1,nan,9,9999," + ",".join(["9999"] * len(VARIABLES))]
     assert parse_obs_line(line) is None
+
+
+def test_a_qc_low_limit_above_its_high_one_is_a_config_error_naming_both():
+    with pytest.raises(config.ConfigError) as raised:
+        config.parse(
+            "[qc]\ntemperature_min_c = 40\ntemperature_max_c = 30\npressure_min_hpa = 1000\npressure_max_hpa = 900\n",
+            "c.conf",
+        )
+    assert "c.conf: qc.temperature_min_c must be below qc.temperature_max_c" in str(raised.value)
+    assert "qc.pressure_min_hpa must be below qc.pressure_max_hpa" in str(raised.value)
