@@ -2,6 +2,8 @@
 clean stretches that must not; the sidecar written as rows arrive equals a recompute byte for byte."""
 
 import datetime as dt
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -200,3 +202,33 @@ def test_a_qc_low_limit_above_its_high_one_is_a_config_error_naming_both():
         )
     assert "c.conf: qc.temperature_min_c must be below qc.temperature_max_c" in str(raised.value)
     assert "qc.pressure_min_hpa must be below qc.pressure_max_hpa" in str(raised.value)
+
+
+def test_the_writer_follows_the_two_newest_days_and_a_disk_error_is_said_once_then_retried(tmp_path, caplog):
+    from meso360.qc.writer import QcWriter, run_qc
+
+    lines = REAL_DAY.read_text().splitlines()[1:301]
+    for name in ("20250603.txt", "20250604.txt", "20250605.txt"):
+        write_day(tmp_path / name, lines)
+    assert QcWriter(tmp_path, QC).step() == 600
+    assert not (tmp_path / "20250603_qc.txt").exists()  # only the two newest days are followed
+    (tmp_path / "20250606.txt").write_text(OBS_HEADER + "\n")
+    (tmp_path / "20250606_qc.txt").mkdir()  # a sidecar that cannot be written
+    stop = threading.Event()
+    settings = config.parse(f"[meso360]\ndata_dir = {tmp_path}\n")
+    thread = threading.Thread(target=run_qc, args=(settings, stop, 0.01))
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while caplog.text.count("QC: cannot write the QC flags") < 1 and time.monotonic() < deadline:
+            stop.wait(0.01)
+        stop.wait(0.2)  # a polled condition above; here the retries go on, each failing the same way
+        assert caplog.text.count("QC: cannot write the QC flags") == 1
+        (tmp_path / "20250606_qc.txt").rmdir()
+        while not (tmp_path / "20250606_qc.txt").is_file() and time.monotonic() < deadline:
+            stop.wait(0.01)
+        assert (tmp_path / "20250606_qc.txt").read_text() == compute_text(tmp_path / "20250606.txt", QC)
+    finally:
+        stop.set()
+        thread.join(5)
+    assert thread.is_alive() is False
