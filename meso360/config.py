@@ -73,6 +73,27 @@ class AlarmsConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class QcConfig:
+    temperature_min_c: float
+    temperature_max_c: float
+    dewpoint_min_c: float
+    dewpoint_max_c: float
+    pressure_min_hpa: float
+    pressure_max_hpa: float
+    wind_speed_max_ms: float
+    temperature_step_c_per_s: float
+    dewpoint_step_c_per_s: float
+    humidity_step_pct_per_s: float
+    pressure_step_hpa_per_s: float
+    wind_speed_step_ms_per_s: float
+    persistence_minutes: float
+    rh_tolerance_pct: float
+    dewpoint_excess_c: float
+    max_vehicle_speed_ms: float
+    moving_min_speed_ms: float
+
+
+@dataclasses.dataclass(frozen=True)
 class Config:
     path: str
     general: GeneralConfig
@@ -80,6 +101,7 @@ class Config:
     web: WebConfig
     tunnel: TunnelConfig
     alarms: AlarmsConfig
+    qc: QcConfig
 
     def section(self, name):
         """Given an INI section name ("meso360", "ingest", ...), return its values (GeneralConfig, ...)."""
@@ -92,8 +114,16 @@ _SECTION_CLASSES = {
     "web": WebConfig,
     "tunnel": TunnelConfig,
     "alarms": AlarmsConfig,
+    "qc": QcConfig,
 }
-_SECTION_ATTRS = {"meso360": "general", "ingest": "ingest", "web": "web", "tunnel": "tunnel", "alarms": "alarms"}
+_SECTION_ATTRS = {
+    "meso360": "general",
+    "ingest": "ingest",
+    "web": "web",
+    "tunnel": "tunnel",
+    "alarms": "alarms",
+    "qc": "qc",
+}
 
 
 def resolve_path(path=None):
@@ -142,6 +172,12 @@ def parse(text, path="<string>"):
                 problems.append(f"{path}: tunnel.{key} is empty: required when tunnel.host is set")
     if tunnel.get("remote_web_port") and tunnel.get("remote_web_port") == tunnel.get("remote_port"):
         problems.append(f"{path}: tunnel.remote_web_port must differ from tunnel.remote_port (two forwards)")
+    qc = sections["qc"]
+    for low, high in (("temperature_min_c", "temperature_max_c"), ("dewpoint_min_c", "dewpoint_max_c")):
+        if isinstance(qc.get(low), float) and isinstance(qc.get(high), float) and qc[low] >= qc[high]:
+            problems.append(f"{path}: qc.{low} must be below qc.{high}")
+    if isinstance(qc.get("pressure_min_hpa"), float) and qc["pressure_min_hpa"] >= qc.get("pressure_max_hpa", 0.0):
+        problems.append(f"{path}: qc.pressure_min_hpa must be below qc.pressure_max_hpa")
 
     if problems:
         raise ConfigError(problems)

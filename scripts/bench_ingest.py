@@ -99,7 +99,7 @@ def bench_steady(directory, seconds):
     def watch_file():
         offset, path = 0, None
         while not stop_event.is_set():
-            files = sorted((directory / "data").glob("*.txt")) if (directory / "data").exists() else []
+            files = sorted((directory / "data").glob("????????.txt")) if (directory / "data").exists() else []
             if files and files[-1] != path:
                 path, offset = files[-1], 0
             if path is not None:
@@ -149,7 +149,7 @@ def bench_steady(directory, seconds):
 
 def recent_rows_gps(data_dir):
     """Return [gps_date, gps_time] of each complete row in the last 4 kB of the newest data file (oldest first)."""
-    files = sorted(data_dir.glob("*.txt")) if data_dir.exists() else []
+    files = sorted(data_dir.glob("????????.txt")) if data_dir.exists() else []
     if not files:
         return []
     with open(files[-1], "rb") as file:
@@ -189,7 +189,7 @@ def bench_backfill(directory, records_back=3600, prefill=3700):
         stop(daemon)
     finally:
         stop(sim)
-    rows = sum(len(p.read_text().splitlines()) - 1 for p in (directory / "data").glob("*.txt"))
+    rows = sum(len(p.read_text().splitlines()) - 1 for p in (directory / "data").glob("????????.txt"))
     if caught_up is None or rows < records_back:
         raise SystemExit(f"backfill incomplete: {rows} rows written, at least {records_back} expected")
     return {"backfill_records": records_back, "backfill_s": caught_up, "backfill_rate": records_back / caught_up}

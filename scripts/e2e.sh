@@ -203,7 +203,7 @@ make_upgrade_deb() {
 # --- checks -------------------------------------------------------------------------------------
 
 today_file() { echo "/var/lib/meso360/data/$(date -u +%Y%m%d).txt"; }
-data_rows() { ct sh -c 'cat /var/lib/meso360/data/*.txt 2>/dev/null | grep -vc "^sfc_wspd," || true'; }
+data_rows() { ct sh -c 'cat /var/lib/meso360/data/????????.txt 2>/dev/null | grep -vc "^sfc_wspd," || true'; }
 rows_at_least() { (($(data_rows) >= $1)); }
 unit_is() { [ "$(prop "$1" ActiveState)" = "$2" ]; }
 nrestarts_is() { [ "$(prop "$1" NRestarts)" = "$2" ] && unit_is "$1" active; }
@@ -214,7 +214,7 @@ progress_then_continuity() {
 	local target=$(($(data_rows) + $1))
 	wait_for 30 "$1 more rows" rows_at_least "$target" && continuity "${@:2}"
 }
-rows_digest() { ct sh -c "cat /var/lib/meso360/data/*.txt | grep -v '^sfc_wspd,' | head -n $1 | md5sum"; }
+rows_digest() { ct sh -c "cat /var/lib/meso360/data/????????.txt | grep -v '^sfc_wspd,' | head -n $1 | md5sum"; }
 seconds_of() { # a systemd time span ("30s", "1min 30s") in whole seconds
 	ct systemd-analyze timespan "$1" | sed -n 's/^ *μs: *\([0-9]*\).*/\1/p' | awk '{print int($1 / 1000000)}'
 }

@@ -11,6 +11,7 @@ from meso360.ctl import check, config_cmd, control, gaps_cmd, passwd_cmd, status
 from meso360.ctl.context import config_option, report_config_error
 from meso360.ctl.export_cmd import export
 from meso360.ctl.fleet_cmd import fleet
+from meso360.ctl.qc_cmd import qc
 from meso360.errors import EXIT_CONFIG, ConfigError, Meso360Error
 from meso360.signals import interrupt_on_sigint
 
@@ -30,6 +31,7 @@ COMMANDS = (
     tunnel_cmd.tunnel,
     fleet,
     export,
+    qc,
 )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from meso360.errors import EXIT_BAD_ARGUMENT, EXIT_DATA
-from meso360.export import output, select, text_formats, timerange
+from meso360.export import output, qc_flags, select, text_formats, timerange
 from meso360.export.netcdf_format import write_netcdf  # numpy and netCDF4 are imported only when it runs
 from meso360.export.variables import ExportInfo
 
@@ -29,14 +29,17 @@ class NoRowsError(click.ClickException):
     exit_code = EXIT_DATA
 
 
-def qc_sidecars_or_fail(paths):
-    """Check the QC sidecar (YYYYMMDD_qc.txt) of every daily file; raise ClickException: flags are not exported yet."""
-    for path in paths:
-        sidecar = path.with_name(f"{path.stem}_qc.txt")
-        if not sidecar.is_file():
-            day = f"{path.stem[:4]}-{path.stem[4:6]}-{path.stem[6:]}"
-            raise click.ClickException(f"no QC flags for {day} (meso360ctl qc {day})")
-    raise click.ClickException("--qc: writing QC flags into exports is not implemented yet; export without --qc")
+def qc_sidecars_or_fail(paths, format_name):
+    """Check --qc can be honoured: json or netcdf, and every day's QC sidecar (YYYYMMDD_qc.txt) present; raise
+    ExportUsageError (csv) or ClickException (a missing sidecar, saying how to make it)."""
+    missing = qc_flags.sidecars_missing(paths)
+    if missing:
+        raise click.ClickException(f"no QC flags for {missing[0]} (meso360ctl qc {missing[0]})")
+    if format_name == "csv":
+        raise ExportUsageError(
+            "--qc with csv: the csv export is the daily files' lines byte for byte; the flags of each row are in"
+            " data_dir/YYYYMMDD_qc.txt (meso360ctl qc DAY), or export --format json or netcdf with --qc"
+        )
 
 
 @contextlib.contextmanager
@@ -107,11 +110,13 @@ def export(start_text, end_text, format_name, qc, target, force):
     if not paths:
         raise no_rows
     if qc:
-        qc_sidecars_or_fail(paths)
+        qc_sidecars_or_fail(paths, format_name)
     command = f"meso360ctl export --from {start_text} --to {end_text} --format {format_name} -o {target}"
-    info = ExportInfo(config.general.vehicle, config.general.institution, time_range, command)
+    command += " --qc" if qc else ""
+    info = ExportInfo(config.general.vehicle, config.general.institution, time_range, command, qc=qc)
     with progress_callback(paths) as on_file_done:
-        chunks = select.unless_empty(select.chunks_of_range(paths, time_range, on_file_done))
+        chunks = select.chunks_of_range(paths, time_range, on_file_done)
+        chunks = select.unless_empty(qc_flags.with_qc(chunks) if qc else chunks)
         if chunks is None:
             raise no_rows
         count = write_or_fail(format_name, chunks, info, target, force)

@@ -5,6 +5,7 @@ import datetime as dt
 from meso360 import __version__
 from meso360.datafile import number_or_none
 from meso360.errors import Meso360Error
+from meso360.export.qc_flags import FLAG_VARIABLES
 from meso360.export.timerange import utc_text
 from meso360.export.variables import ALTITUDE, LATITUDE, LONGITUDE, MEASUREMENTS, TIME_UNITS
 
@@ -73,6 +74,32 @@ def _create_data_variable(dataset, name_in_file, variable):
     return created
 
 
+def _create_flag_variables(dataset, numpy):
+    """Create the CF flag variables of the QC (byte, flag_values and flag_meanings), each named in the
+    ancillary_variables of the variables it flags."""
+    for variable in FLAG_VARIABLES:
+        created = dataset.createVariable(variable.name, "i1", ("obs",))
+        if variable.standard_name:
+            created.standard_name = variable.standard_name
+        created.setncatts(
+            {
+                "long_name": variable.long_name,
+                "flag_values": numpy.array(variable.values, "i1"),
+                "flag_meanings": " ".join(variable.meanings),
+                "coordinates": COORDINATES,
+            }
+        )
+        for flagged in variable.flags:
+            flagged_name = "alt" if flagged == "gps_alt" else flagged
+            dataset[flagged_name].ancillary_variables = variable.name
+
+
+def _append_flags(dataset, numpy, chunk, start, stop):
+    flags = numpy.array(chunk.qc, "i1").reshape(len(chunk.qc), len(FLAG_VARIABLES))
+    for column, variable in enumerate(FLAG_VARIABLES):
+        dataset[variable.name][start:stop] = flags[:, column]
+
+
 def _column_array(numpy, rows, index):
     values = (number_or_none(row[index], infinity_is_missing=True) for row in rows)
     array = numpy.fromiter((numpy.nan if value is None else value for value in values), "f8", len(rows))
@@ -86,6 +113,8 @@ def _append(dataset, numpy, chunk):
     dataset["time"][start:stop] = numpy.array(chunk.seconds, "f8")
     for variable, name_in_file in (*COORDINATE_NAMES.items(), *((m, m.column) for m in MEASUREMENTS)):
         dataset[name_in_file][start:stop] = _column_array(numpy, rows, variable.index)
+    if chunk.qc is not None:
+        _append_flags(dataset, numpy, chunk, start, stop)
 
 
 def write_netcdf(path, chunks, info):
@@ -98,6 +127,8 @@ def write_netcdf(path, chunks, info):
         _create_coordinates(dataset, numpy, netCDF4, info.vehicle)
         for variable in MEASUREMENTS:
             _create_data_variable(dataset, variable.column, variable).coordinates = COORDINATES
+        if info.qc:
+            _create_flag_variables(dataset, numpy)
         first = last = None
         for chunk in chunks:
             _append(dataset, numpy, chunk)

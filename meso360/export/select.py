@@ -16,6 +16,7 @@ class Chunk:
     path: Path
     seconds: list
     lines: list
+    qc: object = None  # with --qc: one tuple of flags per row (export/qc_flags.py)
 
     @property
     def rows(self):

@@ -4,6 +4,7 @@ import json
 
 from meso360 import __version__
 from meso360.datafile import OBS_HEADER, number_or_none
+from meso360.export.qc_flags import FLAG_VARIABLES
 from meso360.export.timerange import utc_text
 from meso360.export.variables import EXPORTED, TIME_UNITS
 
@@ -32,8 +33,9 @@ def write_csv(stream, chunks, info=None):
     return counter["rows"]
 
 
-def json_variables():
-    """Return the JSON description of the row columns: name, units and CF standard name, long name."""
+def json_variables(with_qc=False):
+    """Return the JSON description of the row columns: name, units and CF standard name, long name; `with_qc`:
+    then the QC flag columns with their flag_values and flag_meanings."""
     described = [{"name": "time", "standard_name": "time", "units": TIME_UNITS, "long_name": "GPS time (UTC)"}]
     for variable in EXPORTED:
         described.append(
@@ -44,7 +46,20 @@ def json_variables():
                 "long_name": variable.long_name,
             }
         )
+    if with_qc:
+        described += [qc_json_variable(variable) for variable in FLAG_VARIABLES]
     return described
+
+
+def qc_json_variable(variable):
+    """Return the JSON description of a QC flag column (export/qc_flags.py)."""
+    return {
+        "name": variable.name,
+        "standard_name": variable.standard_name,
+        "long_name": variable.long_name,
+        "flag_values": list(variable.values),
+        "flag_meanings": " ".join(variable.meanings),
+    }
 
 
 def json_row(seconds, row):
@@ -60,7 +75,7 @@ def _json_head(info):
         "from": utc_text(info.time_range.start),
         "to": utc_text(info.time_range.end),
         "software": f"meso360 {__version__}",
-        "variables": json_variables(),
+        "variables": json_variables(with_qc=info.qc),
     }
     return json.dumps(head, indent=1)[:-2]  # without the closing "\n}": the rows follow
 
@@ -70,8 +85,9 @@ def json_pieces(chunks, info):
     yield _json_head(info) + ',\n "rows": ['
     separator = "\n  "
     for chunk in chunks:
-        for seconds, row in zip(chunk.seconds, chunk.rows, strict=True):
-            yield separator + json.dumps(json_row(seconds, row))
+        flags = chunk.qc or [()] * len(chunk.lines)
+        for seconds, row, row_flags in zip(chunk.seconds, chunk.rows, flags, strict=True):
+            yield separator + json.dumps([*json_row(seconds, row), *row_flags])
             separator = ",\n  "
     yield "\n ]\n}\n"
 

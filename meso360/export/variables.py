@@ -59,3 +59,4 @@ class ExportInfo:
     institution: str
     time_range: object
     command: str
+    qc: bool = False  # the QC flag variables are added (export/qc_flags.py)

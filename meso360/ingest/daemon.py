@@ -12,6 +12,7 @@ from meso360.ingest.sequencer import ObsFormat
 from meso360.ingest.support import SupportFormat
 from meso360.logger_api import LoggerClient
 from meso360.logger_state import LoggerStateWriter
+from meso360.qc.writer import run_qc
 from meso360.service import Backoff, wait_feeding_watchdog
 
 log = logging.getLogger("meso360.ingest")
@@ -107,6 +108,9 @@ def run(config, stop_event, notifier):
     if ingest.support_table:
         support = threading.Thread(target=run_support, args=(config, stop_event), name="support", daemon=True)
         support.start()
+    # QC flags (data_dir/YYYYMMDD_qc.txt) follow the data files in their own thread: never in collection's way.
+    qc = threading.Thread(target=run_qc, args=(config, stop_event), name="qc", daemon=True)
+    qc.start()
     try:
         while not stop_event.is_set():
             delay = runner.step()
@@ -120,6 +124,7 @@ def run(config, stop_event, notifier):
         client.close()
         if support is not None:
             support.join(timeout=10)
+        qc.join(timeout=10)
 
 
 def main(argv=None):

@@ -20,7 +20,10 @@ from meso360.web.vehicle_metrics import (
     gauge,
     identity_metrics,
     observation_metrics,
+    qc_metrics,
+    qc_summary,
     today_file_metrics,
+    today_qc_counts,
     tunnel_metrics,
 )
 
@@ -93,6 +96,7 @@ def status_document(services, logged_in):
         },
         "newest": newest_point(services.window, now),
         "today": None if tally is None else tally.summary(now),
+        "qc": qc_summary(today_qc_counts(services.reader, services.qc_tally)),
         "resources": services.resources.snapshot(),
         "tunnel": tunnel,
         "control": {"enabled": bool(config.web.password_hash), "logged_in": logged_in},
@@ -136,6 +140,7 @@ def metrics_text(services):
         None if newest is None else float(newest["age_s"]),
     )
     lines += today_file_metrics(reader, services.file_size)
+    lines += qc_metrics(today_qc_counts(reader, services.qc_tally))
     lines += tunnel_metrics(services.config)
     lines += ["# HELP meso360_unit_active 1 when the systemd unit is active.", "# TYPE meso360_unit_active gauge"]
     for unit, active in services.systemd.active_units().items():

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import bottle
 
+from meso360.qc.report import QcTally
 from meso360.web import api, control, export_route, streams
 from meso360.web.confine import regular_file_inside
 from meso360.web.login_guard import LoginGuard
@@ -52,6 +53,7 @@ class Services:
     loop_stall_s: float = 15.0  # the loop is stuck when its heartbeat is older (set by the daemon from its pace)
     alarms: object = None  # AlarmMonitor (alarm_monitor.py), set by the daemon; None: no alarm evaluation
     file_size: FileSize = dataclasses.field(default_factory=FileSize)  # /metrics: the newest file's size
+    qc_tally: QcTally = dataclasses.field(default_factory=QcTally)  # /metrics, /api/status: today's QC flags
 
 
 class _SecurityHeaders:

@@ -124,3 +124,42 @@ def tunnel_metrics(config):
         "# TYPE meso360_tunnel_reconnects_total counter",
         *_sample("meso360_tunnel_reconnects_total", reconnects if isinstance(reconnects, int) else None),
     ]
+
+
+def today_qc_counts(reader, qc_tally):
+    """Return the QcCounts of the newest daily file's QC sidecar (YYYYMMDD_qc.txt), or None without one."""
+    from meso360.qc.sidecar import sidecar_path
+
+    newest = max(reader.offsets, default=None)
+    return None if newest is None else qc_tally.counts(sidecar_path(newest))
+
+
+def qc_summary(counts):
+    """Given today's QcCounts (or None), return the /api/status "qc" object: rows checked, suspect, bad."""
+    if counts is None:
+        return None
+    return {"rows": counts.rows, "suspect": counts.suspect_rows, "bad": counts.bad_rows}
+
+
+def qc_metrics(counts):
+    """Return today's QC gauges: rows checked and flagged, and the flags per check, variable and level."""
+    from meso360.qc.flags import GPS_CHECKS, VARIABLE_CHECKS, VARIABLES
+
+    if counts is None:
+        return gauge("meso360_qc_rows_today", "Rows of the newest daily file checked by QC.", None)
+    lines = gauge("meso360_qc_rows_today", "Rows of the newest daily file checked by QC.", counts.rows)
+    lines += [
+        "# HELP meso360_qc_flagged_rows_today Rows of the newest daily file whose worst QC flag is this level.",
+        "# TYPE meso360_qc_flagged_rows_today gauge",
+        f'meso360_qc_flagged_rows_today{{level="suspect"}} {counts.suspect_rows}',
+        f'meso360_qc_flagged_rows_today{{level="bad"}} {counts.bad_rows}',
+        "# HELP meso360_qc_flags_today QC flags of the newest daily file per check, variable and level (README).",
+        "# TYPE meso360_qc_flags_today gauge",
+    ]
+    pairs = [(check, "gps") for check in GPS_CHECKS]
+    pairs += [(check, variable) for variable in VARIABLES for check in VARIABLE_CHECKS]
+    for check, variable in pairs:
+        for level in ("suspect", "bad"):
+            labels = f'{{check="{check}",variable="{variable}",level="{level}"}}'
+            lines.append(f"meso360_qc_flags_today{labels} {counts.flags[(check, variable, level)]}")
+    return lines

@@ -263,7 +263,7 @@ def test_dashboard_draws_every_live_row_and_names_the_vehicle(page_on, stack):
         page_ids = page.evaluate("window.meso360.buffer.points.map(p => p.id).slice(-3)")
         server = requests.get(stack["web"].url + "/api/status", timeout=5).json().get("live")
         ingest_log = (stack["base"] / "ingest.log").read_text(errors="replace")[-1500:]
-        newest_file = sorted((stack["base"] / "data").glob("2*.txt"))[-1]
+        newest_file = sorted((stack["base"] / "data").glob("????????.txt"))[-1]
         lines = newest_file.read_text(errors="replace").splitlines()
         logger = stack["sim"].state()
         stack["sim"].process.send_signal(signal.SIGUSR1)  # the simulator dumps its threads' stacks to its log

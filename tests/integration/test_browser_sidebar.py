@@ -43,15 +43,21 @@ def web(tmp_path_factory):
     process.stop()
 
 
-def test_the_averages_step_once_per_30_s_of_data_time_and_rows_keep_their_classes(browser, web):  # noqa: F811
+def evaluate_on_the_dashboard(browser, web, script):  # noqa: F811
+    """Run `script` in a fresh /view page; return what it returns, having checked the page logged no error."""
     context = browser.new_context()
     page = context.new_page()
     errors = PageErrors(page, web.url)
     page.goto(web.url + "/view")
-    seen = page.evaluate(FEED)
+    seen = page.evaluate(script)
     context.close()
     assert errors.errors == [], errors.errors
     assert errors.foreign_requests == [], errors.foreign_requests
+    return seen
+
+
+def test_the_averages_step_once_per_30_s_of_data_time_and_rows_keep_their_classes(browser, web):  # noqa: F811
+    seen = evaluate_on_the_dashboard(browser, web, FEED)
     assert seen["afterHistory"] == seen["beforeStep"]  # 29 s of new data: the averages wait
     assert seen["afterHistory"].startswith("2.0") and seen["afterStep"].startswith("8.0"), seen
     assert seen["afterNextPoint"] == seen["afterStep"]  # the next step is 30 s of data time later
@@ -70,5 +76,29 @@ def test_the_averages_step_once_per_30_s_of_data_time_and_rows_keep_their_classe
         "Complete (10 min)",
         "Complete (today)",
         "Gaps (UTC day)",
+        "QC flags (today)",
         "3-min ΔP",
     ]
+
+
+QC_LINE = """async () => {
+  const { Sidebar } = await import('/static/sidebar.js');
+  const container = document.createElement('div');
+  document.body.append(container);
+  const sidebar = new Sidebar(container, { idPrefix: 'qcprobe' });
+  const node = document.getElementById('qcprobe-qc');
+  const seen = { before: node.textContent };
+  sidebar.setServerStatus({ qc: { rows: 3600, suspect: 12, bad: 2 } });
+  seen.flagged = [node.textContent, node.className, node.title];
+  sidebar.setServerStatus({ qc: { rows: 3601, suspect: 12, bad: 0 } });
+  seen.clean = [node.textContent, node.className];
+  return seen;
+}"""
+
+
+def test_the_status_card_shows_todays_qc_flags_and_warns_on_a_bad_one(browser, web):  # noqa: F811
+    seen = evaluate_on_the_dashboard(browser, web, QC_LINE)
+    assert seen["before"] == "--"
+    assert seen["flagged"][:2] == ["12 suspect, 2 bad", "value c-warn"]
+    assert "of 3600 checked" in seen["flagged"][2]
+    assert seen["clean"] == ["12 suspect, 0 bad", "value"]

@@ -17,6 +17,7 @@ import xarray
 
 from meso360 import __version__
 from meso360.datafile import OBS_COLUMNS, OBS_HEADER
+from meso360.qc.flags import VARIABLES as QC_VARIABLES
 
 BIN = Path(sys.executable).parent
 FROM, TO = "2025-06-05T23:30:00Z", "2025-06-06T00:30:00Z"
@@ -236,11 +237,73 @@ def test_a_long_export_shows_progress_on_a_terminal_and_none_in_a_pipe(export_en
     assert len((tmp_path / "b.csv").read_bytes().splitlines()) == 21883 + 1  # every real row, the header
 
 
-def test_qc_with_the_flag_files_present_says_flags_are_not_exported_yet(export_env, tmp_path):
-    for day in ("20250605", "20250606"):
-        (export_env.data_dir / f"{day}_qc.txt").write_text("")
+def qc_days(export_env):
+    """Write the QC sidecars of both days with `meso360ctl qc DAY`; return the config path."""
+    config = export_env.data_dir.parent / "meso360.conf"
+    for day in ("2025-06-05", "2025-06-06"):
+        made = subprocess.run(
+            [str(BIN / "meso360ctl"), "--config", str(config), "qc", day], capture_output=True, check=False
+        )
+        assert made.returncode == 0, made.stderr
+    return config
+
+
+def qc_flags_by_time(data_dir, variable):
+    """{GPS time text: [worst flag of `variable` ("gps" or a column) of each of its rows]} from the sidecars."""
+    from meso360.qc.flags import COLUMNS, worst
+
+    column = COLUMNS.index(variable)
+    flags = {}
+    for path in sorted(data_dir.glob("*_qc.txt")):
+        for line in path.read_text().splitlines()[2:]:
+            cells = line.split(",")
+            flags.setdefault(cells[1], []).append(worst(cells[column]))
+    return flags
+
+
+def test_json_with_qc_has_each_rows_flags_from_the_sidecars_with_their_meanings(export_env, tmp_path):
+    qc_days(export_env)
+    path = tmp_path / "out.json"
+    result = export_env("--from", FROM, "--to", TO, "--format", "json", "--qc", "-o", str(path))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(path.read_text())
+    names = [variable["name"] for variable in document["variables"]]
+    assert names[-11:] == ["motion", "gps_qc"] + [f"{name}_qc" for name in QC_VARIABLES]
+    t_fast_qc = document["variables"][names.index("t_fast_qc")]
+    assert t_fast_qc["flag_values"] == [0, 1, 2, 9] and t_fast_qc["flag_meanings"] == "good suspect bad not_checked"
+    assert t_fast_qc["standard_name"] == "air_temperature status_flag"
+    rows = source_rows(export_env.data_dir)
+    assert len(document["rows"]) == len(rows)
+    expected = qc_flags_by_time(export_env.data_dir, "dewpoint")
+    seen = {}
+    for row, (when, _line) in zip(document["rows"], rows, strict=True):
+        key = f"{when:%Y-%m-%dT%H:%M:%SZ}"
+        assert row[names.index("dewpoint_qc")] == expected[key][seen.get(key, 0)]
+        seen[key] = seen.get(key, 0) + 1
+    assert {row[names.index("motion")] for row in document["rows"]} <= {0, 1}
+
+
+def test_netcdf_with_qc_has_cf_flag_variables_and_passes_the_compliance_checker(export_env, tmp_path):
+    qc_days(export_env)
+    path = tmp_path / "mm2-qc.nc"
+    result = export_env("--from", "2025-06-05", "--to", "2025-06-06", "--format", "netcdf", "--qc", "-o", str(path))
+    assert result.returncode == 0, result.stderr
+    with netCDF4.Dataset(path) as dataset:
+        flag = dataset["dewpoint_qc"]
+        assert list(flag.flag_values) == [0, 1, 2, 9] and flag.flag_meanings == "good suspect bad not_checked"
+        assert flag.standard_name == "dew_point_temperature status_flag"
+        assert dataset["dewpoint"].ancillary_variables == "dewpoint_qc"
+        assert dataset["lat"].ancillary_variables == "gps_qc"
+        by_time = qc_flags_by_time(export_env.data_dir, "dewpoint")
+        assert int((flag[:] == 2).sum()) == sum(flags.count(2) for flags in by_time.values()) > 0
+    report = compliance_report(path, tmp_path)
+    assert (report["high_count"], report["medium_count"]) == (0, 0), report["all_priorities"]
+
+
+def test_qc_with_csv_is_refused_saying_where_the_flags_are(export_env, tmp_path):
+    qc_days(export_env)
     result = export_env("--from", FROM, "--to", TO, "--qc", "-o", str(tmp_path / "out.csv"))
-    assert result.returncode == 1 and b"writing QC flags into exports is not implemented yet" in result.stderr
+    assert result.returncode == 64 and b"data_dir/YYYYMMDD_qc.txt" in result.stderr
     assert not (tmp_path / "out.csv").exists()
 
 

@@ -69,7 +69,7 @@ def test_records_across_a_utc_midnight_go_to_two_daily_files_exactly_once(simula
         wait_until(lambda: newest_on_disk(sim, tmp_path / "support", "Support") >= 60, 30, "support", interval=0.1)
     finally:
         assert daemon.stop() == 0
-    assert sorted(p.name for p in (tmp_path / "data").iterdir()) == ["20261126.txt", "20261127.txt"]
+    assert sorted(p.name for p in (tmp_path / "data").glob("????????.txt")) == ["20261126.txt", "20261127.txt"]
     first, last = assert_obs_complete(sim, tmp_path / "data")
     assert last >= 60
     first_day = data_rows(tmp_path / "data")[: 1 + 0]
@@ -285,7 +285,7 @@ def test_torn_last_line_is_cut_and_the_record_written_whole(simulator, tmp_path)
     daemon = IngestProcess(config, tmp_path / "ingest.log")
     wait_written(sim, tmp_path, 20)
     daemon.kill9()
-    data_file = sorted((tmp_path / "data").iterdir())[-1]
+    data_file = sorted((tmp_path / "data").glob("????????.txt"))[-1]  # not the QC sidecar YYYYMMDD_qc.txt
     with open(data_file, "ab") as file:
         file.write(b"3.136,101.9,23.1,81")  # a power cut in the middle of a row
     daemon, newest = run_until_more_written(sim, tmp_path, config, 20)

@@ -83,7 +83,7 @@ def test_a_data_file_that_lost_its_tail_after_a_clean_stop_is_completed_from_the
     sim = simulator(rate=20)
     config = write_config(tmp_path, sim.url, support_table="")
     collect_until(sim, tmp_path, config, 30)
-    data_file = sorted((tmp_path / "data").iterdir())[-1]
+    data_file = sorted((tmp_path / "data").glob("????????.txt"))[-1]  # not the QC sidecar YYYYMMDD_qc.txt
     lines = data_file.read_bytes().splitlines(keepends=True)
     cut = len(lines[-1]) + len(lines[-2]) + len(lines[-3]) // 2
     with open(data_file, "r+b") as file:

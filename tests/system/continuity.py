@@ -25,7 +25,7 @@ def control(path):
 
 def file_rows():
     rows = []
-    for path in sorted(DATA_DIR.glob("*.txt")):
+    for path in sorted(DATA_DIR.glob("????????.txt")):  # the daily files, not their QC sidecars
         rows += [line for line in path.read_text().splitlines() if line and line != datafile.OBS_HEADER]
     return rows
 

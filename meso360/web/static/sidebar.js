@@ -70,6 +70,7 @@ export class Sidebar {
     this.avgStep = { baseTs: null, bin: null }; // the averages step once per AVG_WIN_S of data time from baseTs
     this.ageRef = null;
     this.today = null;
+    this.qc = null;
     this.latestArrivalMs = null;
     this.current = null;
     this.points = [];
@@ -101,6 +102,7 @@ export class Sidebar {
       ['completeness', 'Complete (10 min)'],
       ['today', 'Complete (today)'],
       ['gaps', 'Gaps (UTC day)'],
+      ['qc', 'QC flags (today)'],
       ['dp', '3-min ΔP', 'c-pressure'],
     ]);
     this.statusNodes = statusNodes;
@@ -209,6 +211,7 @@ export class Sidebar {
     const newest = status && status.newest;
     if (newest && isNum(newest.ts) && isNum(newest.age_s)) this.ageRef = { ts: newest.ts, ageS: newest.age_s, atMs: performance.now() };
     this.today = status && status.today ? status.today : null;
+    this.qc = status && status.qc ? status.qc : null; // the newest day's QC sidecar (README "Quality control")
     this.renderStatus();
   }
 
@@ -230,6 +233,10 @@ export class Sidebar {
     setText(n.today, today && isNum(today.completeness_pct) ? `${today.completeness_pct.toFixed(1)} %` : '--');
     n.today.title = today ? `${today.rows ?? '--'} rows, ${today.missing_s ?? '--'} s missing` : '';
     setText(n.gaps, today && isNum(today.gaps) ? String(today.gaps) : last ? String(gapsInUtcDay(points)) : '--');
+    const qc = this.qc;
+    setText(n.qc, qc ? `${qc.suspect} suspect, ${qc.bad} bad` : '--');
+    n.qc.title = qc ? `rows whose worst flag is suspect or bad, of ${qc.rows} checked (meso360ctl qc report)` : '';
+    n.qc.classList.toggle('c-warn', !!qc && qc.bad > 0);
     const dp = pressureTendency(points);
     setText(n.dp, isNum(dp) ? `${dp >= 0 ? '+' : ''}${Units.format('pressure', dp)}` : '--');
   }
