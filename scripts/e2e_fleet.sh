@@ -259,7 +259,7 @@ make_vehicle() {
 	od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
 	rm -f "$root"/etc/ssh/ssh_host_*
 	mkdir -p "$root/etc/ssh"
-	ssh-keygen -q -A -f "$root"
+	ssh-keygen -q -A -f "$root" >/dev/null
 	sed -i "/^\[meso360\]\$/a vehicle = $vehicle" "$root/etc/meso360/meso360.conf"
 }
 
@@ -520,7 +520,7 @@ main() {
 	# vehicle shown, MM2 in alarm.
 	ct MM2 systemctl start meso360-sim.service
 	check "MM3 back: the base copy has every GPS second once (no hole, no duplicate), the outage's $((outage_end - outage_start)) s included" \
-		files seconds "$(base_copy MM3)" --cover $((outage_start - 30)) "$outage_end"
+		files seconds "$(base_copy MM3)" --cover $((outage_start - 5)) "$outage_end"
 	check "MM3: ingest collected every record of its simulator once (continuity.py on the vehicle)" \
 		ct MM3 python3 /root/continuity.py
 	check "MM2's simulator back: NoNewObservation resolved, no vehicle firing it" \
@@ -530,6 +530,10 @@ main() {
 	check "Prometheus: every vehicle up again" wait_for 30 "all up" all_up
 	check "end: every vehicle's files at base, byte-identical with what it had a sync ago" \
 		fresh MM1 MM2 MM3
+	for vehicle in "${VEHICLES[@]}"; do
+		check "end: $vehicle's copy at base has every GPS second once, from its first row to its last" \
+			files seconds "$(base_copy "$vehicle")"
+	done
 	check "meso360ctl fleet status on base: all three synced, 0 files behind, up; exit 0" \
 		wait_for 60 "fleet status all well" fleet_status_all_well
 	log "fleet status:"

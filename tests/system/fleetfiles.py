@@ -8,7 +8,7 @@ the copy's length (byte-identical prefix), and must hold at least what the vehic
     compare VEHICLE_ROOT BASE_DIR [--at-least SIZES_JSON]
                                                 every file of the vehicle is at base, equal prefix, not shorter
                                                 than SIZES_JSON says (a `sizes` output taken earlier)
-    seconds BASE_DIR --cover FROM TO            every GPS second of the base copy's rows once (no duplicate, no
+    seconds BASE_DIR [--cover FROM TO]          every GPS second of the base copy's rows once (no duplicate, no
                                                 hole), and every second from FROM to TO (epoch) among them
 
 Each prints one JSON line and exits 0 when all holds, 1 otherwise.
@@ -77,7 +77,7 @@ def row_second(fields):
     return calendar.timegm(stamp)
 
 
-def seconds(base_dir, cover_from, cover_to):
+def seconds(base_dir, cover):
     rows, unreadable, seen, duplicates = 0, 0, set(), 0
     for path in sorted((Path(base_dir) / "data").glob("*.txt")):
         for line in path.read_text().splitlines():
@@ -96,7 +96,8 @@ def seconds(base_dir, cover_from, cover_to):
         return {"ok": False, "problems": ["no row with a GPS time at base"]}
     first, last = min(seen), max(seen)
     holes = (last - first + 1) - len(seen)
-    missing = [second for second in range(int(cover_from), int(cover_to) + 1) if second not in seen]
+    cover_from, cover_to = cover or (first, first - 1)
+    missing = [second for second in range(cover_from, cover_to + 1) if second not in seen]
     if duplicates:
         problems.append(f"{duplicates} GPS seconds twice")
     if holes:
@@ -120,7 +121,7 @@ def main(argv=None):
     compare_parser.add_argument("--at-least", default="{}", help="JSON {name: size} of an earlier `sizes`")
     seconds_parser = commands.add_parser("seconds")
     seconds_parser.add_argument("base_dir")
-    seconds_parser.add_argument("--cover", nargs=2, type=int, metavar=("FROM", "TO"), required=True)
+    seconds_parser.add_argument("--cover", nargs=2, type=int, metavar=("FROM", "TO"))
     args = parser.parse_args(argv)
     if args.command == "sizes":
         print(json.dumps(vehicle_sizes(args.vehicle_root)))
@@ -128,7 +129,7 @@ def main(argv=None):
     if args.command == "compare":
         result = compare(args.vehicle_root, args.base_dir, json.loads(args.at_least))
     else:
-        result = seconds(args.base_dir, *args.cover)
+        result = seconds(args.base_dir, args.cover)
     print(json.dumps(result))
     return 0 if result["ok"] else 1
 
