@@ -154,7 +154,12 @@ no_route_out() { # no_route_out NODE: the only routes are the subnet's (and loop
 	[ -z "$routes" ] && ! ip -n "$NET-$1" route get 192.168.4.6 >/dev/null 2>&1
 }
 
-find_init() { INIT_PID[$1]=$(pgrep -P "${NSPAWN_PID[$1]}" | head -n 1) && [ -n "${INIT_PID[$1]}" ]; }
+# The container's systemd: systemd-nspawn's child once it is systemd (before, a short-lived helper of nspawn's may be
+# its child; a pid taken then is gone a moment later).
+find_init() {
+	INIT_PID[$1]=$(pgrep -P "${NSPAWN_PID[$1]}" | head -n 1) && [ -n "${INIT_PID[$1]}" ] &&
+		[ "$(cat "/proc/${INIT_PID[$1]}/comm" 2>/dev/null)" = systemd ]
+}
 system_up() {
 	local state
 	state=$(ct "$1" systemctl is-system-running 2>/dev/null) || true
@@ -175,6 +180,8 @@ boot_all() {
 			pass "boot: $node is $(ct "$node" systemctl is-system-running || true)"
 		else
 			tail -n 20 "$WORK/console-$node.log"
+			log "$node: init pid ${INIT_PID[$node]:-none}, is-system-running: $(ct "$node" systemctl is-system-running 2>&1)"
+			ct "$node" systemctl list-jobs --no-pager 2>&1 | head -n 20 >&2 || true
 			fail "boot: $node reaches running/degraded" "see its console above"
 			ok=1
 		fi
