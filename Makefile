@@ -133,6 +133,12 @@ e2e: deb ## end-to-end test of the .deb in a booted Debian 12 container (systemd
 	MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb MESO360_E2E_PREVIOUS_REF=$(E2E_PREVIOUS_REF) \
 		scripts/e2e.sh
 
+# A base and three vehicles, each a booted container, networked only among themselves (scripts/e2e_fleet.sh; root, as e2e).
+.PHONY: e2e-fleet
+e2e-fleet: deb ## end-to-end test of a fleet: base + 3 vehicles in containers (sync, tunnel outage, Prometheus, alerts)
+	MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb \
+		MESO360_E2E_BASE_DEB=dist/meso360-base_$$(dpkg-parsechangelog -SVersion)_all.deb scripts/e2e_fleet.sh
+
 .PHONY: bench
 bench: venv ## measure latency, throughput, CPU and memory (numbers for the issue notes)
 	$(BIN)/python scripts/bench_ingest.py
