@@ -217,7 +217,8 @@ def _history(services):
     busy = _too_much_output_pending(services)
     if busy:
         return busy
-    _last_id, gzipped = services.window.history_body()
+    qc_marks = getattr(getattr(services, "reader", None), "qc_marks", None)  # qcmarks.LiveQcMarks
+    _last_id, gzipped = services.window.history_body(qc_marks.history_text() if qc_marks else "[]")
     return _encoded(None, gzipped)
 
 

@@ -13,6 +13,7 @@ import time
 from meso360.datafile import daily_files
 from meso360.web.daysample import DaySummary, ParsedDay, downsample
 from meso360.web.daysplit import stream_downsample
+from meso360.web.qcmarks import DayQcMarks, marks_for_points
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class DayHistory:
         self._lock = threading.Lock()
         self._parse_lock = threading.Lock()
         self._parsed = None  # ParsedDay of the newest day
+        self.qc_marks = DayQcMarks()  # the flagged rows of the days' QC sidecars, read incrementally
 
     def body(self, day, max_points):
         """Return (None, gzip_bytes) for `day` (the JSON is gzip-decompressed for a client without gzip).
@@ -68,7 +70,7 @@ class DayHistory:
             raise FileNotFoundError(day)
         path = os.path.join(self.data_dir, f"{day}.txt")
         stat = os.stat(path)
-        key = (day, stat.st_size, stat.st_mtime_ns, max_points)
+        key = (day, stat.st_size, stat.st_mtime_ns, max_points, self.qc_marks.stamp(path))
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -87,6 +89,7 @@ class DayHistory:
             "total_rows": total,
             "last_id": total - 1,
             "points": points,
+            "qc": marks_for_points(points, total, self.qc_marks.marks(path)),
         }
         raw = json.dumps(document, separators=(",", ":")).encode()
         gzipped = gzip.compress(raw, compresslevel=6, mtime=0)

@@ -11,6 +11,7 @@ from pathlib import Path
 from meso360.datafile import RowReader, daily_files, read_complete_lines
 from meso360.web.dirwatch import DirectoryWatch
 from meso360.web.points import series_values
+from meso360.web.qcmarks import LiveQcMarks
 from meso360.web.tally import DayTally
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class DataReader:
         self.clock = clock
         self.offsets = {}  # path -> byte offset of the next unread line, for the tracked files
         self.tally = None  # DayTally of the newest file
+        self.qc_marks = LiveQcMarks(window)  # the flagged points of the window, from the files' QC sidecars
         self.rows_read = 0
         self.backfilled_rows = 0
         self.heartbeat = time.monotonic()
@@ -98,6 +100,7 @@ class DataReader:
             # instead of growing the heap around them (freed but fragmented memory stays in the RSS).
             batch = [kept.popleft() for _ in range(min(len(kept), CATCH_UP_BATCH_ROWS))]
             self.window.append([(ts, fix, series_values(line.split(","))) for ts, fix, line in batch])
+        self.qc_marks.poll(sorted(self.offsets))
         gc.collect()  # give the memory of the catch-up back before serving
         log.info("read %d rows from %s; %d in the live window", self.rows_read, self._names(), len(self.window))
 
@@ -111,6 +114,7 @@ class DataReader:
         batch = []
         for path in sorted(self.offsets):
             batch.extend((ts, fix, series_values(row)) for ts, fix, row in self._read_new_rows(path, live=True))
+        self.qc_marks.poll(sorted(self.offsets))  # before the rows: a stream sends a batch of marks before them
         self.window.append(batch)
 
     def _rescan(self, force=False):

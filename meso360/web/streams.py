@@ -59,6 +59,7 @@ def obs_events(services, last_id):
     connection and lets the server notice a client that went away. The frames of the last append
     are encoded once and shared by every client that is up to date.
     An alarm that starts or ends (alarm_monitor.py) wakes the waiters too: event `alarm`, no id.
+    QC marks learned from the sidecars (qcmarks.py) too: event `qc`, no id, sent before the rows appended after.
     """
     window = services.window
     with services.counter_lock:
@@ -69,10 +70,12 @@ def obs_events(services, last_id):
         sent = window.last_id if last_id is None else last_id
         alarms = getattr(services, "alarms", None)  # AlarmMonitor, or None (tests without one)
         alarm_version = alarms.event[0] if alarms else 0
+        qc = getattr(getattr(services, "reader", None), "qc_marks", None)  # qcmarks.LiveQcMarks: `qc` events, no id
+        qc_seq = qc.resume_seq(last_id) if qc else 0
         yield f"retry: {RETRY_MS}\n\n".encode()
         keepalive_at = time.monotonic() + KEEPALIVE_S
         while True:
-            if window.last_id == sent and not window.closed:
+            if window.last_id == sent and not window.closed and not (qc and qc.seq != qc_seq):
                 window.wait_for_newer(sent, max(0.0, keepalive_at - time.monotonic()))
             if window.closed:
                 return
@@ -84,12 +87,15 @@ def obs_events(services, last_id):
             if after_id == sent:
                 sent = latest_id
                 keepalive_at = time.monotonic() + KEEPALIVE_S
-                yield frames
+                # the marks learned before these rows were appended go first (taken after the rows: none missed)
+                qc_seq, marks = qc.frames_after(qc_seq) if qc else (0, b"")
+                yield marks + frames
                 continue
             text, sent = _frames_after(window, sent)
-            if text:
+            qc_seq, marks = qc.frames_after(qc_seq) if qc else (0, b"")
+            if text or marks:
                 keepalive_at = time.monotonic() + KEEPALIVE_S
-                yield text.encode()
+                yield marks + text.encode()
             elif time.monotonic() >= keepalive_at:
                 keepalive_at = time.monotonic() + KEEPALIVE_S
                 yield b": keep-alive\n\n"

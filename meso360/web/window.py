@@ -176,20 +176,21 @@ class LiveWindow:
             points = [p for p in points if p.ts >= cutoff]
         return last_id, points
 
-    def history_body(self):
-        """Return (last_id, gzip_bytes) of GET /api/history: the points of snapshot() in columns.
+    def history_body(self, qc_text="[]"):
+        """Return (last_id, gzip_bytes) of GET /api/history: the points of snapshot() in columns, and the QC
+        marks `qc_text` (a JSON list, qcmarks.LiveQcMarks.history_text).
 
         Always current: finished blocks of the window are compressed once, so a new body costs only
         the encoding of the first (trimmed) and the last (open) block. Kept until the next append.
         """
         cached = self._body_cache
-        if cached is not None and cached[0] == self.last_id:
-            return cached
+        if cached is not None and cached[0] == self.last_id and cached[2] == qc_text:
+            return cached[:2]
         with self.condition:
             last_id = self.last_id
             cutoff = -math.inf if self.newest_gps_ts is None else self.newest_gps_ts - self.history_seconds
             views = [block.view(cutoff) for block in self._blocks]
-        head = f'{{"vehicle":{json.dumps(self.vehicle)},"last_id":{last_id},'
-        cached = (last_id, history_gzip(head, views, cutoff))
+        head = f'{{"vehicle":{json.dumps(self.vehicle)},"last_id":{last_id},"qc":{qc_text},'
+        cached = (last_id, history_gzip(head, views, cutoff), qc_text)
         self._body_cache = cached
-        return cached
+        return cached[:2]

@@ -81,7 +81,8 @@ def _straightforward_history(window):
     last_id, points = window.snapshot()
     documents = [point.as_dict() for point in points]
     columns = {key: [document[key] for document in documents] for key in POINT_KEYS}
-    return json.dumps({"vehicle": window.vehicle, "last_id": last_id, "points": columns}, separators=(",", ":"))
+    document = {"vehicle": window.vehicle, "last_id": last_id, "qc": [], "points": columns}
+    return json.dumps(document, separators=(",", ":"))
 
 
 def _random_rows(generator, start_ts, count):
