@@ -165,13 +165,15 @@ export function noFixRanges(points) {
 
 export class ChartSet {
   /** options: compact (one-column layout: four charts), touch (gesture hints for fingers), viewSec (live window),
-   * onZoom(zoomed: bool). Values are drawn in the units chosen in units.js; setUnits() redraws after a change. */
-  constructor(container, { compact = false, touch = false, viewSec = 1800, onZoom = () => {} } = {}) {
+   * onZoom(zoomed: bool), marks (QcMarks of qcmarks.js: drawn on every chart). Values are drawn in the units chosen
+   * in units.js; setUnits() redraws after a change. */
+  constructor(container, { compact = false, touch = false, viewSec = 1800, onZoom = () => {}, marks = null } = {}) {
     this.container = container;
     this.compact = compact;
     this.touch = touch;
     this.viewSec = viewSec;
     this.onZoom = onZoom;
+    this.marks = marks;
     this.dragOrigin = null; // the chart a mouse drag started on
     this.points = [];
     this.gapSec = 2;
@@ -225,6 +227,7 @@ export class ChartSet {
           drawAxes: [(u) => this.drawNoFix(u)],
         },
       };
+      if (this.marks) this.marks.decorate(opts, def); // QC marks: a draw hook and the flag in the hover value
       const u = new uPlot(opts, this.dataFor(def), wrap);
       u.root.classList.add('chart-root');
       this.charts.push({ def, u, wrap });

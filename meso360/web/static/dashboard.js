@@ -7,6 +7,7 @@ import { ChartSet } from './charts.js';
 import { LiveFeed } from './livefeed.js';
 import { TrackMap } from './map.js';
 import { ObsBuffer, gapThresholdFor, pointsFromColumns } from './obs.js';
+import { QcMarks } from './qcmarks.js';
 import { Sidebar } from './sidebar.js';
 import { UnitsMenu } from './unitsmenu.js';
 
@@ -32,9 +33,11 @@ class Dashboard {
     this.connState = 'connecting';
 
     this.sidebar = new Sidebar($('sidebar'), { idPrefix: 'obs' });
+    this.qcMarks = new QcMarks($('qc-marks-toggle'), () => this.redrawMarks());
     this.charts = new ChartSet($('charts'), {
       compact: this.compact, touch: isTouch(), viewSec: this.viewSecFor(this.compact),
       onZoom: (zoomed) => $('reset-zoom').classList.toggle('hidden', !zoomed),
+      marks: this.qcMarks,
     });
     this.unitsMenu = new UnitsMenu($('units-btn'), $('units-menu'));
     this.map = new TrackMap($('track-map'), { timeWindow: () => this.charts.window() });
@@ -118,7 +121,18 @@ class Dashboard {
     document.title = `${name} · NSSL Mobile Mesonet`;
   }
 
+  /** Draw the charts again with the QC marks as they are now (new marks, the toggle), once per frame. */
+  redrawMarks() {
+    if (this.marksPending) return;
+    this.marksPending = true;
+    requestAnimationFrame(() => {
+      this.marksPending = false;
+      for (const { u } of this.charts.charts) u.redraw(false);
+    });
+  }
+
   onHistory(points, body) {
+    this.qcMarks.addLive(body.qc);
     this.setVehicle(body.vehicle);
     this.buffer.reset(points, body.last_id);
     this.sidebar.history(this.buffer.points);
@@ -203,6 +217,7 @@ class Dashboard {
       if ($('day-select').value !== day) return; // the operator moved on meanwhile
       const points = pointsFromColumns(body.points).sort((a, b) => a.ts - b.ts);
       this.dayView = { day, points };
+      this.qcMarks.setDay(body.qc || []);
       this.charts.mode = 'day';
       this.charts.zoomed = null;
       this.charts.setPoints(points, { gapSec: gapThresholdFor(points), force: true });
@@ -220,6 +235,7 @@ class Dashboard {
 
   backToLive() {
     this.dayView = null;
+    this.qcMarks.setDay(null);
     $('day-select').value = '';
     $('day-banner').classList.add('hidden');
     $('live-btn').classList.add('hidden');

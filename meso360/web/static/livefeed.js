@@ -50,6 +50,7 @@ export class LiveFeed {
     });
     source.addEventListener('obs', (event) => this.receive(event));
     source.addEventListener('alarm', (event) => window.dispatchEvent(new CustomEvent('meso360:alarm', { detail: event.data })));
+    source.addEventListener('qc', (event) => window.dispatchEvent(new CustomEvent('meso360:qc', { detail: event.data }))); // qcmarks.js
     source.addEventListener('reset', () => this.resync('server reset'));
     source.addEventListener('gap', () => this.resync('server gap'));
     source.addEventListener('error', () => {
