@@ -3,8 +3,10 @@
 Today and yesterday hold a full day of rows each (today's padded before the live window), as at the end of
 a day; the day history is timed cold (a past day never requested), warm (yesterday, today) and cached.
 
-Runs the real daemon on 127.0.0.1 (port 0) over files in a temporary directory; prints a table, asserts nothing.
-    .venv/bin/python scripts/bench_web.py [--seconds 60] [--clients 100]
+Today's QC sidecar follows its rows as ingest's QC thread keeps it, with a t_fast spike (a QC mark sent to every
+client) every --qc-spike-every rows. Runs the real daemon on 127.0.0.1 (port 0) over files in a temporary
+directory; prints a table, asserts nothing.
+    .venv/bin/python scripts/bench_web.py [--seconds 60] [--clients 100] [--live-only] [--qc-spike-every 10]
 """
 
 import argparse
@@ -25,6 +27,9 @@ from pathlib import Path
 
 import benchlib
 import requests
+
+from meso360 import config as meso360_config
+from meso360.qc.sidecar import QcStream
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_ROWS = [line.rstrip("\n").split(",") for line in open(ROOT / "test_data/test.txt").readlines()[1:]]
@@ -97,6 +102,7 @@ class SSEClients:
         self.selector = selectors.DefaultSelector()
         self.received = [dict() for _ in range(count)]
         self.buffers = [b""] * count
+        self.qc_events = [0] * count  # `qc` events (QC marks) received
         for index in range(count):
             sock = socket.create_connection((host, int(port)))
             sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nAccept: text/event-stream\r\n\r\n".encode())
@@ -120,6 +126,8 @@ class SSEClients:
 
     def frame(self, index, frame, now):
         """Note when client `index` received the id of this SSE frame."""
+        if b"event: qc\n" in frame:  # after the chunk size line of the chunked answer
+            self.qc_events[index] += 1
         for line in frame.split(b"\n"):
             if line.startswith(b"id: "):
                 self.received[index][int(line[4:])] = now
@@ -140,6 +148,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--live-only", action="store_true", help="only the live part (SSE clients, live history)")
+    parser.add_argument(
+        "--qc-spike-every", type=int, default=10, help="a t_fast spike (a QC mark) every N appended rows, 0: none"
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-web-") as temporary:
@@ -170,20 +182,23 @@ def main():
                 "not a full day; run the bench later in the day for the end-of-day case",
                 file=sys.stderr,
             )
-        for day in PAST_DAYS:
+        for day in () if args.live_only else PAST_DAYS:
             first = dt.datetime.strptime(day, "%Y%m%d").replace(tzinfo=dt.UTC)
             write_rows(directory / "data" / f"{day}.txt", first, 86400)
+        qc_stream = QcStream(today, meso360_config.parse("").qc)  # as ingest's QC thread: today's sidecar
+        qc_stream.update()
         process, url = start_daemon(directory)
         try:
-            results += run_bench(url, process.pid, today, args, now)
-            results += day_history_bench(url, process.pid, now)
+            results += run_bench(url, process.pid, today, args, now, qc_stream)
+            if not args.live_only:
+                results += day_history_bench(url, process.pid, now)
         finally:
             process.terminate()
             process.wait(10)
     benchlib.print_results(results)
 
 
-def run_bench(url, pid, today, args, start_time):
+def run_bench(url, pid, today, args, start_time, qc_stream):
     results = []
     session = requests.Session()
     window_points = len(session.get(url + "/api/history", timeout=10).json()["points"]["id"])
@@ -231,11 +246,17 @@ def run_bench(url, pid, today, args, start_time):
             status_thread.start()
         when += dt.timedelta(seconds=1)
         line = row_at(index, when)
+        if args.qc_spike_every and index % args.qc_spike_every == args.qc_spike_every - 1:
+            cells = line.split(",")
+            cells[4] = f"{float(cells[4]) + 15:.2f}"  # t_fast: a step the QC flags suspect, marked on the chart
+            line = ",".join(cells)
         with open(today, "a", encoding="utf-8") as file:
             file.write(line)
             file.flush()
             appended[index] = time.time()
-        time.sleep(1.0)
+        time.sleep(0.3)
+        qc_stream.update()  # the sidecar follows the row, as ingest's QC thread writes it (within its 2 s)
+        time.sleep(0.7)
     stop.set()
     status_thread.join()
     rss = process_rss_mb(pid)
@@ -255,6 +276,11 @@ def run_bench(url, pid, today, args, start_time):
         ("append -> SSE event latency p95 (ms)", f"{1000 * percentile(latencies, 0.95):.1f}", "<= 150"),
         (f"web CPU, {args.clients} SSE clients, 1 row/s (% of a core)", f"{cpu_pct:.2f}", "<= 1.5"),
         ("web RSS (MB)", f"{rss:.1f}", "<= 40"),
+        (
+            "QC mark events a client got (fewest) / spikes appended",
+            f"{min(clients.qc_events)}/{args.seconds // args.qc_spike_every if args.qc_spike_every else 0}",
+            "",
+        ),
         ("/api/status latency p50 (ms)", f"{1000 * statistics.median(status_times):.1f}", ""),
         ("/api/status latency p95 (ms)", f"{1000 * percentile(status_times, 0.95):.1f}", "<= 3"),
         (

@@ -110,7 +110,8 @@ class LiveQcMarks:
         self.window = window
         self.lock = threading.Lock()
         self.tails = {}  # data path -> SidecarTail
-        self.marks = collections.deque()  # [ts, key, flag, checks] in the order learned
+        # (ts, key) -> [ts, key, flag, checks], in the order learned (about time order); learned again: replaced
+        self.marks = collections.OrderedDict()
         self.batches = collections.deque()  # (seq, after_id, frame bytes)
         self.seq = 0
         self._text = (0, "[]")  # (seq, JSON of the marks) of the history
@@ -130,7 +131,7 @@ class LiveQcMarks:
             self.batches.append((self.seq, self.window.last_id, frame))
             while len(self.batches) > MAX_LIVE_BATCHES:
                 self.batches.popleft()
-            self.marks.extend(learned)
+            self.marks.update(((mark[0], mark[1]), mark) for mark in learned)
             self._trim()
         self.window.wake()
         return len(learned)
@@ -140,15 +141,14 @@ class LiveQcMarks:
         if newest is None:
             return
         cutoff = newest - self.window.history_seconds
-        kept = [mark for mark in self.marks if mark[0] >= cutoff]
-        if len(kept) != len(self.marks):
-            self.marks = collections.deque(kept)
+        while self.marks and next(iter(self.marks))[0] < cutoff:
+            self.marks.popitem(last=False)  # the oldest learned first: a few per poll, never the whole window
 
     def history_text(self):
         """Return the JSON list of the window's marks (encoded once per batch)."""
         with self.lock:
             if self._text[0] != self.seq:
-                self._text = (self.seq, json.dumps(list(self.marks), separators=(",", ":")))
+                self._text = (self.seq, json.dumps(list(self.marks.values()), separators=(",", ":")))
             return self._text[1]
 
     def resume_seq(self, last_id):

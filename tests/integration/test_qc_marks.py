@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from browser_helpers import PageErrors, browser, screenshot, wait_until  # noqa: F401 (the fixture)
+from browser_helpers import PageErrors, browser, run_firefox_script, screenshot, wait_until  # noqa: F401 (the fixture)
 from conftest import start_simulator_process
 from ingest_helpers import IngestProcess, write_config
 from web_helpers import start_web
@@ -219,3 +219,21 @@ def test_the_api_marks_exactly_the_flagged_rows_live_and_in_the_days_answer(stac
     assert any(f'[{live},"t",2,"range"]' in event for event in qc_events), qc_events
     # the qc event came before the rows appended after the mark was learned, and carried no id
     assert all("\nid:" not in event and not event.startswith("id:") for event in qc_events)
+
+
+@pytest.mark.browser
+def test_firefox_draws_the_marks_on_their_points_and_names_them_on_hover(stack, tmp_path):
+    held = spike_seconds(stack, HELD_SPIKE)
+    live = held + (LIVE_SPIKE - HELD_SPIKE)
+    wait_until(lambda: any(m[0] == live for m in history(stack)["qc"]), 120, "the live spike marked")
+    options = {"web": stack["web"].url, "ts": [held, live], "timeoutMs": 30000}
+    outcome = run_firefox_script("firefox_qcmarks_check.mjs", options, tmp_path, timeout_s=240)
+    assert outcome["failure"] is None, outcome["failure"]
+    assert outcome["errors"] == [] and outcome["foreignRequests"] == [], outcome
+    checks = outcome["checks"]
+    assert checks["browserVersion"].lower().startswith("firefox")
+    drawn = sorted((m["ts"], m["key"], m["flag"], m["checks"]) for m in checks["drawn"])
+    assert drawn == [(held, "t", 1, "step"), (live, "t", 2, "range")]
+    for mark, (ts, x, y) in zip(checks["drawn"], checks["expected"], strict=True):
+        assert mark["ts"] == ts and abs(mark["x"] - x) < 0.5 and abs(mark["y"] - y) < 0.5
+    assert "step, suspect" in checks["legends"]["step"] and "range, bad" in checks["legends"]["range"]
