@@ -20,7 +20,7 @@ from ingest_helpers import IngestProcess, write_config
 from web_helpers import start_web
 
 from meso360.datafile import OBS_COLUMNS, OBS_HEADER, RowReader
-from meso360.qc.flags import COLUMNS, parse_line
+from meso360.qc.flags import COLUMNS, parse_line, worst
 
 PREFILL, RATE = 60, 2  # records held at start; records per wall second
 HELD_SPIKE, LIVE_SPIKE = 30, 140  # replayed row indexes: one held at start, one produced 40 s after
@@ -120,6 +120,36 @@ def flagged_t_rows(data_dir):
     return flagged
 
 
+def sidecar_marks(data_dir):
+    """Every flag of a charted variable in the sidecar, as marks: (time, series key, worst flag) per flagged cell;
+    and the time of its last row."""
+    (sidecar,) = data_dir.glob("*_qc.txt")
+    charted = {"t_fast": "t", "dewpoint": "td", "sfc_wspd": "wspd", "sfc_wdir": "wdir", "pressure": "pressure"}
+    marks, last = set(), None
+    text = sidecar.read_text()
+    for line in text[: text.rfind("\n") + 1].splitlines()[2:]:  # complete lines only
+        parsed = parse_line(line)
+        if parsed[1] != "nan":
+            last = int(dt.datetime.strptime(parsed[1], "%Y-%m-%dT%H:%M:%S%z").timestamp())
+        for column, key in charted.items():
+            flag = worst(parsed[4][COLUMNS.index(column) - 4])
+            if flag in (1, 2) and parsed[1] != "nan":
+                when = dt.datetime.strptime(parsed[1], "%Y-%m-%dT%H:%M:%S%z")
+                marks.add((int(when.timestamp()), key, flag))
+    return marks, last
+
+
+def same_marks_as_the_sidecar(stack):
+    """Every variable: the live history's marks are the sidecar's flags of the rows in its window, no more, no fewer
+    (the sidecar read first: the web daemon may have read less of it, never more)."""
+    in_sidecar, covered = sidecar_marks(stack["data_dir"])
+    body = history(stack)
+    window = {ts for ts in body["points"]["ts"] if ts <= covered}
+    return {(ts, key, flag) for ts, key, flag, _checks in body["qc"] if ts in window} == {
+        mark for mark in in_sidecar if mark[0] in window
+    }
+
+
 def history(stack, path="/api/history"):
     return requests.get(stack["web"].url + path, timeout=20).json()
 
@@ -193,6 +223,14 @@ def test_the_dashboard_draws_each_flagged_temperature_and_its_hover_names_the_fl
         assert not page.is_checked("#qc-marks-toggle")  # remembered by this browser
         page.check("#qc-marks-toggle")
         wait_until(lambda: len(page.evaluate("window.meso360.qcMarks.drawn.temp || []")) == 2, 10, "marks again")
+        day = day_file(stack).stem
+        wait_until(lambda: page.locator(f"#day-select option[value='{day}']").count() == 1, 10, "today listed")
+        page.select_option("#day-select", day)
+        wait_until(lambda: "Viewing" in page.inner_text("#day-banner"), 15, "the stored day drawn")
+        day_marks = page.evaluate("window.meso360.qcMarks.drawn.temp.map((m) => [m.ts, m.flag, m.checks])")
+        assert sorted(day_marks) == [[held, 1, "step"], [live, 2, "range"]]
+        day_times = page.evaluate("[...window.meso360.qcMarks.day.keys()].sort()")
+        assert day_times == [held, live]  # drawn from the day's answer, not the live marks
     finally:
         context.close()
     assert errors.errors == [], errors.errors
@@ -207,6 +245,7 @@ def test_the_api_marks_exactly_the_flagged_rows_live_and_in_the_days_answer(stac
     t_marks = sorted(mark for mark in body["qc"] if mark[1] == "t")
     assert t_marks == [[held, "t", 1, "step"], [live, "t", 2, "range"]]
     assert sorted(when for when, _cell in flagged_t_rows(stack["data_dir"])) == [held, live]  # as the sidecar says
+    wait_until(lambda: same_marks_as_the_sidecar(stack), 10, "the marks of every variable as the sidecar's")
     points = body["points"]
     assert held in points["ts"] and live in points["ts"]
     assert points["t"][points["ts"].index(live)] == 70
