@@ -139,7 +139,8 @@ class LiveQcMarks:
                 self.batches.popleft()
             self.marks.update(((mark[0], mark[1]), mark) for mark in learned)
             self._trim()
-        self.window.wake()
+        # No wake-up of the streams of their own: the batch goes out with the next row (or keep-alive), in the same
+        # write, instead of a wake-up round of every stream per batch.
         return len(learned)
 
     def _trim(self):

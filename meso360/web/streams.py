@@ -59,7 +59,8 @@ def obs_events(services, last_id):
     connection and lets the server notice a client that went away. The frames of the last append
     are encoded once and shared by every client that is up to date.
     An alarm that starts or ends (alarm_monitor.py) wakes the waiters too: event `alarm`, no id.
-    QC marks learned from the sidecars (qcmarks.py) too: event `qc`, no id, sent before the rows appended after.
+    QC marks learned from the sidecars (qcmarks.py) go with the next rows (or keep-alive): event `qc`, no id, sent
+    before the rows appended after them.
     """
     window = services.window
     with services.counter_lock:
