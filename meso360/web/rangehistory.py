@@ -159,6 +159,11 @@ class RangeHistory:
         with self._lock:
             return self._cached_bytes
 
+    def waiting(self):
+        """Return how many requests are reading a range or waiting to."""
+        with self._lock:
+            return self._waiting
+
     def cached_count(self):
         """Return how many answers the cache holds."""
         with self._lock:

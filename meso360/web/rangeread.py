@@ -55,41 +55,63 @@ def _complete_end(file):
     return 0
 
 
-def _line_at(file, position, end, reader):
-    """Return (start, GPS seconds) of the first row beginning at or after byte `position`, math.inf as its time
-    past the last complete line; None when a row there has no GPS fix or no row is found in PROBE_BYTES."""
+def _rows_from(file, position, end, reader, size=PROBE_BYTES):
+    """Yield (start, GPS seconds) of the rows beginning at or after byte `position` within `size` bytes (the header
+    and malformed lines skipped), then (end, math.inf) when the last complete line is passed; None for a row
+    without GPS fix (the search gives up)."""
     file.seek(max(position - 1, 0))
-    data = file.read(PROBE_BYTES)
+    data = file.read(size)
     start = position
     if position > 0:
         newline = data.find(b"\n")
         if newline < 0:
-            return (end, math.inf) if position - 1 + len(data) >= end else None
+            if position - 1 + len(data) >= end:
+                yield end, math.inf
+            return
         start, data = position + newline, data[newline + 1 :]
     for line in data.split(b"\n")[:-1]:
         if start >= end:
             break
         parsed = reader.parse(line.decode("utf-8", errors="replace"))
         if parsed is not None:
-            return None if parsed[0] is None else (start, parsed[0])
-        start += len(line) + 1  # the header or a malformed line: the next one
-    return (end, math.inf) if start >= end else None
+            yield None if parsed[0] is None else (start, parsed[0])
+        start += len(line) + 1
+    if start >= end:
+        yield end, math.inf
+
+
+def _line_at(file, position, end, reader):
+    """Return (start, GPS seconds) of the first row beginning at or after byte `position`, math.inf as its time
+    past the last complete line; None when a row there has no GPS fix or no row is found in PROBE_BYTES."""
+    return next(_rows_from(file, position, end, reader), None)
 
 
 def _first_at_or_after(file, end, seconds, reader):
-    """Return the byte offset of the first row whose GPS time is >= `seconds` (end when none), or None."""
-    low, high = 0, end
-    while low < high:
+    """Return the byte offset of the first row whose GPS time is >= `seconds` (end when none), or None.
+
+    A binary search over the bytes (a probe before the row sought moves past that whole row), every other probe
+    placed by interpolation (rows are about evenly spaced in time), and the last few kB read once.
+    """
+    low, high, low_time, high_time, probes = 0, end, None, None, 0
+    while high - low > PROBE_BYTES // 2:
         middle = (low + high) // 2
+        if probes % 2 == 0 and low_time is not None and high_time is not None and low_time < high_time < math.inf:
+            fraction = (seconds - low_time) / (high_time - low_time)
+            middle = min(max(low + int((high - low) * fraction), low), high - 1)
+        probes += 1
         found = _line_at(file, middle, end, reader)
         if found is None:
             return None
         if found[1] >= seconds:
-            high = middle
+            high, high_time = middle, found[1]
         else:
-            low = middle + 1
-    found = _line_at(file, low, end, reader)
-    return None if found is None else found[0]
+            low, low_time = found[0] + 1, found[1]
+    for found in _rows_from(file, low, end, reader, size=PROBE_BYTES * 2):
+        if found is None:
+            return None
+        if found[1] >= seconds:
+            return found[0]
+    return None
 
 
 def _count_lines(file, begin, end):

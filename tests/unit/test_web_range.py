@@ -9,6 +9,7 @@ import json
 import os
 import shutil
 import threading
+import time
 
 import pytest
 
@@ -200,6 +201,13 @@ def test_the_files_of_a_range_are_its_utc_days_and_only_regular_files_inside_dat
     assert [os.path.basename(path) for path, _size, _mtime in files] == ["20251231.txt"]
 
 
+def wait_for(condition, timeout_s=30):
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.01)  # polling a condition with a deadline
+
+
 def document(gzipped):
     return json.loads(gzip.decompress(gzipped))
 
@@ -261,6 +269,7 @@ def test_requests_beyond_the_waiting_ones_are_told_busy(real_days_across_midnigh
     for thread in threads[1:]:
         thread.start()
     try:
+        wait_for(lambda: ranges.waiting() == 1 + rangehistory.MAX_WAITING)
         with pytest.raises(rangehistory.RangeBusy):
             ranges.body(start, start + 7 * 3600, 2000)
     finally:
