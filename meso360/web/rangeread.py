@@ -4,13 +4,10 @@ each series' minimum and maximum in time order): the day history's code applied 
 The fast path finds the range's rows in each file by GPS time (a binary search over the bytes: ingest writes a
 file in time order), counts them, and summarises each file's part with dayrange.range_extremes, a large range in
 two processes at once (the day history's helper process, daysplit). A bucket that spans two files is merged from
-its two parts. The careful path (a row without GPS fix, rows out of time order, a malformed line) parses the files
-whole with ParsedDay and downsamples the rows in the range with daysample.downsample: the same answer for a file
-in time order, which the tests check.
+its two parts. The careful path (a row without GPS fix, rows out of time order, a malformed line: rangecareful.py)
+reads the files whole as days are read (ParsedDay): the same answer for a file in time order, which the tests check.
 """
 
-import array
-import bisect
 import calendar
 import dataclasses
 import logging
@@ -20,9 +17,9 @@ import os
 import time
 
 from meso360.datafile import RowReader
-from meso360.web import daysplit
+from meso360.web import daysplit, rangecareful
 from meso360.web.dayrange import SINGLE, range_extremes
-from meso360.web.daysample import ParsedDay, buckets, downsample, tidy
+from meso360.web.daysample import buckets, tidy
 from meso360.web.points import SERIES_KEYS
 
 log = logging.getLogger(__name__)
@@ -238,27 +235,43 @@ def _summaries(pieces, size, helper):
 
 
 def _joined(pieces, answers, size):
-    """Return (edges, extremes per series) of the pieces' answers in order, a bucket split over two pieces merged;
-    None when a piece's rows are not what was counted or the times go back."""
-    edges, extremes, row = [], [[] for _ in SERIES_KEYS], 0
+    """Return (edges, fixes, extremes per series) of the pieces' answers in order, a bucket split over two pieces
+    merged; None when a piece's rows are not what was counted or the times go back."""
+    edges, fixes, extremes, row = [], [], [[] for _ in SERIES_KEYS], 0
     for (_path, _begin, _end, rows), answer in zip(pieces, answers, strict=True):
         if answer is None or answer["rows"] != rows:
             return None
         part_edges = answer["edges"]
+        part_fixes = answer.get("fixes") or [True] * len(part_edges)  # range_extremes: only rows with a fix
         if row % size and part_edges:  # the first bucket of this piece finishes the previous one
-            edges[-1] = part_edges[1]
+            edges[-1], fixes[-1] = part_edges[1], part_fixes[1]
             for index, values in enumerate(answer["extremes"]):
                 extremes[index][-2:] = _merge(tuple(extremes[index][-2:]), tuple(values[:2]))
                 extremes[index] += values[2:]
             edges += part_edges[2:]
+            fixes += part_fixes[2:]
         else:
             edges += part_edges
+            fixes += part_fixes
             for index, values in enumerate(answer["extremes"]):
                 extremes[index] += values
         row += rows
     if not all(map(operator.le, edges, edges[1:])):
         return None
-    return edges, extremes
+    return edges, fixes, extremes
+
+
+def _columns(rows, single_last, edges, fixes, extremes):
+    """Return the columnar points of joined pieces, as daysample.downsample gives them."""
+    if single_last:  # a last bucket of one row gives one point
+        edges.pop()
+        fixes.pop()
+        for values in extremes:
+            values.pop()
+    columns = {"id": rows, "ts": edges, "fix": fixes}
+    for index, key in enumerate(SERIES_KEYS):
+        columns[key] = tidy(extremes[index], "f" if index in SINGLE else "d")
+    return columns
 
 
 def fast_answer(segments, max_points, helper=None):
@@ -272,17 +285,28 @@ def fast_answer(segments, max_points, helper=None):
     if None in answers:
         return None
     joined = _joined(pieces, answers, size)
-    if joined is None:
-        return None
-    edges, extremes = joined
-    if single_last:
-        edges.pop()
-    columns = {"id": rows, "ts": edges, "fix": [True] * len(rows)}
-    for index, key in enumerate(SERIES_KEYS):
-        if single_last:
-            extremes[index].pop()
-        columns[key] = tidy(extremes[index], "f" if index in SINGLE else "d")
-    return total, columns
+    return None if joined is None else (total, _columns(rows, single_last, *joined))
+
+
+def streamed_careful_answer(paths, start, end, max_points):
+    """Return (total rows, columnar points) of the range's rows, each file read whole as a day (ParsedDay) twice,
+    one at a time: to count its rows in the range, then to summarise its buckets. The memory of one day."""
+    counts = [rangecareful.rows_in_range(path, start, end) for path in paths]
+    total = sum(counts)
+    if total <= max_points:
+        return rangecareful.careful_answer(paths, start, end, max_points)
+    size, rows, single_last = buckets(total, max_points)
+    pieces, answers, row = [], [], 0
+    for path, count in zip(paths, counts, strict=True):
+        if count:
+            for part_rows, answer in rangecareful.file_parts(path, start, end, size, row, count):
+                pieces.append([str(path), 0, 0, part_rows])
+                answers.append(answer)
+        row += count
+    joined = _joined(pieces, answers, size)
+    if joined is None:  # a file holding rows of another day: every row at once, sorted
+        return rangecareful.careful_answer(paths, start, end, max_points)
+    return total, _columns(rows, single_last, *joined)
 
 
 def _time_span(path, reader):
@@ -316,30 +340,6 @@ def _helper_for(paths, start, end, reader):
     return daysplit._start_helper(str(best))
 
 
-def careful_answer(paths, start, end, max_points, offsets=None):
-    """Return (total rows, columnar points) of the rows with GPS time start..end (end excluded) of the files, read
-    with ParsedDay (from the byte offset given per path, else whole) and downsampled by daysample.downsample."""
-    stamps, fixes, series = [], [], {key: None for key in SERIES_KEYS}
-    for path in paths:
-        parsed = ParsedDay(path)
-        parsed.offset = (offsets or {}).get(str(path), 0)  # a line start: the rows before it are not in the range
-        parsed.extend()
-        seconds, fix, columns = parsed.columns()
-        first, last = bisect.bisect_left(seconds, start), bisect.bisect_left(seconds, end)
-        stamps += seconds[first:last]
-        fixes += [True] * (last - first) if fix is None else fix[first:last]
-        for key, values in columns.items():
-            part = values[first:last]
-            series[key] = part if series[key] is None else series[key] + part
-    if stamps != sorted(stamps):  # a file holding rows of another day: in time order, as a day is drawn
-        order = sorted(range(len(stamps)), key=stamps.__getitem__)
-        stamps, fixes = [stamps[i] for i in order], [fixes[i] for i in order]
-        series = {key: array.array(values.typecode, (values[i] for i in order)) for key, values in series.items()}
-    if series[SERIES_KEYS[0]] is None:
-        series = {key: [] for key in SERIES_KEYS}
-    return len(stamps), downsample(stamps, None if all(fixes) else fixes, series, max_points)
-
-
 def range_answer(paths, start, end, max_points):
     """Given the existing daily files of a range's days (oldest first) and GPS seconds start..end (end excluded),
     return (total rows, columnar points) as the day history gives a day: at most max_points, min and max per bucket."""
@@ -355,12 +355,13 @@ def range_answer(paths, start, end, max_points):
         if helper is not None:
             daysplit._stop_helper(helper)  # not given a part, or done (a second stop is harmless)
     if answer is None:
-        offsets = None
         if None not in segments and sum(segment.rows for segment in segments) <= max_points:
-            offsets, how = {segment.path: segment.begin for segment in segments}, "whole rows"
-        elif how == "fast":
-            how = "careful"
-        answer = careful_answer(paths, start, end, max_points, offsets)
+            offsets = {segment.path: segment.begin for segment in segments}
+            answer, how = rangecareful.careful_answer(paths, start, end, max_points, offsets), "whole rows"
+        elif sum(map(os.path.getsize, paths)) <= rangecareful.IN_MEMORY_BYTES:
+            answer, how = rangecareful.careful_answer(paths, start, end, max_points), "careful"
+        else:
+            answer, how = streamed_careful_answer(paths, start, end, max_points), "careful, a file at a time"
     log.info("range history: %d rows of %d files read (%s) in %.0f ms", answer[0], len(paths), how, _ms(began))
     return answer
 

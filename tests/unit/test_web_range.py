@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from meso360.web import daysplit, rangehistory, rangeread
+from meso360.web import daysplit, rangecareful, rangehistory, rangeread
 from meso360.web.daysample import downsample, read_day
 from meso360.web.points import SERIES_KEYS
 
@@ -105,21 +105,28 @@ def test_the_helper_process_summarises_part_of_a_large_range_with_the_same_answe
     assert answer == expected(paths, start, end, 2000)
 
 
+@pytest.mark.parametrize(
+    ("in_memory_bytes", "how"), [(rangecareful.IN_MEMORY_BYTES, "(careful)"), (0, "(careful, a file at a time)")]
+)
+@pytest.mark.parametrize("max_points", [333, 2000])
 def test_a_row_without_fix_sends_the_range_through_the_careful_path_with_the_day_rule(
-    real_days_across_midnight, caplog
+    real_days_across_midnight, caplog, monkeypatch, in_memory_bytes, how, max_points
 ):
-    path = real_days_across_midnight / DAYS[1]
-    lines = path.read_text().splitlines()
-    cells = lines[500].split(",")
-    cells[9], cells[10] = "000000", "000000"  # no GPS fix
-    lines[500] = ",".join(cells)
-    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(rangecareful, "IN_MEMORY_BYTES", in_memory_bytes)
+    for name, index in ((DAYS[0], 4000), (DAYS[1], 500)):
+        path = real_days_across_midnight / name
+        lines = path.read_text().splitlines()
+        cells = lines[index].split(",")
+        cells[9], cells[10] = "000000", "000000"  # no GPS fix: timed 1 s after the row before, as in a day
+        lines[index] = ",".join(cells)
+        path.write_text("\n".join(lines) + "\n")
     paths = paths_of(real_days_across_midnight)
     start, end = seconds("2025-06-05-22-00-00"), seconds("2025-06-06-02-00-00")
     with caplog.at_level("INFO", logger="meso360.web.rangeread"):
-        total, points = rangeread.range_answer(paths, start, end, 2000)
-    assert "(careful)" in caplog.text
-    assert (total, points) == expected(paths, start, end, 2000)
+        total, points = rangeread.range_answer(paths, start, end, max_points)
+    assert how in caplog.text
+    assert (total, points) == expected(paths, start, end, max_points)
+    assert total > max_points
 
 
 def test_a_small_range_gives_every_row_read_from_the_range_start_only(real_days_across_midnight, caplog):
