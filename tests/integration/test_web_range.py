@@ -58,6 +58,12 @@ def test_a_range_across_midnight_counts_every_row_of_both_files_and_is_cached(ra
     assert range_web.log().count("range history:") == 1  # read once, then from the cache
 
 
+def test_a_range_without_files_answers_no_rows(range_web):
+    params = {"from": "2030-01-01T00:00:00Z", "to": "2030-01-02T00:00:00Z"}
+    body = requests.get(range_web.url + "/api/range", params=params, timeout=60).json()
+    assert (body["total_rows"], body["days"], body["points"]["ts"]) == (0, [], [])
+
+
 def test_a_new_row_in_the_range_is_in_the_next_answer(range_web):
     params = {"from": "2025-06-06T02:00:00Z", "to": "2025-06-06T04:00:00Z"}
     before = requests.get(range_web.url + "/api/range", params=params, timeout=60).json()

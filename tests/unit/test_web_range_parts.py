@@ -144,6 +144,7 @@ def test_a_range_with_no_rows_answers_empty_columns(real_days_across_midnight):
     total, points = rangeread.range_answer(paths, seconds("2025-06-05-01-00-00"), seconds("2025-06-05-02-00-00"), 2000)
     assert total == 0
     assert points["ts"] == [] and points["t"] == []
+    assert rangeread.range_answer([], seconds("2030-01-01-00-00-00"), seconds("2030-01-02-00-00-00"), 2000)[0] == 0
 
 
 @pytest.mark.parametrize(
