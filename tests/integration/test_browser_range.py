@@ -73,7 +73,8 @@ def shown_range(page):
         """() => { const m = window.meso360; const pts = m.dayView ? m.dayView.points : [];
             return {window: m.charts.window(), xs: m.charts.charts.map(c => [c.u.scales.x.min, c.u.scales.x.max]),
                     first: pts.length ? pts[0].ts : null, last: pts.length ? pts[pts.length - 1].ts : null,
-                    count: pts.length, mapLabel: m.map.label ?? null}; }"""
+                    count: pts.length, mapLabel: m.map.label, mapPoints: m.map.points === pts,
+                    mapWindow: m.map.timeWindow ? m.map.timeWindow() : null}; }"""
     )
 
 
@@ -89,6 +90,9 @@ def test_last_24_hours_spans_both_daily_files_on_every_chart(dashboard, across_m
     assert shown["window"] == [to - 86400, to]
     assert all(x == [to - 86400, to] for x in shown["xs"])  # every chart's x window: the range, over midnight
     assert FIRST_RECORD <= shown["first"] < MIDNIGHT <= shown["last"] < to  # rows of both files drawn
+    # the track map: the same points, labelled with the range, dimmed outside the charts' window (the range)
+    assert shown["mapPoints"] and shown["mapWindow"] == [to - 86400, to]
+    assert shown["mapLabel"] == page.inner_text("#day-banner").split("Viewing ")[1].split(" (UTC)")[0]
     drawn, total = map(int, re.search(r"· (\d+) of (\d+) rows drawn", page.inner_text("#day-banner")).groups())
     # reduced on the server as a day is: buckets of 16 rows (the smallest), a minimum and a maximum each
     assert drawn == shown["count"] and 2 * math.ceil(total / 16) - 1 <= drawn <= 2 * math.ceil(total / 16)
