@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from meso360.web import daysplit, rangecareful, rangehistory, rangeread
+from meso360.web import daysplit, rangecareful, rangehistory, rangeread, rangeseek
 from meso360.web.daysample import downsample, read_day
 from meso360.web.points import SERIES_KEYS
 
@@ -79,7 +79,7 @@ def test_the_fast_path_answers_a_large_range_and_a_bucket_spanning_midnight_is_m
     paths = paths_of(real_days_across_midnight)
     start, end = seconds("2025-06-05-21-00-00"), seconds("2025-06-06-02-00-00")
     reader = rangeread.RowReader()
-    segments = [rangeread.find_segment(path, start, end, reader) for path in paths]
+    segments = [rangeseek.find_segment(path, start, end, reader) for path in paths]
     assert [segment.rows for segment in segments] == [rows_between(path, start, end) for path in paths]
     size = rangeread.buckets(sum(segment.rows for segment in segments), 1000)[0]
     assert segments[0].rows % size  # the bucket at midnight holds rows of both files
@@ -97,7 +97,7 @@ def test_the_helper_process_summarises_part_of_a_large_range_with_the_same_answe
     assert helper is not None  # the two real files are 2.3 MB: over daysplit.SPLIT_MIN_BYTES
     try:
         reader = rangeread.RowReader()
-        segments = [rangeread.find_segment(path, start, end, reader) for path in paths]
+        segments = [rangeseek.find_segment(path, start, end, reader) for path in paths]
         answer = rangeread.fast_answer(segments, 2000, helper)
         assert helper.poll() == 0  # it was given its part and answered
     finally:
