@@ -102,7 +102,7 @@ lint: venv ## ruff check and format check
 
 .PHONY: unit
 unit: venv ## unit and integration tests (real simulator, sshd, browser on loopback)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 .PHONY: test
 test: lint unit e2e ## set up everything and run every test (e2e: the .deb in a booted container)

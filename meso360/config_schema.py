@@ -21,6 +21,12 @@ from meso360.config_values import (
     whole_number_between,
 )
 
+
+def _qc_limit(default, low, high, unit, text):
+    """A [qc] threshold: its default, a number from `low` to `high` in `unit`, its help text."""
+    return (default, number_between(low, high, unit), text)
+
+
 # --- timeouts and the units' watchdogs ---
 
 
@@ -191,51 +197,41 @@ SCHEMA = {
     # Thresholds of the real-time quality control (meso360/qc/, README "Quality control"). The sensor limits (flag 2)
     # are fixed in meso360/qc/limits.py; these climatological limits and rates flag a value suspect (1).
     "qc": {
-        "temperature_min_c": ("-30", number_between(-60.0, 60.0, "degC"), "Lowest plausible air temperature."),
-        "temperature_max_c": ("48", number_between(-60.0, 60.0, "degC"), "Highest plausible air temperature."),
-        "dewpoint_min_c": ("-35", number_between(-70.0, 50.0, "degC"), "Lowest plausible dew point."),
-        "dewpoint_max_c": ("32", number_between(-70.0, 50.0, "degC"), "Highest plausible dew point."),
-        "pressure_min_hpa": ("600", number_between(500.0, 1100.0, "hPa"), "Lowest plausible station pressure."),
-        "pressure_max_hpa": ("1060", number_between(500.0, 1100.0, "hPa"), "Highest plausible station pressure."),
-        "wind_speed_max_ms": ("50", number_between(1.0, 100.0, "m/s"), "Highest plausible wind speed."),
-        "temperature_step_c_per_s": (
+        "temperature_min_c": _qc_limit("-30", -60.0, 60.0, "degC", "Lowest plausible air temperature."),
+        "temperature_max_c": _qc_limit("48", -60.0, 60.0, "degC", "Highest plausible air temperature."),
+        "dewpoint_min_c": _qc_limit("-35", -70.0, 50.0, "degC", "Lowest plausible dew point."),
+        "dewpoint_max_c": _qc_limit("32", -70.0, 50.0, "degC", "Highest plausible dew point."),
+        "pressure_min_hpa": _qc_limit("600", 500.0, 1100.0, "hPa", "Lowest plausible station pressure."),
+        "pressure_max_hpa": _qc_limit("1060", 500.0, 1100.0, "hPa", "Highest plausible station pressure."),
+        "wind_speed_max_ms": _qc_limit("50", 1.0, 100.0, "m/s", "Highest plausible wind speed."),
+        "temperature_step_c_per_s": _qc_limit(
+            "5", 0.1, 50.0, "degC per second", "Largest plausible change of t_fast and t_slow per second (step check)."
+        ),
+        "dewpoint_step_c_per_s": _qc_limit("3", 0.1, 50.0, "degC per second", "Step limit of dewpoint."),
+        "humidity_step_pct_per_s": _qc_limit(
+            "20", 0.5, 100.0, "percent per second", "Step limit of rh_slow and der_rh."
+        ),
+        "pressure_step_hpa_per_s": _qc_limit("5", 0.1, 100.0, "hPa per second", "Step limit of pressure."),
+        "wind_speed_step_ms_per_s": _qc_limit("20", 0.5, 100.0, "m/s per second", "Step limit of sfc_wspd."),
+        "persistence_minutes": _qc_limit(
+            "15", 1.0, 1440.0, "minutes", "A value unchanged for this long is suspect (a stuck sensor)."
+        ),
+        "rh_tolerance_pct": _qc_limit(
             "5",
-            number_between(0.1, 50.0, "degC per second"),
-            "Largest plausible change of t_fast and t_slow per second (step check).",
-        ),
-        "dewpoint_step_c_per_s": ("3", number_between(0.1, 50.0, "degC per second"), "Step limit of dewpoint."),
-        "humidity_step_pct_per_s": (
-            "20",
-            number_between(0.5, 100.0, "percent per second"),
-            "Step limit of rh_slow and der_rh.",
-        ),
-        "pressure_step_hpa_per_s": ("5", number_between(0.1, 100.0, "hPa per second"), "Step limit of pressure."),
-        "wind_speed_step_ms_per_s": ("20", number_between(0.5, 100.0, "m/s per second"), "Step limit of sfc_wspd."),
-        "persistence_minutes": (
-            "15",
-            number_between(1.0, 1440.0, "minutes"),
-            "A value unchanged for this long is suspect (a stuck sensor).",
-        ),
-        "rh_tolerance_pct": (
-            "5",
-            number_between(0.5, 50.0, "percent"),
+            0.5,
+            50.0,
+            "percent",
             "Largest difference between rh_slow and the RH computed from t_slow and dewpoint (and between der_rh"
             " and the RH from t_fast and dewpoint).",
         ),
-        "dewpoint_excess_c": (
-            "1",
-            number_between(0.0, 20.0, "degC"),
-            "A dew point above t_fast is suspect; above it by more than this, bad.",
+        "dewpoint_excess_c": _qc_limit(
+            "1", 0.0, 20.0, "degC", "A dew point above t_fast is suspect; above it by more than this, bad."
         ),
-        "max_vehicle_speed_ms": (
-            "60",
-            number_between(10.0, 350.0, "m/s"),
-            "Fastest the vehicle can go: a GPS position jump implying more is bad.",
+        "max_vehicle_speed_ms": _qc_limit(
+            "60", 10.0, 350.0, "m/s", "Fastest the vehicle can go: a GPS position jump implying more is bad."
         ),
-        "moving_min_speed_ms": (
-            "1",
-            number_between(0.1, 20.0, "m/s"),
-            "GPS speed from which the vehicle counts as moving (the motion flag).",
+        "moving_min_speed_ms": _qc_limit(
+            "1", 0.1, 20.0, "m/s", "GPS speed from which the vehicle counts as moving (the motion flag)."
         ),
     },
 }

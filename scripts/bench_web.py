@@ -6,7 +6,8 @@ a day; the day history is timed cold (a past day never requested), warm (yesterd
 Today's QC sidecar follows its rows as ingest's QC thread keeps it, with a t_fast spike (a QC mark sent to every
 client) every --qc-spike-every rows. Runs the real daemon on 127.0.0.1 (port 0) over files in a temporary
 directory; prints a table, asserts nothing.
-    .venv/bin/python scripts/bench_web.py [--seconds 60] [--clients 100] [--live-only] [--qc-spike-every 10]
+    .venv/bin/python scripts/bench_web.py [--seconds 60] [--clients 100] [--live-only | --range-only]
+        [--qc-spike-every 10]
 """
 
 import argparse
@@ -152,6 +153,7 @@ def main():
     parser.add_argument(
         "--qc-spike-every", type=int, default=10, help="a t_fast spike (a QC mark) every N appended rows, 0: none"
     )
+    parser.add_argument("--range-only", action="store_true", help="measure only the 24 h range across two files")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-web-") as temporary:
@@ -189,9 +191,12 @@ def main():
         qc_stream.update()
         process, url = start_daemon(directory)
         try:
-            results += run_bench(url, process.pid, today, args, now, qc_stream)
+            if not args.range_only:
+                results += run_bench(url, process.pid, today, args, now, qc_stream)
+                if not args.live_only:
+                    results += day_history_bench(url, process.pid, now)
             if not args.live_only:
-                results += day_history_bench(url, process.pid, now)
+                results += range_history_bench(url, now)
         finally:
             process.terminate()
             process.wait(10)
@@ -354,6 +359,37 @@ def day_history_bench(url, pid, now):
         (f"yesterday ({yesterday_document['total_rows']} rows), warmed (ms)", f"{warm_yesterday:.1f}", "<= 300"),
         (f"today ({today_document['total_rows']} rows, grown since), warm (ms)", f"{warm_today:.0f}", "<= 300"),
         ("web RSS after the day history requests (MB)", f"{rss:.1f}", "<= 40"),
+    ]
+
+
+def range_history_bench(url, now):
+    """Time /api/range?points=2000 over 24 h across two files: never-asked ranges (cold) over two full past days
+    at 1 Hz, shifted an hour each, then one again (cached); and the last 24 h up to now (yesterday and today)."""
+    session = requests.Session()
+    noon = dt.datetime.strptime(PAST_DAYS[0], "%Y%m%d").replace(tzinfo=dt.UTC) + dt.timedelta(hours=12)
+    colds = []
+    for hour in range(5):
+        start = noon + dt.timedelta(hours=hour)
+        params = f"from={start:%Y-%m-%dT%H:%M:%SZ}&to={start + dt.timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}&points=2000"
+        cold, document = timed_get(session, url + "/api/range?" + params)
+        colds.append(cold)
+    cached = [timed_get(session, url + "/api/range?" + params)[0] for _ in range(20)]
+    last = f"from={now - dt.timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}&to={now:%Y-%m-%dT%H:%M:%SZ}&points=2000"
+    last_cold, last_document = timed_get(session, url + "/api/range?" + last)
+    last_cached = statistics.median(timed_get(session, url + "/api/range?" + last)[0] for _ in range(20))
+    return [
+        (
+            f"24 h range across two files ({document['total_rows']} rows -> {len(document['points']['ts'])} points):"
+            " cold ms / cached ms (medians)",
+            f"{statistics.median(colds):.0f} / {statistics.median(cached):.1f}",
+            "<= 400 / <= 5",
+        ),
+        (f"  ... max of {len(colds)} never-asked ranges (ms)", f"{max(colds):.0f}", ""),
+        (
+            f"last 24 h up to now ({last_document['total_rows']} rows: yesterday, today padded): cold ms / cached ms",
+            f"{last_cold:.0f} / {last_cached:.1f}",
+            "",
+        ),
     ]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import bottle
 
 from meso360.qc.report import QcTally
-from meso360.web import api, control, export_route, streams
+from meso360.web import api, control, export_route, rangehistory, streams
 from meso360.web.confine import regular_file_inside
 from meso360.web.login_guard import LoginGuard
 from meso360.web.responses import json_error
@@ -157,4 +157,5 @@ def create_app(services):
     control.add_routes(app, services)
     streams.add_routes(app, services)
     export_route.add_routes(app, services)
+    rangehistory.add_routes(app, services)
     return _SecurityHeaders(app)

@@ -237,6 +237,10 @@ def test_the_dashboard_draws_each_flagged_temperature_and_its_hover_names_the_fl
     assert errors.foreign_requests == []
 
 
+def iso_utc(seconds):
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def test_the_api_marks_exactly_the_flagged_rows_live_and_in_the_days_answer(stack):
     held = spike_seconds(stack, HELD_SPIKE)
     live = held + (LIVE_SPIKE - HELD_SPIKE)
@@ -253,6 +257,8 @@ def test_the_api_marks_exactly_the_flagged_rows_live_and_in_the_days_answer(stac
     assert len(clean) > 100 and not {mark[0] for mark in t_marks} & set(clean)
     day = history(stack, f"/api/history/{day_file(stack).stem}")
     assert sorted(mark for mark in day["qc"] if mark[1] == "t") == t_marks  # every row drawn: the same marks
+    around = f"from={iso_utc(held - 600)}&to={iso_utc(live + 600)}"  # a range holding both: the same marks
+    assert sorted(mark for mark in history(stack, f"/api/range?{around}")["qc"] if mark[1] == "t") == t_marks
     events = list(stack["recorder"].events)
     qc_events = [event for event in events if event.startswith("event: qc")]
     assert any(f'[{live},"t",2,"range"]' in event for event in qc_events), qc_events

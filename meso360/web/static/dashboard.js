@@ -8,6 +8,7 @@ import { LiveFeed } from './livefeed.js';
 import { TrackMap } from './map.js';
 import { ObsBuffer, gapThresholdFor, pointsFromColumns } from './obs.js';
 import { QcMarks } from './qcmarks.js';
+import { RangePicker, isoUtc, rangeLabel } from './rangepicker.js';
 import { Sidebar } from './sidebar.js';
 import { UnitsMenu } from './unitsmenu.js';
 
@@ -41,6 +42,10 @@ class Dashboard {
     });
     this.unitsMenu = new UnitsMenu($('units-btn'), $('units-menu'));
     this.map = new TrackMap($('track-map'), { timeWindow: () => this.charts.window() });
+    this.rangePicker = new RangePicker($('range-form'), {
+      onRange: (from, to) => this.showRange(from, to),
+      newestTs: () => (this.buffer.latest() ? this.buffer.latest().ts : null),
+    });
     this.bindControls();
     this.showUnit();
     Units.onChange(() => this.onUnits());
@@ -76,6 +81,8 @@ class Dashboard {
     $('unit-c').addEventListener('click', () => this.setUnit('C'));
     $('unit-f').addEventListener('click', () => this.setUnit('F'));
     $('day-select').addEventListener('change', (e) => {
+      if (e.target.value === 'range') return this.rangePicker.open();
+      this.rangePicker.close();
       if (e.target.value) this.showDay(e.target.value);
       else this.backToLive();
     });
@@ -199,7 +206,7 @@ class Dashboard {
       const { days } = await fetchJSON('/api/days');
       const select = $('day-select');
       const current = select.value;
-      const options = [new Option('Live', '')];
+      const options = [new Option('Live', ''), new Option('Range…', 'range')];
       for (const day of days || []) options.push(new Option(dayLabel(day), day));
       select.replaceChildren(...options);
       select.value = current;
@@ -233,9 +240,36 @@ class Dashboard {
     }
   }
 
+  /** A time range across days (epoch seconds, `to` excluded), reduced on the server as a day is. */
+  async showRange(from, to) {
+    const banner = $('day-banner');
+    const label = rangeLabel(from, to);
+    setText(banner, `Loading ${label}…`);
+    banner.classList.remove('hidden');
+    const points = this.compact ? 1000 : 2000;
+    try {
+      const body = await fetchJSON(`/api/range?from=${isoUtc(from)}&to=${isoUtc(to)}&points=${points}`, { timeoutMs: 30000 });
+      if ($('day-select').value !== 'range') return; // the operator moved on meanwhile
+      const shown = pointsFromColumns(body.points).sort((a, b) => a.ts - b.ts);
+      this.dayView = { day: 'range', from, to, points: shown };
+      this.qcMarks.setDay(body.qc || []);
+      this.charts.mode = 'day';
+      this.charts.zoomed = null;
+      this.charts.setPoints(shown, { gapSec: gapThresholdFor(shown), floor: from, ceil: to, force: true });
+      this.map.setTrack(shown, { gapSec: gapThresholdFor(shown), label });
+      setText(banner, `Viewing ${label} (UTC) · ${shown.length} of ${body.total_rows} rows drawn · the sidebar stays live`);
+      $('live-btn').classList.remove('hidden');
+      $('pause-btn').classList.add('hidden');
+      $('reset-zoom').classList.add('hidden');
+    } catch (error) {
+      setText(banner, `Could not load ${label}: ${error.message}`);
+    }
+  }
+
   backToLive() {
     this.dayView = null;
     this.qcMarks.setDay(null);
+    this.rangePicker.close();
     $('day-select').value = '';
     $('day-banner').classList.add('hidden');
     $('live-btn').classList.add('hidden');
