@@ -202,6 +202,9 @@ def test_the_dashboard_draws_each_flagged_temperature_and_its_hover_names_the_fl
         assert any(abs(r - 0xF3) < 20 and abs(g - 0x8B) < 30 and abs(b - 0xA8) < 30 for r, g, b in reds), reds
         wind = page.evaluate("window.meso360.qcMarks.drawn.wind || []")
         assert wind == []  # the flags are the temperature's: no mark on another chart
+        page.click("#pause-btn")  # the live window stops scrolling: each mark stays where the mouse is sent
+        page.wait_for_timeout(500)  # a draw already scheduled lands first
+        drawn = page.evaluate("window.meso360.qcMarks.drawn.temp")
         over = page.locator(".chart-temp .u-over")
         box = over.bounding_box()
         labels = {}

@@ -58,6 +58,8 @@ const failure = await runInFirefox(opts, async (browser) => {
     opts.ts,
     'the marks drawn on the temperature chart',
   );
+  await page.click('#pause-btn'); // the live window stops scrolling: each mark stays where the mouse is sent
+  await new Promise((resolve) => setTimeout(resolve, 500)); // a draw already scheduled lands first
   checks.drawn = await page.evaluate(() => window.meso360.qcMarks.drawn.temp);
   checks.expected = await page.evaluate(() => {
     const u = window.meso360.charts.charts[0].u;
