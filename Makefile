@@ -134,10 +134,17 @@ e2e: deb ## end-to-end test of the .deb in a booted Debian 12 container (systemd
 		scripts/e2e.sh
 
 # A base and three vehicles, each a booted container, networked only among themselves (scripts/e2e_fleet.sh; root, as e2e).
+# venv: the fleet page is checked in the host's chromium with the checkout's Playwright.
+E2E_FLEET := MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb \
+	MESO360_E2E_BASE_DEB=dist/meso360-base_$$(dpkg-parsechangelog -SVersion)_all.deb scripts/e2e_fleet.sh
 .PHONY: e2e-fleet
-e2e-fleet: deb ## end-to-end test of a fleet: base + 3 vehicles in containers (sync, tunnel outage, Prometheus, alerts)
-	MESO360_E2E_DEB=dist/meso360_$$(dpkg-parsechangelog -SVersion)_all.deb \
-		MESO360_E2E_BASE_DEB=dist/meso360-base_$$(dpkg-parsechangelog -SVersion)_all.deb scripts/e2e_fleet.sh
+e2e-fleet: deb venv ## end-to-end test of a fleet: base + 3 vehicles in containers (sync, tunnel outage, Prometheus, alerts)
+	$(E2E_FLEET)
+
+# The same on the packages already in dist/ (after make deb; one make run builds deb once for every target needing it).
+.PHONY: e2e-fleet-nodeb
+e2e-fleet-nodeb: venv ## make e2e-fleet on the .debs already in dist/ (no build)
+	$(E2E_FLEET)
 
 .PHONY: bench
 bench: venv ## measure latency, throughput, CPU and memory (numbers for the issue notes)

@@ -2,7 +2,8 @@
 
 It writes the vehicles' Prometheus targets (Prometheus rereads them by itself), sets the sync timers' interval,
 enables and starts meso360-base-sync@VEHICLE.timer for every vehicle of the file, and stops and disables the timer
-of a vehicle no longer in it (its files stay in DATA_ROOT/VEHICLE).
+of a vehicle no longer in it (its files stay in DATA_ROOT/VEHICLE); restarts the fleet page if it runs (it reads the
+vehicle list at its start).
 """
 
 import argparse
@@ -19,6 +20,7 @@ TIMER_TEMPLATE = "meso360-base-sync@.timer"
 DEFAULT_INTERVAL_SECONDS = 60  # OnUnitActiveSec= of units/base/meso360-base-sync@.timer
 INTERVAL_DROP_IN = f"{TIMER_TEMPLATE}.d/50-fleet-sync-interval.conf"
 SYSTEMCTL_TIMEOUT_SECONDS = 60
+FLEET_PAGE_UNIT = "meso360-base-web.service"  # reads fleet.conf once, at its start
 
 
 def timer_name(vehicle_name):
@@ -51,6 +53,7 @@ def plan(fleet, systemd_dir):
         commands.append(["enable", "--now", *(timer_name(name) for name in wanted)])
     if gone:
         commands.append(["disable", "--now", *(timer_name(name) for name in gone)])
+    commands.append(["try-restart", FLEET_PAGE_UNIT])  # only if running: a stopped page stays stopped
     return interval_drop_in_text(fleet.base.sync_interval), commands
 
 

@@ -1,9 +1,11 @@
 """python3 -m meso360.base.sync VEHICLE: pull a vehicle's data and support files through its tunnel with rsync.
 
-Run by meso360-base-sync@VEHICLE.service (a oneshot its timer starts every minute). One rsync over ssh, which
-accepts only the vehicle's host key pinned in fleet.conf and logs in with the base's own key; growing daily files
-are appended to (--append-verify), never copied again whole. Logs files and bytes moved, and writes the vehicle's
-sync.json (for meso360ctl fleet status) and a Prometheus textfile (for the node exporter and the SyncBehind alert).
+Run by meso360-base-sync@VEHICLE.service (a oneshot its timer starts every minute). One SSH login, which accepts
+only the vehicle's host key pinned in fleet.conf and uses the base's own key, carries two rsync passes: the growing
+daily files are appended to (--append-verify), never copied again whole; the QC sidecars, which the vehicle may
+rewrite whole, are copied when their size or time differs, so a rewritten one replaces the base's copy. Logs files
+and bytes moved, and writes the vehicle's sync.json (for meso360ctl fleet status) and a Prometheus textfile (for the
+node exporter and the SyncBehind alert).
 """
 
 import argparse
@@ -15,14 +17,26 @@ import sys
 import time
 
 from meso360.atomic import write_atomically
-from meso360.base import fleet_config, sync_state
+from meso360.base import fleet_config, ssh_master, sync_state
 from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
 from meso360.logs import setup_logging
 
 RSYNC = "/usr/bin/rsync"
 SSH = "/usr/bin/ssh"
-# The vehicle's rrsync -ro serves /var/lib/meso360 (meso360ctl fleet authorize): only these two directories come.
-SYNCED_DIRS = ("data", "support")
+# The vehicle's rrsync -ro serves /var/lib/meso360 (meso360ctl fleet authorize): only data/ and support/ come, in two
+# passes (rsync options, filter rules). Dot files are an atomic writer's temporary files: never copied.
+PASSES = (
+    # Observation and support files only grow: send what was added, then check the whole file (resent whole if it
+    # differs). --append-verify skips a file whose copy is as long or longer, so it must not carry the sidecars.
+    (
+        ["--append-verify"],
+        ["--exclude=.*", "--exclude=/data/*_qc.txt", "--include=/data/***", "--include=/support/***", "--exclude=*"],
+    ),
+    # QC sidecars (data/YYYYMMDD_qc.txt) are appended to, but rewritten whole by meso360ctl qc DAY or a restart,
+    # possibly shorter or the same size: rsync's quick check (size, and the time to the nanosecond: -@-1) and its
+    # delta transfer, so an appended one costs its new lines and a rewritten one replaces the copy (atomically).
+    (["--modify-window=-1"], ["--exclude=.*", "--include=/data/", "--include=/data/*_qc.txt", "--exclude=*"]),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,22 +89,25 @@ def ssh_command(base, vehicle, known_hosts_path):
     ]
 
 
-def rsync_command(base, vehicle, known_hosts_path, destination):
-    """Return the rsync argv that brings data/ and support/ of the vehicle into `destination`."""
-    filters = [f"--include=/{name}/***" for name in SYNCED_DIRS] + ["--exclude=*"]
+def destination(base, vehicle):
+    """Return the user@host ssh logs in to: the vehicle's account on the bastion, where its tunnel ends."""
+    return f"{vehicle.user}@{base.bastion_host}"
+
+
+def rsync_command(base, vehicle, ssh_argv, pass_options, filters, target_dir):
+    """Return the argv of one rsync pass bringing the files `filters` select into `target_dir`, over `ssh_argv`."""
     return [
         RSYNC,
         "--recursive",
         "--times",
-        # A daily file only grows: send what was added, then check the whole file (resent whole if it differs).
-        "--append-verify",
+        *pass_options,
         "--stats",
         f"--timeout={int(base.io_timeout)}",
         *filters,
         "-e",
-        " ".join(_quoted(part) for part in ssh_command(base, vehicle, known_hosts_path)),
-        f"{vehicle.user}@{base.bastion_host}:./",
-        f"{destination}/",
+        " ".join(_quoted(part) for part in ssh_argv),
+        f"{destination(base, vehicle)}:./",
+        f"{target_dir}/",
     ]
 
 
@@ -131,7 +148,7 @@ def explain_failure(returncode, stderr):
 
 
 def sync_vehicle(fleet, vehicle):
-    """Run one rsync of `vehicle` into DATA_ROOT/VEHICLE/{data,support}; return a SyncResult."""
+    """Run the rsync passes of `vehicle` into DATA_ROOT/VEHICLE/{data,support}, one login; return a SyncResult."""
     key_file = fleet.base.key_file
     if not os.access(key_file, os.R_OK):
         # ssh would go on without it and report the vehicle's refusal: say what is really wrong.
@@ -142,12 +159,40 @@ def sync_vehicle(fleet, vehicle):
     # The pinned key, written from fleet.conf at every run: the file can never drift from the config.
     known_hosts = vehicle_dir / "known_hosts"
     write_atomically(known_hosts, known_hosts_text(vehicle))
-    command = rsync_command(fleet.base, vehicle, known_hosts, vehicle_dir)
+    base = fleet.base
+    try:
+        with ssh_master.connection(
+            ssh_command(base, vehicle, known_hosts), destination(base, vehicle), base.connect_timeout + base.io_timeout
+        ) as session_ssh:
+            return _run_passes(base, vehicle, session_ssh, vehicle_dir)
+    except ssh_master.MasterError as error:
+        return SyncResult(ok=False, error=explain_failure(error.returncode, error.stderr))
+
+
+def _run_passes(base, vehicle, session_ssh, vehicle_dir):
+    """Run the passes of PASSES at once over the open connection (their files are disjoint; each pass mostly waits
+    for the vehicle's rrsync to start); return their SyncResult, the first pass's failure first."""
     env = dict(os.environ, LC_ALL="C")  # the --stats lines in English, numbers with "," only
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, check=False)  # noqa: S603  fixed argv
-    if completed.returncode != 0:
-        return SyncResult(ok=False, error=explain_failure(completed.returncode, completed.stderr))
-    files, moved = parse_stats(completed.stdout)
+    for name in ("data", "support"):  # made here, so the passes never both create one
+        (vehicle_dir / name).mkdir(exist_ok=True)
+    running = [
+        subprocess.Popen(  # noqa: S603  fixed argv
+            rsync_command(base, vehicle, session_ssh, pass_options, filters, vehicle_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for pass_options, filters in PASSES
+    ]
+    outputs = [(process.communicate(), process.returncode) for process in running]
+    files = moved = 0
+    for (stdout, stderr), returncode in outputs:
+        if returncode != 0:
+            return SyncResult(ok=False, error=explain_failure(returncode, stderr))
+        pass_files, pass_moved = parse_stats(stdout)
+        files, moved = files + pass_files, moved + pass_moved
     return SyncResult(ok=True, files_transferred=files, bytes_moved=moved)
 
 

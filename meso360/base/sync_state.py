@@ -17,7 +17,7 @@ METRICS = (
     ("meso360_base_sync_ok", "1 when the vehicle's last sync succeeded, else 0.", "ok"),
     (
         "meso360_base_sync_files_transferred",
-        "Files that differed (new or grown) and were moved by the last successful sync.",
+        "Files that differed (new, grown or rewritten) and were moved by the last successful sync.",
         "files_transferred",
     ),
     ("meso360_base_sync_bytes_moved", "New data moved by the last successful sync (bytes).", "bytes_moved"),

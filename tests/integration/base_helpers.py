@@ -23,6 +23,17 @@ def obs_rows(first_second, count):
     return "".join(rows)
 
 
+def qc_lines(first_row, count, flags="0909"):
+    """Return `count` lines of a QC sidecar (meso360/qc/flags.py's format) from row `first_row`, every variable's
+    cell `flags`."""
+    lines = []
+    for row in range(first_row, first_row + count):
+        second = row - 1
+        stamp = f"2026-11-30T{second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}Z"
+        lines.append(",".join((str(row), stamp, "0", "0000", *[flags] * 9)) + "\n")
+    return "".join(lines)
+
+
 class Vehicle:
     """The vehicle's side: /var/lib/meso360 stand-in (data/, support/, state/) behind sshd + rrsync -ro."""
 

@@ -2,10 +2,16 @@
 
 import getpass
 import json
+import os
+import re
+from pathlib import Path
 
 import pytest
-from base_helpers import HEADER, Base, Vehicle, obs_rows
+from base_helpers import HEADER, Base, Vehicle, obs_rows, qc_lines
 from sshd_fixture import ssh_keygen
+
+from meso360.atomic import write_atomically
+from meso360.qc.flags import HEADER as QC_HEADER
 
 pytestmark = pytest.mark.sshd
 
@@ -142,3 +148,75 @@ def test_an_unknown_vehicle_or_an_invalid_fleet_conf_exits_78_saying_why(fleet):
     invalid = base.sync("MM1")
     assert invalid.returncode == 78
     assert "[base] io_timeout = 'forever': must be a number of seconds between 10.0 and 3600.0" in invalid.stderr
+
+
+def _bytes_moved(result):
+    return int(re.search(r"synced \d+ files, (\d+) bytes moved", result.stderr).group(1))
+
+
+def _logins(vehicle):
+    return vehicle.sshd.log_text().count("Accepted publickey for ")
+
+
+def _masters_left(port):
+    """Return the ssh processes still running a connection to `port` (a sync must close its ControlMaster)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"ControlMaster=yes" in argv and str(port).encode() in argv:
+            found.append(entry.name)
+    return found
+
+
+def test_a_rewritten_qc_sidecar_replaces_the_base_copy_shorter_or_same_size_and_daily_files_are_only_appended(fleet):
+    base, vehicle = fleet
+    vehicle.write("data/20261129.txt", HEADER + obs_rows(40000, 300))
+    vehicle.write("data/20261129_qc.txt", QC_HEADER + qc_lines(1, 300))
+    vehicle.write("data/20261130.txt", HEADER + obs_rows(0, 600))
+    today_qc = vehicle.write("data/20261130_qc.txt", QC_HEADER + qc_lines(1, 600))
+    vehicle.write("support/20261130_support.txt", "support header\n1,2,3\n")
+    logins = _logins(vehicle)
+
+    first = base.sync("MM1")
+    assert first.returncode == 0, first.stderr
+    assert "MM1: synced 5 files" in first.stderr
+    assert _same_tree(base, vehicle)
+    assert _logins(vehicle) == logins + 1, "both passes over one SSH login"
+    assert not _masters_left(vehicle.sshd.port), "the connection ends with the sync"
+
+    # As ingest goes on: rows appended to the data file and their lines to its sidecar.
+    new_rows, new_lines = obs_rows(600, 120), qc_lines(601, 120)
+    vehicle.write("data/20261130.txt", new_rows, mode="a")
+    vehicle.write("data/20261130_qc.txt", new_lines, mode="a")
+    grown = base.sync("MM1")
+    assert grown.returncode == 0, grown.stderr
+    assert "MM1: synced 2 files" in grown.stderr
+    assert _same_tree(base, vehicle)
+    # The data file's new rows exactly (appended); the sidecar's new lines plus at most the block of the old copy's
+    # end that rsync's delta transfer cannot match (700 bytes for files this small), not the whole sidecar again.
+    sidecar_moved = _bytes_moved(grown) - len(new_rows)
+    assert len(new_lines) <= sidecar_moved <= len(new_lines) + 700, grown.stderr
+    assert _logins(vehicle) == logins + 2
+
+    # meso360ctl qc DAY rewrites sidecars whole and atomically: yesterday's shorter (its copy at base is longer), and
+    # today's the same size with other flags, within the same second as the copy's time (only the nanoseconds differ).
+    write_atomically(vehicle.root / "data/20261129_qc.txt", QC_HEADER + qc_lines(1, 250))
+    synced_time_ns = today_qc.stat().st_mtime_ns
+    rewritten = QC_HEADER + qc_lines(1, 720, flags="1909")
+    assert len(rewritten) == today_qc.stat().st_size
+    write_atomically(today_qc, rewritten)
+    same_second_ns = synced_time_ns + 1 if (synced_time_ns + 1) % 10**9 else synced_time_ns - 1
+    os.utime(today_qc, ns=(same_second_ns, same_second_ns))
+    assert today_qc.stat().st_mtime_ns // 10**9 == synced_time_ns // 10**9, "the same second, as a quick rewrite has"
+
+    third = base.sync("MM1")
+    assert third.returncode == 0, third.stderr
+    assert "MM1: synced 2 files" in third.stderr, "the two rewritten sidecars, not the data files"
+    assert _same_tree(base, vehicle)
+    assert (base.vehicle_dir("MM1") / "data/20261129_qc.txt").read_text() == QC_HEADER + qc_lines(1, 250)
+    assert (base.vehicle_dir("MM1") / "data/20261130_qc.txt").read_text() == rewritten
+    assert _logins(vehicle) == logins + 3
+    assert not _masters_left(vehicle.sshd.port)

@@ -10,6 +10,9 @@ the copy's length (byte-identical prefix), and must hold at least what the vehic
                                                 than SIZES_JSON says (a `sizes` output taken earlier)
     seconds BASE_DIR [--cover FROM TO]          every GPS second of the base copy's rows once (no duplicate, no
                                                 hole), and every second from FROM to TO (epoch) among them
+    identical VEHICLE_ROOT BASE_DIR             the base holds exactly the vehicle's files of data/ and support/,
+                                                the QC sidecars (data/YYYYMMDD_qc.txt) included, byte for byte
+                                                (for files that no longer change: the vehicle's ingest stopped)
 
 Each prints one JSON line and exits 0 when all holds, 1 otherwise.
 """
@@ -77,6 +80,24 @@ def compare(vehicle_root, base_dir, at_least):
     return {"ok": not problems, "files": files, "problems": problems}
 
 
+def identical(vehicle_root, base_dir):
+    vehicle, base = Path(vehicle_root) / VEHICLE_DIR, Path(base_dir)
+    names = {kind: sorted(path.name for path in (vehicle / kind).glob("*.txt")) for kind in KINDS}
+    copies = {kind: sorted(path.name for path in (base / kind).glob("*.txt")) for kind in KINDS}
+    problems = [
+        f"{kind}/: the vehicle has {names[kind]}, base {copies[kind]}" for kind in KINDS if names[kind] != copies[kind]
+    ]
+    sidecars = [name for name in names["data"] if name.endswith("_qc.txt")]
+    if not sidecars:
+        problems.append("the vehicle has no QC sidecar (data/YYYYMMDD_qc.txt)")
+    for kind in KINDS:
+        for name in set(names[kind]) & set(copies[kind]):
+            if (vehicle / kind / name).read_bytes() != (base / kind / name).read_bytes():
+                problems.append(f"{kind}/{name}: base copy differs from the vehicle's")
+    files = {f"{kind}/{name}": (vehicle / kind / name).stat().st_size for kind in KINDS for name in names[kind]}
+    return {"ok": not problems, "files": files, "problems": problems}
+
+
 def row_second(fields):
     day, clock = fields[GPS_DATE], fields[GPS_TIME].zfill(6)
     stamp = time.strptime(day.zfill(6) + clock, "%d%m%y%H%M%S")
@@ -128,12 +149,17 @@ def main(argv=None):
     seconds_parser = commands.add_parser("seconds")
     seconds_parser.add_argument("base_dir")
     seconds_parser.add_argument("--cover", nargs=2, type=int, metavar=("FROM", "TO"))
+    identical_parser = commands.add_parser("identical")
+    identical_parser.add_argument("vehicle_root")
+    identical_parser.add_argument("base_dir")
     args = parser.parse_args(argv)
     if args.command == "sizes":
         print(json.dumps(vehicle_sizes(args.vehicle_root)))
         return 0
     if args.command == "compare":
         result = compare(args.vehicle_root, args.base_dir, json.loads(args.at_least))
+    elif args.command == "identical":
+        result = identical(args.vehicle_root, args.base_dir)
     else:
         result = seconds(args.base_dir, args.cover)
     print(json.dumps(result))

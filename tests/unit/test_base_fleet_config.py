@@ -88,6 +88,7 @@ def test_apply_enables_a_timer_per_vehicle_and_disables_those_of_vehicles_gone(t
         ["daemon-reload"],
         ["enable", "--now", "meso360-base-sync@MM1.timer", "meso360-base-sync@MM2.timer"],
         ["disable", "--now", "meso360-base-sync@OLD.timer"],
+        ["try-restart", "meso360-base-web.service"],
     ]
     assert drop_in.endswith("[Timer]\nOnUnitActiveSec=\nOnUnitActiveSec=120s\n")
     apply.write_drop_in(tmp_path, drop_in)
@@ -103,6 +104,7 @@ def test_apply_dry_run_prints_the_plan_and_a_bad_config_exits_78(tmp_path, capsy
     out = capsys.readouterr().out
     assert f"would write {tmp_path}/t.json (1 vehicles); sync every 60 s" in out
     assert "would run: systemctl enable --now meso360-base-sync@MM1.timer" in out
+    assert "would run: systemctl try-restart meso360-base-web.service" in out, "the page learns the vehicles"
     assert not (tmp_path / "t.json").exists()
     config.write_text("[vehicle MM1]\nssh_port = x\n")
     assert apply.main(["--fleet-config", str(config), "--dry-run"]) == 78
