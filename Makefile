@@ -101,11 +101,13 @@ lint: venv ## ruff check and format check
 	$(BIN)/ruff format --check meso360 tests scripts
 
 .PHONY: unit
+# Workers (pytest-xdist): the tests mostly wait on the simulator's 1 Hz rows, so 3 share the 2 cores well.
+PYTEST_WORKERS ?= 3
 unit: venv ## unit and integration tests (real simulator, sshd, browser on loopback)
-	$(BIN)/pytest -q --durations=25
+	$(BIN)/pytest -q -n $(PYTEST_WORKERS) --durations=25
 
 .PHONY: test
-test: lint unit e2e ## set up everything and run every test (e2e: the .deb in a booted container)
+test: lint unit e2e e2e-fleet ## set up everything and run every test (e2e, e2e-fleet: the .debs in booted containers)
 	@echo ">> all tests passed"
 
 # Built from a temporary copy of the tracked and new (not ignored) files, so the checkout
