@@ -20,6 +20,7 @@ import re
 import selectors
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -140,12 +141,38 @@ class SSEClients:
             key.fileobj.close()
 
 
+def status_probe(url, seconds):
+    """Poll /api/status every 0.25 s for `seconds`, alternately with a lean keep-alive client (the server's latency,
+    as a browser's fetch) and with requests (whose own Python work adds about 2 ms here); print both lists (s)."""
+    host, port = url.removeprefix("http://").split(":")
+    lean = http.client.HTTPConnection(host, int(port), timeout=10)
+    session = requests.Session()
+    lean_times, requests_times = [], []
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        began = time.perf_counter()
+        lean.request("GET", "/api/status")
+        answer = lean.getresponse()
+        answer.read()
+        lean_times.append(time.perf_counter() - began)
+        if answer.status != 200:
+            raise SystemExit(f"/api/status answered {answer.status}")
+        time.sleep(0.25)
+        began = time.perf_counter()
+        session.get(url + "/api/status", timeout=10).raise_for_status()
+        requests_times.append(time.perf_counter() - began)
+        time.sleep(0.25)
+    print(json.dumps([lean_times, requests_times]))
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))] if ordered else float("nan")
 
 
 def main():
+    if sys.argv[1:2] == ["--status-probe"]:  # the status poller's own process (run_bench starts it)
+        return status_probe(sys.argv[2], float(sys.argv[3]))
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--clients", type=int, default=100)
@@ -212,43 +239,23 @@ def run_bench(url, pid, today, args, start_time, qc_stream):
     metrics = session.get(url + "/metrics", timeout=10).text
     connected = re.search(r"^meso360_sse_clients (\d+)", metrics, re.MULTILINE).group(1)
     appended = {}  # row index -> append wall time
-    status_times = []
     cpu_before, wall_before = process_cpu_seconds(pid), time.monotonic()
-    stop = threading.Event()
 
-    requests_times = []
-    host, port = url.removeprefix("http://").split(":")
-    lean = http.client.HTTPConnection(host, int(port), timeout=10)  # keep-alive, as a browser's fetch
-
-    def lean_get():
-        lean.request("GET", "/api/status")
-        answer = lean.getresponse()
-        answer.read()
-        if answer.status != 200:
-            raise SystemExit(f"/api/status answered {answer.status}")
-
-    def poll_status():
-        # Alternately with a lean keep-alive client (the server's latency) and with requests, whose own Python
-        # work adds about 2 ms on this machine: the same conditions for both, never at the same time.
-        while not stop.is_set():
-            for times, get in ((status_times, lean_get), (requests_times, session.get)):
-                began = time.perf_counter()
-                if get is lean_get:
-                    lean_get()
-                else:
-                    session.get(url + "/api/status", timeout=10).raise_for_status()
-                times.append(time.perf_counter() - began)
-                stop.wait(0.25)
-
-    # CPU is measured over the first 2/3 with only the SSE clients; /api/status is polled in the last third.
-    status_thread = threading.Thread(target=poll_status, daemon=True)
+    # CPU is measured over the first 2/3 with only the SSE clients; /api/status is polled in the last third, from
+    # a process of its own (as the panel's browser is): in this one the 100 SSE clients' thread holds the GIL
+    # whenever rows arrive, and a poller here would time its own wait for it.
+    probe = None
     cpu_phase = max(1, args.seconds * 2 // 3)
     cpu_pct = None
     when = start_time
     for index in range(args.seconds):
         if index == cpu_phase:
             cpu_pct = 100.0 * (process_cpu_seconds(pid) - cpu_before) / (time.monotonic() - wall_before)
-            status_thread.start()
+            probe = subprocess.Popen(  # noqa: S603  this script itself, with the bench's own arguments
+                [sys.executable, __file__, "--status-probe", url, str(args.seconds - cpu_phase - 1)],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
         when += dt.timedelta(seconds=1)
         line = row_at(index, when)
         if args.qc_spike_every and index % args.qc_spike_every == args.qc_spike_every - 1:
@@ -262,8 +269,8 @@ def run_bench(url, pid, today, args, start_time, qc_stream):
         time.sleep(0.3)
         qc_stream.update()  # the sidecar follows the row, as ingest's QC thread writes it (within its 2 s)
         time.sleep(0.7)
-    stop.set()
-    status_thread.join()
+    probed, _ = probe.communicate(timeout=60)
+    status_times, requests_times = json.loads(probed)
     rss = process_rss_mb(pid)
     time.sleep(0.5)
     clients.close()
