@@ -17,10 +17,17 @@ class DayTally:
         )
         self._counter = gaps.GapCounter(name=path.name, day_start=self._midnight)
         self.report = self._counter.report
+        # The gaps' missing seconds, added up as gaps come (the panel asks every second: no sum over all of them)
+        self._missing_seconds = 0
+        self._gaps_counted = 0
 
     def add(self, second):
         """Count one row with GPS time `second` (epoch seconds, None without fix)."""
         self._counter.add(second)
+        gaps_now = self.report.gaps
+        if len(gaps_now) > self._gaps_counted:
+            self._missing_seconds += sum(gap.missing_seconds for gap in gaps_now[self._gaps_counted :])
+            self._gaps_counted = len(gaps_now)
 
     def summary(self, now=None):
         """Return {"date", "rows", "rows_without_fix", "completeness_pct", "gaps", "missing_s", "duplicates"}.
@@ -35,6 +42,6 @@ class DayTally:
             "rows_without_fix": report.rows_without_fix,
             "completeness_pct": gaps.completeness_pct(report),
             "gaps": len(report.gaps),
-            "missing_s": report.missing_seconds,
+            "missing_s": self._missing_seconds,
             "duplicates": report.duplicates,
         }

@@ -169,3 +169,17 @@ def test_the_web_day_summary_reports_repeated_seconds(tmp_path):
     for second in gaps._LineTimes().seconds(path.read_text().splitlines(keepends=True)):
         tally.add(second)
     assert tally.summary()["duplicates"] == 2
+
+
+def test_the_web_day_summary_counts_the_missing_seconds_of_every_gap_as_the_file_report_does(tmp_path):
+    from meso360.web.tally import DayTally
+
+    times = ["120000", "120001", "120010", "120011", "120500", "120501", "130000"]
+    path = write_rows(tmp_path / "20250605.txt", times)
+    tally = DayTally(path)
+    summaries = []
+    for second in gaps._LineTimes().seconds(path.read_text().splitlines(keepends=True)):
+        tally.add(second)
+        summaries.append(tally.summary()["missing_s"])
+    assert summaries == [0, 0, 8, 8, 8 + 288, 8 + 288, 8 + 288 + 3298]
+    assert summaries[-1] == gaps.analyze_file(path).missing_seconds  # meso360ctl gaps says the same
