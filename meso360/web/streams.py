@@ -62,47 +62,52 @@ def obs_events(services, last_id):
     QC marks learned from the sidecars (qcmarks.py) go with the next rows (or keep-alive): event `qc`, no id, sent
     before the rows appended after them.
     """
-    window = services.window
     with services.counter_lock:
         services.sse_clients += 1
     try:
-        # Taken before the first chunk: Bottle asks for it before the headers go out, so every row
-        # the reader adds once the client sees the answer begin is sent (none falls in between).
-        sent = window.last_id if last_id is None else last_id
-        alarms = getattr(services, "alarms", None)  # AlarmMonitor, or None (tests without one)
-        alarm_version = alarms.event[0] if alarms else 0
-        qc = getattr(getattr(services, "reader", None), "qc_marks", None)  # qcmarks.LiveQcMarks: `qc` events, no id
-        qc_seq = qc.resume_seq(last_id) if qc else 0
-        yield f"retry: {RETRY_MS}\n\n".encode()
-        keepalive_at = time.monotonic() + KEEPALIVE_S
-        while True:
-            if window.last_id == sent and not window.closed and not (qc and qc.seq != qc_seq):
-                window.wait_for_newer(sent, max(0.0, keepalive_at - time.monotonic()))
-            if window.closed:
-                return
-            if alarms and alarms.event[0] != alarm_version:
-                # An alarm started or ended (the monitor woke the window): no id, so Last-Event-ID stays the row's.
-                alarm_version, frame = alarms.event
-                yield frame
-            after_id, latest_id, frames = window.latest_frames
-            if after_id == sent:
-                sent = latest_id
-                keepalive_at = time.monotonic() + KEEPALIVE_S
-                # the marks learned before these rows were appended go first (taken after the rows: none missed)
-                qc_seq, marks = qc.frames_after(qc_seq) if qc else (0, b"")
-                yield marks + frames
-                continue
-            text, sent = _frames_after(window, sent)
-            qc_seq, marks = qc.frames_after(qc_seq) if qc else (0, b"")
-            if text or marks:
-                keepalive_at = time.monotonic() + KEEPALIVE_S
-                yield marks + text.encode()
-            elif time.monotonic() >= keepalive_at:
-                keepalive_at = time.monotonic() + KEEPALIVE_S
-                yield b": keep-alive\n\n"
+        yield from _obs_frames(services, last_id)
     finally:
         with services.counter_lock:
             services.sse_clients -= 1
+
+
+def _obs_frames(services, last_id):
+    """The frames of obs_events, for one client (see there)."""
+    window = services.window
+    # Taken before the first chunk: Bottle asks for it before the headers go out, so every row
+    # the reader adds once the client sees the answer begin is sent (none falls in between).
+    sent = window.last_id if last_id is None else last_id
+    alarms = getattr(services, "alarms", None)  # AlarmMonitor, or None (tests without one)
+    alarm_version = alarms.event[0] if alarms else 0
+    qc = getattr(getattr(services, "reader", None), "qc_marks", None)  # qcmarks.LiveQcMarks: `qc` events, no id
+    qc_seq = qc.resume_seq(last_id) if qc else 0
+    yield f"retry: {RETRY_MS}\n\n".encode()
+    keepalive_at = time.monotonic() + KEEPALIVE_S
+    while True:
+        if window.last_id == sent and not window.closed and not (qc and qc.seq != qc_seq):
+            window.wait_for_newer(sent, max(0.0, keepalive_at - time.monotonic()))
+        if window.closed:
+            return
+        if alarms and alarms.event[0] != alarm_version:
+            # An alarm started or ended (the monitor woke the window): no id, so Last-Event-ID stays the row's.
+            alarm_version, frame = alarms.event
+            yield frame
+        after_id, latest_id, frames = window.latest_frames
+        if after_id == sent:
+            sent = latest_id
+            keepalive_at = time.monotonic() + KEEPALIVE_S
+            # the marks learned before these rows were appended go first (taken after the rows: none missed)
+            qc_seq, marks = qc.frames_after(qc_seq) if qc else (0, b"")
+            yield marks + frames
+            continue
+        text, sent = _frames_after(window, sent)
+        qc_seq, marks = qc.frames_after(qc_seq) if qc else (0, b"")
+        if text or marks:
+            keepalive_at = time.monotonic() + KEEPALIVE_S
+            yield marks + text.encode()
+        elif time.monotonic() >= keepalive_at:
+            keepalive_at = time.monotonic() + KEEPALIVE_S
+            yield b": keep-alive\n\n"
 
 
 def _counted(services, events):
