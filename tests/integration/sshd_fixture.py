@@ -3,6 +3,7 @@
 import contextlib
 import getpass
 import http.server
+import itertools
 import json
 import os
 import shutil
@@ -20,11 +21,27 @@ import pytest
 SSHD = "/usr/sbin/sshd"
 
 
+_NEXT_PORT = itertools.count()
+
+
 def free_port():
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now, for a server a test starts later.
+
+    Below the kernel's ephemeral range (32768-60999 on Debian), in a block of 1000 of its own per pytest-xdist
+    worker, never the same twice in a run: a port-0 bind or an outgoing connection of a test running alongside
+    cannot take it between this check and the bind (seen in CI: the bastion's forward port taken, the tunnel
+    never verified).
+    """
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw") or 0)
+    for _ in range(1000):
+        port = 20000 + 1000 * (worker % 12) + next(_NEXT_PORT) % 1000
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # in use (or TIME_WAIT): the next one
+            return port
+    raise RuntimeError("no free loopback port in this worker's block")
 
 
 def wait_for(condition, timeout_seconds, message, interval_seconds=0.1):
