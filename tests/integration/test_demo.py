@@ -120,7 +120,7 @@ def test_demo_run_twice_goes_on_as_the_same_logger_and_backfills_the_stopped_tim
         first_new = state["oldest_record"] + state["resumed"]["held"]  # the first record produced while stopped
         target = state["newest_record"] + 3
         second.wait_until_written(target)
-        expected = second.expected_rows(target)
+        expected = second.expected_rows(target + 60)  # every record so far: the target and any after it
     finally:
         assert second.interrupt() == 0
 
@@ -132,7 +132,12 @@ def test_demo_run_twice_goes_on_as_the_same_logger_and_backfills_the_stopped_tim
     rows = file_rows(directory)
     assert rows[: len(rows_before)] == rows_before  # the first run's rows are untouched
     # Every row is one of this logger's records, each once, in order, with no hole up to the target.
-    numbers = [expected.get(row) for row in rows]
+    known = [expected.get(row) for row in rows]
+    # Ctrl-C comes a moment after the target's row was seen: under load ingest may write a record or two more
+    # meanwhile, even newer than `expected` knows (seen in CI). Those come after the target's row, and only them.
+    end = known.index(target) + 1
+    assert all(number is None or number > target for number in known[end:]) and len(known) - end <= 10, known[end:]
+    numbers = known[:end]
     assert None not in numbers, rows[numbers.index(None)]
     assert numbers == list(range(numbers[0], target + 1))
     assert first_new in numbers  # the records produced while the demo was stopped were backfilled
