@@ -7,7 +7,7 @@
 // Prints one JSON object on stdout: {"checks": {...}, "errors": [...], "foreignRequests": [...], "failure": "..."};
 // the pytest test asserts on it. Console errors are not filtered: a missing icon or a script error fails the test.
 import path from 'node:path';
-import { LOOPBACK, runInFirefox } from './firefox_prefs.mjs';
+import { isForeign, runInFirefox } from './firefox_prefs.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const deadlineMs = opts.timeoutMs ?? 30000;
@@ -24,15 +24,7 @@ function watch(page, label) {
     if (answer.status() >= 400) errors.push(`${label} ${answer.status()} ${answer.url()}`);
   });
   page.on('request', (request) => {
-    const url = request.url();
-    if (/^(data|blob|about):/.test(url)) return;
-    let host = '';
-    try {
-      host = new URL(url).hostname;
-    } catch {
-      host = '';
-    }
-    if (!LOOPBACK.has(host)) foreignRequests.push(url);
+    if (isForeign(request.url())) foreignRequests.push(request.url());
   });
 }
 

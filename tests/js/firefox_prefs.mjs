@@ -67,6 +67,16 @@ export const PREFS = {
 
 export const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 
+/** Whether a page's request leaves loopback (data:, blob: and about: URLs never do). */
+export function isForeign(url) {
+  if (/^(data|blob|about):/.test(url)) return false;
+  try {
+    return !LOOPBACK.has(new URL(url).hostname);
+  } catch {
+    return true;
+  }
+}
+
 // runInFirefox(opts, steps): launch the Debian firefox-esr (opts.firefox) headless on the new profile opts.profile
 // with PREFS, await steps(browser), close it; return null, or the failure's stack as text.
 export async function runInFirefox(opts, steps) {

@@ -8,7 +8,7 @@
 // Prints one JSON object on stdout: {"checks": {"drawn": [...], "expected": [...], "legends": {...}}, "errors": [...],
 // "foreignRequests": [...], "failure": "..."}; the pytest test asserts on it. Console errors are not filtered.
 import path from 'node:path';
-import { LOOPBACK, runInFirefox } from './firefox_prefs.mjs';
+import { isForeign, runInFirefox } from './firefox_prefs.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const deadlineMs = opts.timeoutMs ?? 30000;
@@ -25,15 +25,7 @@ function watch(page) {
     if (answer.status() >= 400) errors.push(`${answer.status()} ${answer.url()}`);
   });
   page.on('request', (request) => {
-    const url = request.url();
-    if (/^(data|blob|about):/.test(url)) return;
-    let host = '';
-    try {
-      host = new URL(url).hostname;
-    } catch {
-      host = '';
-    }
-    if (!LOOPBACK.has(host)) foreignRequests.push(url);
+    if (isForeign(request.url())) foreignRequests.push(request.url());
   });
 }
 
