@@ -15,6 +15,7 @@ from meso360.web import dayhistory
 from meso360.web.responses import json_error, whole_number
 from meso360.web.server import PENDING_OUTPUT_LIMIT_BYTES
 from meso360.web.sessions import SESSION_COOKIE
+from meso360.web.status_cache import StatusCache
 from meso360.web.system_info import system_summary, url_without_credentials
 from meso360.web.vehicle_metrics import (
     gauge,
@@ -244,7 +245,9 @@ def _days(services):
 
 def _status(services):
     logged_in = services.sessions.get(bottle.request.get_cookie(SESSION_COOKIE)) is not None
-    return _json(status_document(services, logged_in))
+    bottle.response.content_type = "application/json"
+    bottle.response.set_header("Cache-Control", "no-store")
+    return services.status.body(logged_in)
 
 
 def _metrics(services):
@@ -267,6 +270,7 @@ def add_routes(app, services):
     app.get("/api/history", callback=functools.partial(_history, services))
     app.get("/api/history/<day>", callback=functools.partial(_history_of_day, services))
     app.get("/api/days", callback=functools.partial(_days, services))
+    services.status = StatusCache(functools.partial(status_document, services), services.stop_event)
     app.get("/api/status", callback=functools.partial(_status, services))
     app.get("/api/alarms", callback=functools.partial(_alarms, services))
     app.get("/metrics", callback=functools.partial(_metrics, services))

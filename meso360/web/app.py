@@ -54,6 +54,7 @@ class Services:
     alarms: object = None  # AlarmMonitor (alarm_monitor.py), set by the daemon; None: no alarm evaluation
     file_size: FileSize = dataclasses.field(default_factory=FileSize)  # /metrics: the newest file's size
     qc_tally: QcTally = dataclasses.field(default_factory=QcTally)  # /metrics, /api/status: today's QC flags
+    status: object = None  # StatusCache of /api/status (status_cache.py), made by create_app
 
 
 class _SecurityHeaders:

@@ -169,6 +169,8 @@ def _control(services):
             message += f" (is polkitd installed? Or on the vehicle computer: sudo meso360ctl {action} {component})"
         log.warning("control %s %s from %s failed: %s", action, component or "", client_address(), error)
         return json_error(502, message)
+    finally:
+        services.status.invalidate()  # the panel's next /api/status shows the units as the action left them
     log.info("control: %s %s by operator at %s", action, unit, client_address())
     return json_body({"ok": True, "action": action, "unit": unit, "result": result})
 

@@ -19,6 +19,7 @@ from meso360.web.resources import Resources
 from meso360.web.server import WORKER_THREADS, create_server
 from meso360.web.sessions import Sessions
 from meso360.web.systemd import Systemd
+from meso360.web.vehicle_metrics import today_qc_counts
 from meso360.web.window import LiveWindow
 
 log = logging.getLogger("meso360.web")
@@ -139,6 +140,11 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     serving.start()
     services.reader.ready.wait(READER_START_TIMEOUT_S)
     services.alarms.start(stop_event)  # first evaluation now: the rows are read
+    # Today's QC flags are counted once in full (a day's sidecar: about 1 s), then as they are appended: here,
+    # not in the first /api/status or /metrics request.
+    threading.Thread(
+        target=today_qc_counts, args=(services.reader, services.qc_tally), name="qc-tally", daemon=True
+    ).start()
     notifier.ready(_status_line(services, listen))
     try:
         probe_address = (_probe_host(bound_host), bound_port)
