@@ -16,6 +16,7 @@ import gzip
 import http.client
 import json
 import os
+import random
 import re
 import selectors
 import socket
@@ -142,8 +143,10 @@ class SSEClients:
 
 
 def status_probe(url, seconds):
-    """Poll /api/status every 0.25 s for `seconds`, alternately with a lean keep-alive client (the server's latency,
-    as a browser's fetch) and with requests (whose own Python work adds about 2 ms here); print both lists (s)."""
+    """Poll /api/status for `seconds` with a lean keep-alive client (the server's latency, as a browser's fetch),
+    10 times a second at random phases (about 200 samples: the p95 is not the second worst of 40, and the rows'
+    SSE fan-out is met as often as it happens), and every 0.5 s with requests (whose own Python work adds about
+    2 ms here); print both lists (s)."""
     host, port = url.removeprefix("http://").split(":")
     lean = http.client.HTTPConnection(host, int(port), timeout=10)
     session = requests.Session()
@@ -157,11 +160,11 @@ def status_probe(url, seconds):
         lean_times.append(time.perf_counter() - began)
         if answer.status != 200:
             raise SystemExit(f"/api/status answered {answer.status}")
-        time.sleep(0.25)
-        began = time.perf_counter()
-        session.get(url + "/api/status", timeout=10).raise_for_status()
-        requests_times.append(time.perf_counter() - began)
-        time.sleep(0.25)
+        time.sleep(random.uniform(0.05, 0.15))  # noqa: S311  spreading samples, not cryptography
+        if len(lean_times) % 5 == 0:
+            began = time.perf_counter()
+            session.get(url + "/api/status", timeout=10).raise_for_status()
+            requests_times.append(time.perf_counter() - began)
     print(json.dumps([lean_times, requests_times]))
 
 
@@ -294,7 +297,11 @@ def run_bench(url, pid, today, args, start_time, qc_stream):
             "",
         ),
         ("/api/status latency p50 (ms)", f"{1000 * statistics.median(status_times):.1f}", ""),
-        ("/api/status latency p95 (ms)", f"{1000 * percentile(status_times, 0.95):.1f}", "<= 3"),
+        (
+            f"/api/status latency p95 (ms), {len(status_times)} requests",
+            f"{1000 * percentile(status_times, 0.95):.1f}",
+            "<= 3",
+        ),
         (
             "  ... through requests, its client work included: p50 (ms)",
             f"{1000 * statistics.median(requests_times):.1f}",
