@@ -3,12 +3,12 @@
 import collections
 import json
 import logging
-import threading
 import time
 
 from meso360 import alarm_inputs, alarms
 from meso360.logger_state import read_logger_state
 from meso360.systemd_units import utc_iso
+from meso360.web.repeating import Repeating
 
 log = logging.getLogger("meso360.web.alarms")
 
@@ -66,7 +66,7 @@ class AlarmMonitor:
         self.event = (0, b"")  # (version, SSE frame of the last start or end): streams.obs_events sends it
         self._boot = alarm_inputs.boot_time()
         self._thread = None
-        self._failure = None  # repr of the last evaluation error, logged once
+        self._repeating = Repeating(self.evaluate, INTERVAL_S, log, "alarm evaluation")
 
     def evaluate(self):
         """Evaluate once; when an alarm started or ended, make the new SSE frame and wake the live streams."""
@@ -97,19 +97,8 @@ class AlarmMonitor:
     def start(self, stop_event):
         """Evaluate now, then every INTERVAL_S in a daemon thread until `stop_event` is set."""
         self._evaluate_logged()
-        self._thread = threading.Thread(target=self._run, args=(stop_event,), name="alarms", daemon=True)
-        self._thread.start()
-
-    def _run(self, stop_event):
-        while not stop_event.wait(INTERVAL_S):
-            self._evaluate_logged()
+        self._thread = self._repeating.start(stop_event, "alarms")
 
     def _evaluate_logged(self):
-        try:
-            self.evaluate()
-            self._failure = None
-        except Exception as error:
-            # An alarm evaluation must never take the dashboard down: logged once per cause, tried again next pass.
-            if repr(error) != self._failure:
-                log.exception("alarm evaluation failed; retrying every %g s", INTERVAL_S)
-            self._failure = repr(error)
+        # An alarm evaluation must never take the dashboard down: logged once per cause, tried again next pass.
+        self._repeating.call()

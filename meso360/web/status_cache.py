@@ -15,6 +15,8 @@ import math
 import threading
 import time
 
+from meso360.web.repeating import Repeating
+
 log = logging.getLogger(__name__)
 
 REFRESH_S = 0.5  # how often the body is rebuilt while requests come
@@ -35,7 +37,6 @@ class StatusCache:
         self._built_at = -math.inf
         self._asked_at = -math.inf
         self._thread = None
-        self._failure = None  # repr of the last error of the thread's build, logged once
 
     def body(self, logged_in):
         """Return the JSON body of /api/status for a client logged in or not; errors of the build propagate."""
@@ -64,18 +65,9 @@ class StatusCache:
     def _start(self):
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="status", daemon=True)
-                self._thread.start()
+                repeating = Repeating(self._refresh_if_asked, REFRESH_S, log, "building the /api/status body")
+                self._thread = repeating.start(self._stop_event, "status")
 
-    def _run(self):
-        while not self._stop_event.wait(REFRESH_S):
-            if self._clock() - self._asked_at > IDLE_S:
-                continue  # nobody is watching: no work (a request after this builds its own body)
-            try:
-                self.refresh()
-                self._failure = None
-            except Exception as error:
-                # The thread must not die: requests would then each build their own; logged once per cause.
-                if repr(error) != self._failure:
-                    log.exception("building the /api/status body failed; retrying every %g s", REFRESH_S)
-                self._failure = repr(error)
+    def _refresh_if_asked(self):
+        if self._clock() - self._asked_at <= IDLE_S:  # nobody watching: no work (the next request builds its own)
+            self.refresh()
