@@ -33,20 +33,12 @@ WORK=$(mktemp -d /var/tmp/meso360-e2e.XXXXXX)
 ROOT=$WORK/root
 NSPAWN_PID=
 INIT_PID=
-SUMMARY=()
-FAILURES=0
-T_START=$SECONDS
+E2E_NAME=e2e
+# shellcheck source=scripts/e2e_lib.sh
+. "$REPO/scripts/e2e_lib.sh" # log, pass, fail, check, wait_for, summary
 
 # --- reporting ----------------------------------------------------------------------------------
 
-log() { printf '>> [%3ds] %s\n' $((SECONDS - T_START)) "$*" >&2; }
-pass() { SUMMARY+=("PASS     $1"); printf 'PASS  %s\n' "$1"; }
-fail() {
-	SUMMARY+=("FAIL     $1${2:+  ($2)}")
-	FAILURES=$((FAILURES + 1))
-	printf 'FAIL  %s%s\n' "$1" "${2:+  ($2)}"
-	journal_after_failure
-}
 # journal_after_failure: what the meso360 units last said, and their states, so that a failure in CI,
 # where nothing can be looked at afterwards, can be understood from the log alone.
 journal_after_failure() {
@@ -55,33 +47,6 @@ journal_after_failure() {
 	ct journalctl --no-pager -n 40 -o short-monotonic -u 'meso360-*' 2>&1 | sed 's/^/journal| /' >&2
 }
 skip() { SUMMARY+=("SKIPPED  $1"); printf 'SKIPPED  %s\n' "$1"; }
-
-# check NAME COMMAND...: PASS when COMMAND succeeds; FAIL with the end of its output otherwise.
-check() {
-	local name=$1 output
-	shift
-	if output=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(tail -n 4 <<<"$output" | tr '\n' ' ')"; fi
-}
-
-# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds; return 1 after the deadline.
-wait_for() {
-	local limit=$1 what=$2 deadline=$((SECONDS + $1))
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS >= deadline)); then
-			log "timed out after ${limit}s waiting for: $what"
-			return 1
-		fi
-		sleep 0.5
-	done
-}
-
-summary() {
-	echo
-	echo "==== meso360 e2e summary ($((SECONDS - T_START)) s) ===="
-	printf '%s\n' "${SUMMARY[@]}"
-	if ((FAILURES)); then echo "==== $FAILURES check(s) FAILED ===="; else echo "==== all checks passed ===="; fi
-}
 
 # --- the container ------------------------------------------------------------------------------
 

@@ -48,20 +48,12 @@ NETNS_MADE=()
 MOUNTS=()                     # the overlay roots, unmounted at exit
 PYTHON=${MESO360_E2E_PYTHON:-$REPO/.venv/bin/python}
 BASTION_USER=bastion
-SUMMARY=()
-FAILURES=0
-T_START=$SECONDS
+E2E_NAME=e2e-fleet
+# shellcheck source=scripts/e2e_lib.sh
+. "$REPO/scripts/e2e_lib.sh" # log, pass, fail, check, wait_for, summary
 
-# --- reporting (as scripts/e2e.sh) ----------------------------------------------------------------
+# --- reporting (scripts/e2e_lib.sh), and what the containers say after a failure --------------------------
 
-log() { printf '>> [%3ds] %s\n' $((SECONDS - T_START)) "$*" >&2; }
-pass() { SUMMARY+=("PASS     $1"); printf 'PASS  %s\n' "$1"; }
-fail() {
-	SUMMARY+=("FAIL     $1${2:+  ($2)}")
-	FAILURES=$((FAILURES + 1))
-	printf 'FAIL  %s%s\n' "$1" "${2:+  ($2)}"
-	journal_after_failure
-}
 # journal_after_failure: the meso360 units' states and last lines in every booted container, for CI's log.
 journal_after_failure() {
 	local node
@@ -70,33 +62,6 @@ journal_after_failure() {
 		ct "$node" systemctl list-units --all --plain --no-legend 'meso360*' 2>&1 | sed "s/^/   $node unit| /" >&2
 		ct "$node" journalctl --no-pager -n 15 -o short-monotonic -u 'meso360*' 2>&1 | sed "s/^/$node journal| /" >&2
 	done
-}
-
-# check NAME COMMAND...: PASS when COMMAND succeeds; FAIL with the end of its output otherwise.
-check() {
-	local name=$1 output
-	shift
-	if output=$("$@" 2>&1); then pass "$name"; else fail "$name" "$(tail -n 4 <<<"$output" | tr '\n' ' ')"; fi
-}
-
-# wait_for SECONDS WHAT COMMAND...: poll COMMAND until it succeeds; return 1 after the deadline.
-wait_for() {
-	local limit=$1 what=$2 deadline=$((SECONDS + $1))
-	shift 2
-	until "$@" >/dev/null 2>&1; do
-		if ((SECONDS >= deadline)); then
-			log "timed out after ${limit}s waiting for: $what"
-			return 1
-		fi
-		sleep 1
-	done
-}
-
-summary() {
-	echo
-	echo "==== meso360 e2e-fleet summary ($((SECONDS - T_START)) s) ===="
-	printf '%s\n' "${SUMMARY[@]}"
-	if ((FAILURES)); then echo "==== $FAILURES check(s) FAILED ===="; else echo "==== all checks passed ===="; fi
 }
 
 # --- the containers -------------------------------------------------------------------------------
