@@ -161,8 +161,10 @@ LAYOUT = """() => {
     return {
       narrow: document.documentElement.classList.contains('layout-narrow'),
       cards: [...document.querySelectorAll('.chart-card')].map(rect),
-      canvases: window.meso360.charts.charts.map(c => ({key: c.def.key, width: c.u.width, wrap: c.wrap.clientWidth})),
+      canvases: window.meso360.charts.charts.map(c => ({key: c.def.key, width: c.u.width, wrap: c.wrap.clientWidth,
+        plot: c.u.bbox.height / (window.devicePixelRatio || 1)})),
       charts: rect(document.getElementById('charts')),
+      map: rect(document.getElementById('track-map')),
       sidebar: rect(document.getElementById('sidebar')),
       scrollWidth: document.documentElement.scrollWidth,
       clientWidth: document.documentElement.clientWidth,
@@ -172,9 +174,12 @@ LAYOUT = """() => {
 }"""
 
 
+MIN_PLOT_PX = 100  # a chart's plot area (inside its axes): the map's row in the window once left it 40 px at 1400 x 900
+
+
 @pytest.mark.parametrize(
     ("width", "height", "narrow", "charts", "min_chart_px"),
-    [(390, 844, True, 4, 340), (768, 1024, False, 3, 450), (1400, 900, False, 3, 1050)],
+    [(390, 844, True, 4, 340), (768, 1024, False, 3, 450), (1366, 768, False, 3, 650), (1400, 900, False, 3, 650)],
 )
 def test_layout_follows_the_window_width_not_the_user_agent(open_page, width, height, narrow, charts, min_chart_px):
     page = open_page("/view", width, height)
@@ -185,17 +190,25 @@ def test_layout_follows_the_window_width_not_the_user_agent(open_page, width, he
     for chart in layout["canvases"]:
         assert chart["width"] >= min_chart_px, chart  # ~110 px when a desktop UA got the wide layout at 390 px
         assert chart["width"] == chart["wrap"], chart  # the chart fills its card
+        assert chart["plot"] >= MIN_PLOT_PX, chart
     assert layout["scrollWidth"] <= layout["clientWidth"] == width
     assert overflowing_elements(page) == []
     if narrow:
-        # one column: the charts above the sidebar, each chart 240 px tall, the page scrolls
+        # one column: the charts above the sidebar, each chart 280 px tall, the page scrolls
         assert layout["sidebar"]["top"] >= layout["charts"]["bottom"]
-        assert {round(card["height"]) for card in layout["cards"]} == {240}
+        assert {round(card["height"]) for card in layout["cards"]} == {280}
         assert all(card["left"] == pytest.approx(layout["cards"][0]["left"]) for card in layout["cards"])
         assert layout["scrollHeight"] > layout["innerHeight"]
-    else:
-        # charts beside a 240-px sidebar, sharing the window's height: no page scroll
+    elif width < 1200:
+        # charts beside a 240-px sidebar, filling the window's height; the map under them, one scroll away
         assert layout["sidebar"]["left"] >= layout["charts"]["right"]
+        assert layout["sidebar"]["width"] == pytest.approx(240)
+        assert layout["charts"]["bottom"] <= layout["innerHeight"]
+        assert layout["map"]["top"] >= layout["charts"]["bottom"] and layout["map"]["height"] >= 0.5 * height
+    else:
+        # charts | map | 240-px sidebar, all in the window: no page scroll
+        assert layout["charts"]["right"] <= layout["map"]["left"] < layout["map"]["right"] <= layout["sidebar"]["left"]
+        assert layout["map"]["width"] >= 280 and layout["map"]["height"] == pytest.approx(layout["charts"]["height"])
         assert layout["sidebar"]["width"] == pytest.approx(240)
         assert layout["scrollHeight"] <= layout["innerHeight"]
     screenshot(page, f"dashboard-{width}")
@@ -473,7 +486,7 @@ def test_dashboard_zoom_layout_and_icon_in_firefox(stack, tmp_path):  # noqa: F8
     )
 
     # layout by width with Firefox's desktop user agent
-    for width, narrow, charts, min_px in ((390, True, 4, 340), (768, False, 3, 450), (1400, False, 3, 1050)):
+    for width, narrow, charts, min_px in ((390, True, 4, 340), (768, False, 3, 450), (1400, False, 3, 650)):
         layout = checks["layout"][str(width)]
         assert layout["narrow"] is narrow, width
         assert len(layout["widths"]) == charts, width

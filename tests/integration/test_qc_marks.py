@@ -219,6 +219,21 @@ def test_the_dashboard_draws_each_flagged_temperature_and_its_hover_names_the_fl
         assert "step, suspect" in labels["step"] and "range, bad" in labels["range"], labels
         assert box["width"] > 0
         screenshot(page, "qc-marks-dashboard")
+        # A point on the plot's top edge (the chart scaled to end at 70 degC) keeps its whole ring: its top, above
+        # the plot, is drawn, not cut off (a column of pixels around the ring's top, every one above the plot).
+        top = page.evaluate(
+            """async (ts) => { const u = window.meso360.charts.charts[0].u; const r = window.devicePixelRatio || 1;
+               const scale = u.series[1].scale;
+               u.setScale(scale, {min: u.scales[scale].min, max: 70});
+               await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+               const m = window.meso360.qcMarks.drawn.temp.find((d) => d.ts === ts);
+               const x = Math.round(m.x * r + u.bbox.left), y = Math.round((m.y - 6) * r + u.bbox.top);
+               return [m.y, y + 3 < u.bbox.top, Array.from(u.ctx.getImageData(x, y - 3, 1, 7).data)]; }""",
+            live,
+        )
+        assert abs(top[0]) < 0.5 and top[1], top[:2]  # the point on the edge, the ring's top above the plot
+        column = [top[2][i : i + 3] for i in range(0, len(top[2]), 4)]
+        assert any(abs(r - 0xF3) < 20 and abs(g - 0x8B) < 30 and abs(b - 0xA8) < 30 for r, g, b in column), column
         page.uncheck("#qc-marks-toggle")
         wait_until(lambda: page.evaluate("(window.meso360.qcMarks.drawn.temp || []).length") == 0, 5, "marks hidden")
         page.reload()

@@ -208,7 +208,10 @@ export class ChartSet {
       const hintNode = document.createElement('div');
       hintNode.className = 'zoom-hint';
       hintNode.textContent = hint;
-      cardNode.append(title, wrap, hintNode);
+      const head = document.createElement('div'); // the title and, on its right, the hint: no line of its own
+      head.className = 'chart-head';
+      head.append(title, hintNode);
+      cardNode.append(head, wrap);
       this.container.append(cardNode);
       const opts = {
         width: 400, height: 200,

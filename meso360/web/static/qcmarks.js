@@ -144,9 +144,12 @@ export class QcMarks {
     const colors = { 1: cssColor('--wdir', '#fab387'), 2: cssColor('--t', '#f38ba8') };
     const halo = cssColor('--bg', '#1e1e2e');
     const { ctx } = u;
+    // Clipped to the plot and the ring's reach around it: a point on an edge (a spike is the chart's highest, the
+    // newest row is on the right) keeps its whole ring.
+    const reach = 8 * ratio;
     ctx.save();
     ctx.beginPath();
-    ctx.rect(u.bbox.left, u.bbox.top, u.bbox.width, u.bbox.height);
+    ctx.rect(u.bbox.left - reach, u.bbox.top - reach, u.bbox.width + 2 * reach, u.bbox.height + 2 * reach);
     ctx.clip();
     for (const [ts, entry] of marks) {
       if (ts < min || ts > max) continue;
