@@ -5,24 +5,52 @@ values' JSON text (",v1,v2,...") compressed on its own as raw deflate ending on 
 aligned, not final), plus the CRC-32 and length of that text; the text itself is not kept. A body is the
 gzip header, the chunks of the blocks wholly inside the window, freshly compressed text for the rest
 (the brackets and keys, the first block, the open last block), a final empty block and the trailer.
+A column's chunks of consecutive whole blocks are joined into one Run, kept while those blocks are the same
+(a new one every BLOCK_POINTS rows or so): a body then costs a few pieces per column, whatever the window's length.
 """
 
+import itertools
 import math
 import struct
 import zlib
 
 from meso360.web.points import POINT_KEYS
 
-BLOCK_POINTS = 256  # a new body compresses at most two blocks afresh (about 1.2 ms); 109 kB for 7200 points
+BLOCK_POINTS = 256  # a new body compresses at most two blocks afresh; 109 kB for 7200 points
 COMPRESS_LEVEL = 6
+# The text compressed afresh for each body (a few kB per piece) is deflated with a 4 kB window and small tables: a
+# compressor with zlib's default memory (about 270 kB, zeroed) took 65 us to make, ten times its work on a piece.
+FRESH_WINDOW_BITS = 12
+FRESH_MEMORY_LEVEL = 4
+_CRC_POLYNOMIAL = 0xEDB88320  # CRC-32's, reflected: bit 31 is x^0
+_serials = itertools.count()  # Block.serial: which blocks a Run joins
 # Magic, deflate, no flags, mtime 0, no extra flags, OS unknown: as gzip.compress(..., mtime=0) but OS 255.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _DATA_PREFIX = "data: {"
 
 
 def _deflate(data, finish=False):
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    """Return `data` as raw deflate, ended by a final block (`finish`) or a sync flush (more may follow)."""
+    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -FRESH_WINDOW_BITS, FRESH_MEMORY_LEVEL)
     return compressor.compress(data) + compressor.flush(zlib.Z_FINISH if finish else zlib.Z_SYNC_FLUSH)
+
+
+def _deflate_chunk(data):
+    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+def _multiply(first, second):
+    """Return first * second modulo CRC-32's polynomial (zlib's multmodp), both as CRC-32 values."""
+    product = 0
+    bit = 1 << 31
+    while first:
+        if first & bit:
+            product ^= second
+            first ^= bit
+        bit >>= 1
+        second = (second >> 1) ^ _CRC_POLYNOMIAL if second & 1 else second >> 1
+    return product
 
 
 def column_texts(frames):
@@ -40,24 +68,46 @@ class Chunk:
     """One column of a finished block: its text (",v1,v2,...") as raw deflate, its length and CRC-32 (not the text).
 
     `crc_shift` is the CRC of the text XOR the CRC of as many zero bytes: CRC-32 is affine, so
-    crc32(text, start) == crc32(zeros, start) ^ crc_shift for any start (see _GzipBody.chunk).
+    crc32(text, start) == crc32(zeros, start) ^ crc_shift for any start (see Run).
     """
 
     __slots__ = ("deflated", "length", "crc_shift")
 
     def __init__(self, text):
         data = text.encode()
-        self.deflated = _deflate(data)
+        self.deflated = _deflate_chunk(data)
         self.length = len(data)
         self.crc_shift = zlib.crc32(data) ^ zlib.crc32(bytes(len(data)))
+
+
+class Run:
+    """One column's chunks of consecutive blocks as one piece: their deflate joined, their text's length and CRC-32.
+
+    `power` is x^(8 * length) modulo CRC-32's polynomial: a CRC continued over the text from any start is
+    _multiply(power, start) ^ crc (zlib's crc32_combine), so adding a run to a body costs the same at any length.
+    """
+
+    __slots__ = ("deflated", "length", "crc", "power")
+
+    def __init__(self, chunks):
+        self.deflated = b"".join(chunk.deflated for chunk in chunks)
+        self.length = sum(chunk.length for chunk in chunks)
+        zeros = memoryview(bytes(self.length))
+        crc = 0
+        for chunk in chunks:
+            crc = zlib.crc32(zeros[: chunk.length], crc) ^ chunk.crc_shift
+        self.crc = crc
+        # crc32(zeros, start) ^ crc32(zeros, 0) == _multiply(power, start); start x^0 (bit 31) gives power itself
+        self.power = zlib.crc32(zeros, 1 << 31) ^ zlib.crc32(zeros)
 
 
 class Block:
     """Consecutive points of the window; `start` of them trimmed (set to None), chunks once finished."""
 
-    __slots__ = ("points", "start", "min_ts", "chunks")
+    __slots__ = ("serial", "points", "start", "min_ts", "chunks")
 
     def __init__(self):
+        self.serial = next(_serials)
         self.points = []
         self.start = 0
         self.min_ts = math.inf
@@ -83,23 +133,22 @@ class Block:
         return self.start == len(self.points)
 
     def view(self, cutoff):
-        """Return (the chunks, or None unless every point is held and inside the window, the points held).
+        """Return (serial, the chunks or None unless every point is held and inside the window, the points held).
 
         Call with the window's lock held: what is returned does not change with later appends and trims.
         """
         whole = self.chunks and self.start == 0 and self.min_ts >= cutoff
-        return (self.chunks if whole else None), self.points[self.start :]
+        return self.serial, (self.chunks if whole else None), self.points[self.start :]
 
 
 class _GzipBody:
-    """A gzip member built from text (compressed when a chunk or the end follows) and ready chunks."""
+    """A gzip member built from text (compressed when a run or the end follows) and ready runs."""
 
-    def __init__(self, max_chunk_length):
+    def __init__(self):
         self.parts = [_GZIP_HEADER]
         self.pending = []
         self.crc = 0
         self.length = 0
-        self.zeros = memoryview(bytes(max_chunk_length))
 
     def text(self, text):
         self.pending.append(text)
@@ -113,12 +162,12 @@ class _GzipBody:
         self.crc = zlib.crc32(data, self.crc)
         self.length += len(data)
 
-    def chunk(self, chunk):
+    def run(self, run):
         if self.pending:
             self._flush()
-        self.parts.append(chunk.deflated)
-        self.crc = zlib.crc32(self.zeros[: chunk.length], self.crc) ^ chunk.crc_shift
-        self.length += chunk.length
+        self.parts.append(run.deflated)
+        self.crc = _multiply(run.power, self.crc) ^ run.crc
+        self.length += run.length
 
     def finish(self):
         self._flush(finish=True)
@@ -126,34 +175,51 @@ class _GzipBody:
         return b"".join(self.parts)
 
 
-def history_gzip(head, views, cutoff):
-    """Return the gzip bytes of head + '"points":{"id":[...],...}}' (head: '{"vehicle":...,').
-
-    `views` are Block.view() in window order: the chunks are used as they are (after the first part of a
-    column: they start with a comma), else the points with ts >= cutoff are encoded now.
-    """
+def _parts(views, cutoff, runs):
+    """Given Block.view()s in window order and the runs of the previous body, return (the parts of the body: each a
+    Run per column or each column's text, the runs by (first serial, last serial) of their blocks)."""
     parts = []
-    max_length = 0
-    for chunks, points in views:
+    spans = []  # [index in parts, first serial, last serial, chunks of each block]
+    for serial, chunks, points in views:
         if chunks is not None and parts:
-            parts.append(chunks)
-            max_length = max(max_length, max(chunk.length for chunk in chunks))
+            if spans and spans[-1][0] == len(parts) - 1 and spans[-1][2] == serial - 1:
+                spans[-1][2] = serial
+                spans[-1][3].append(chunks)
+            else:
+                parts.append(None)
+                spans.append([len(parts) - 1, serial, serial, [chunks]])
         else:
             included = [point.frame for point in points if point.ts >= cutoff]
             if included:
                 parts.append(column_texts(included))
-    body = _GzipBody(max_length)
+    kept = {}
+    for index, first, last, blocks in spans:
+        found = runs.get((first, last)) or [Run(column) for column in zip(*blocks, strict=True)]
+        kept[(first, last)] = parts[index] = found
+    return parts, kept
+
+
+def history_gzip(head, views, cutoff, runs):
+    """Return (the gzip bytes of head + '"points":{"id":[...],...}}' (head: '{"vehicle":...,'), the runs to pass
+    next time).
+
+    `views` are Block.view() in window order: the chunks of consecutive whole blocks are used as Runs (after the
+    first part of a column: they start with a comma), else the points with ts >= cutoff are encoded now. `runs`:
+    what the previous call returned (the same blocks' runs are reused), {} at first.
+    """
+    parts, runs = _parts(views, cutoff, runs)
+    body = _GzipBody()
     body.text(head + '"points":{')
     for index, key in enumerate(POINT_KEYS):
         body.text(f'{"," if index else ""}"{key}":[')
         for number, part in enumerate(parts):
             piece = part[index]
-            if isinstance(piece, Chunk):
-                body.chunk(piece)
+            if isinstance(piece, Run):
+                body.run(piece)
             else:
                 if number:
                     body.text(",")
                 body.text(piece)
         body.text("]")
     body.text("}}")
-    return body.finish()
+    return body.finish(), runs

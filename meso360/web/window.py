@@ -55,6 +55,7 @@ class LiveWindow:
         self.latest_frames = (None, None, b"")  # (id before the last append, its last id, their frames as bytes)
         self._waiters = {}  # _Waiter -> None, in arrival order
         self._body_cache = None
+        self._runs = {}  # history.Run lists of the last body, by their blocks' serials (history_gzip)
 
     def append(self, rows):
         """Given [(ts, fix, values)] in file order, add them as Points, trim the window and wake the waiters."""
@@ -191,6 +192,7 @@ class LiveWindow:
             cutoff = -math.inf if self.newest_gps_ts is None else self.newest_gps_ts - self.history_seconds
             views = [block.view(cutoff) for block in self._blocks]
         head = f'{{"vehicle":{json.dumps(self.vehicle)},"last_id":{last_id},"qc":{qc_text},'
-        cached = (last_id, history_gzip(head, views, cutoff), qc_text)
+        body, self._runs = history_gzip(head, views, cutoff, self._runs)
+        cached = (last_id, body, qc_text)
         self._body_cache = cached
         return cached[:2]
