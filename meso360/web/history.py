@@ -16,7 +16,11 @@ import zlib
 
 from meso360.web.points import POINT_KEYS
 
-BLOCK_POINTS = 256  # a new body compresses at most two blocks afresh; 109 kB for 7200 points
+BLOCK_POINTS = 256  # 109 kB for 7200 points (64: 135 kB, each block compressed on its own)
+# The open block and the first (trimmed) one are also kept as groups of GROUP_POINTS compressed on their own: a new
+# body compresses afresh at most a group's worth of points at each end, not up to two blocks.
+GROUP_POINTS = 32
+SMALL_RUN_BYTES = 16 * 1024  # a run up to this long continues a CRC over zeros (1 us), longer ones by _multiply (4 us)
 COMPRESS_LEVEL = 6
 # The text compressed afresh for each body (a few kB per piece) is deflated with a 4 kB window and small tables: a
 # compressor with zlib's default memory (about 270 kB, zeroed) took 65 us to make, ten times its work on a piece.
@@ -24,6 +28,7 @@ FRESH_WINDOW_BITS = 12
 FRESH_MEMORY_LEVEL = 4
 _CRC_POLYNOMIAL = 0xEDB88320  # CRC-32's, reflected: bit 31 is x^0
 _serials = itertools.count()  # Block.serial: which blocks a Run joins
+_ZEROS = memoryview(bytes(SMALL_RUN_BYTES))
 # Magic, deflate, no flags, mtime 0, no extra flags, OS unknown: as gzip.compress(..., mtime=0) but OS 255.
 _GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _DATA_PREFIX = "data: {"
@@ -73,9 +78,9 @@ class Chunk:
 
     __slots__ = ("deflated", "length", "crc_shift")
 
-    def __init__(self, text):
+    def __init__(self, text, small=False):
         data = text.encode()
-        self.deflated = _deflate_chunk(data)
+        self.deflated = _deflate(data) if small else _deflate_chunk(data)
         self.length = len(data)
         self.crc_shift = zlib.crc32(data) ^ zlib.crc32(bytes(len(data)))
 
@@ -87,7 +92,7 @@ class Run:
     _multiply(power, start) ^ crc (zlib's crc32_combine), so adding a run to a body costs the same at any length.
     """
 
-    __slots__ = ("deflated", "length", "crc", "power")
+    __slots__ = ("deflated", "length", "crc", "power", "shift")
 
     def __init__(self, chunks):
         self.deflated = b"".join(chunk.deflated for chunk in chunks)
@@ -99,12 +104,29 @@ class Run:
         self.crc = crc
         # crc32(zeros, start) ^ crc32(zeros, 0) == _multiply(power, start); start x^0 (bit 31) gives power itself
         self.power = zlib.crc32(zeros, 1 << 31) ^ zlib.crc32(zeros)
+        self.shift = crc ^ zlib.crc32(zeros)  # as Chunk.crc_shift
+
+    def continued(self, start):
+        """Return the CRC-32 of the run's text continued from `start` (the CRC of what precedes it)."""
+        if self.length <= SMALL_RUN_BYTES:
+            return zlib.crc32(_ZEROS[: self.length], start) ^ self.shift
+        return _multiply(self.power, start) ^ self.crc
+
+
+def _group(points):
+    """Return (the least time of `points`, a Chunk per column of their text) for Block.groups."""
+    chunks = [Chunk("," + text, small=True) for text in column_texts(point.frame for point in points)]
+    return min(point.ts for point in points), chunks
 
 
 class Block:
-    """Consecutive points of the window; `start` of them trimmed (set to None), chunks once finished."""
+    """Consecutive points of the window; `start` of them trimmed (set to None), chunks once finished.
 
-    __slots__ = ("serial", "points", "start", "min_ts", "chunks")
+    `groups` holds (least time, chunks) of each full group of GROUP_POINTS (None: a group partly trimmed) while the
+    block is open, and again from its first trim on; a finished block inside the window needs only its chunks.
+    """
+
+    __slots__ = ("serial", "points", "start", "min_ts", "chunks", "groups")
 
     def __init__(self):
         self.serial = next(_serials)
@@ -112,33 +134,65 @@ class Block:
         self.start = 0
         self.min_ts = math.inf
         self.chunks = None
+        self.groups = []
 
     def add(self, point):
         """Add a point; return True when the block is full (then finish() it)."""
-        self.points.append(point)
+        points = self.points
+        points.append(point)
         if point.ts < self.min_ts:
             self.min_ts = point.ts
-        return len(self.points) >= BLOCK_POINTS
+        if len(points) % GROUP_POINTS == 0 and len(points) < BLOCK_POINTS:
+            begin = len(points) - GROUP_POINTS
+            self.groups.append(None if begin < self.start else _group(points[begin:]))
+        return len(points) >= BLOCK_POINTS
 
     def finish(self):
         if self.start:
             self.chunks = ()  # trimmed while open (a burst of rows): never wholly inside the window again
+            self.groups = self._groups()
             return
         self.chunks = [Chunk("," + text) for text in column_texts(point.frame for point in self.points)]
+        self.groups = None  # made again at the first trim
+
+    def _groups(self):
+        count = len(self.points) // GROUP_POINTS
+        return [
+            _group(self.points[number * GROUP_POINTS : (number + 1) * GROUP_POINTS])
+            if number * GROUP_POINTS >= self.start
+            else None
+            for number in range(count)
+        ]
 
     def trim_one(self):
         """Forget the oldest point still held; return True when none is left."""
         self.points[self.start] = None
         self.start += 1
+        if self.groups is None:
+            self.groups = self._groups()  # the first block from now on: kept in groups, once per block
         return self.start == len(self.points)
 
     def view(self, cutoff):
-        """Return (serial, the chunks or None unless every point is held and inside the window, the points held).
+        """Return (serial, the chunks or None unless every point is held and inside the window, the segments of the
+        points held in order: lists of points, and ((serial, group number), chunks, points) of the groups whole
+        inside the window).
 
         Call with the window's lock held: what is returned does not change with later appends and trims.
         """
-        whole = self.chunks and self.start == 0 and self.min_ts >= cutoff
-        return self.serial, (self.chunks if whole else None), self.points[self.start :]
+        if self.chunks and self.start == 0 and self.min_ts >= cutoff:
+            return self.serial, self.chunks, [self.points[:]]
+        segments = []
+        position = self.start
+        for number, group in enumerate(self.groups or ()):
+            begin = number * GROUP_POINTS
+            if group is None or begin < position or group[0] < cutoff:
+                continue
+            if begin > position:
+                segments.append(self.points[position:begin])
+            segments.append(((self.serial, number), group[1], self.points[begin : begin + GROUP_POINTS]))
+            position = begin + GROUP_POINTS
+        segments.append(self.points[position:])
+        return self.serial, None, segments
 
 
 class _GzipBody:
@@ -166,7 +220,7 @@ class _GzipBody:
         if self.pending:
             self._flush()
         self.parts.append(run.deflated)
-        self.crc = _multiply(run.power, self.crc) ^ run.crc
+        self.crc = run.continued(self.crc)
         self.length += run.length
 
     def finish(self):
@@ -177,25 +231,36 @@ class _GzipBody:
 
 def _parts(views, cutoff, runs):
     """Given Block.view()s in window order and the runs of the previous body, return (the parts of the body: each a
-    Run per column or each column's text, the runs by (first serial, last serial) of their blocks)."""
+    Run per column or each column's text, the runs by the keys of their blocks or groups).
+
+    A column's first part is always text (the chunks start with a comma). Whole blocks and groups are never in the
+    same run: the long run of whole blocks stays the same while the groups at both ends come and go.
+    """
     parts = []
-    spans = []  # [index in parts, first serial, last serial, chunks of each block]
-    for serial, chunks, points in views:
-        if chunks is not None and parts:
-            if spans and spans[-1][0] == len(parts) - 1 and spans[-1][2] == serial - 1:
-                spans[-1][2] = serial
-                spans[-1][3].append(chunks)
+    spans = []  # [index in parts, keys, chunks of each]
+    for serial, chunks, segments in views:
+        if chunks is not None:
+            segments = [(serial, chunks, segments[0])]
+        for segment in segments:
+            if isinstance(segment, list) or not parts:
+                points = segment if isinstance(segment, list) else segment[2]
+                included = [point.frame for point in points if point.ts >= cutoff]
+                if included:
+                    parts.append(column_texts(included))
+                continue
+            key, chunks, _points = segment
+            last = spans[-1] if spans else None
+            if last and last[0] == len(parts) - 1 and type(last[1][-1]) is type(key):
+                last[1].append(key)
+                last[2].append(chunks)
             else:
                 parts.append(None)
-                spans.append([len(parts) - 1, serial, serial, [chunks]])
-        else:
-            included = [point.frame for point in points if point.ts >= cutoff]
-            if included:
-                parts.append(column_texts(included))
+                spans.append([len(parts) - 1, [key], [chunks]])
     kept = {}
-    for index, first, last, blocks in spans:
-        found = runs.get((first, last)) or [Run(column) for column in zip(*blocks, strict=True)]
-        kept[(first, last)] = parts[index] = found
+    for index, keys, chunk_lists in spans:
+        key = tuple(keys)
+        found = runs.get(key) or [Run(column) for column in zip(*chunk_lists, strict=True)]
+        kept[key] = parts[index] = found
     return parts, kept
 
 

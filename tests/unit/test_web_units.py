@@ -101,7 +101,7 @@ def _random_rows(generator, start_ts, count):
     return rows
 
 
-@pytest.mark.parametrize("block_points", [3, 7, 64, history.BLOCK_POINTS])
+@pytest.mark.parametrize("block_points", [3, 7, 64, 100, history.BLOCK_POINTS])
 def test_history_body_decompresses_to_the_straightforward_json_through_trims_and_appends(monkeypatch, block_points):
     monkeypatch.setattr(history, "BLOCK_POINTS", block_points)
     generator = random.Random(block_points)
@@ -124,7 +124,7 @@ def test_history_body_decompresses_to_the_straightforward_json_through_trims_and
     assert gzip.decompress(window.history_body()[1]).decode() == _straightforward_history(window)
 
 
-def test_history_body_is_recompressed_only_for_the_trimmed_first_and_the_open_last_block(monkeypatch):
+def test_history_body_is_recompressed_only_for_a_group_of_the_trimmed_first_and_the_open_last_block(monkeypatch):
     window = _window_with(5000, history_seconds=3600)
     calls = []
     real_deflate = history._deflate
@@ -133,7 +133,7 @@ def test_history_body_is_recompressed_only_for_the_trimmed_first_and_the_open_la
     )
     window.append([(5000, True, [1.0] * 10)])
     window.history_body()
-    assert sum(calls) < 2 * history.BLOCK_POINTS * 100  # of about 400 kB of text
+    assert sum(calls) < 2 * history.GROUP_POINTS * 100  # of about 400 kB of text: a group's points at each end at most
 
 
 def test_a_run_continues_a_crc_from_any_start_as_crc32_over_its_text():
