@@ -172,15 +172,17 @@ class Block:
             self.groups = self._groups()  # the first block from now on: kept in groups, once per block
         return self.start == len(self.points)
 
-    def view(self, cutoff):
+    def view(self, cutoff, first):
         """Return (serial, the chunks or None unless every point is held and inside the window, the segments of the
         points held in order: lists of points, and ((serial, group number), chunks, points) of the groups whole
-        inside the window).
+        inside the window). `first`: no point of the window is in the body before this block's.
 
         Call with the window's lock held: what is returned does not change with later appends and trims.
         """
         if self.chunks and self.start == 0 and self.min_ts >= cutoff:
-            return self.serial, self.chunks, [self.points[:]]
+            # Its points are needed only as the first text of the columns: copying the list of every block touched
+            # each of the window's 7200 points, most of them out of the CPU's caches a while after the last row.
+            return self.serial, self.chunks, [self.points[:] if first else None]
         segments = []
         position = self.start
         for number, group in enumerate(self.groups or ()):
@@ -227,6 +229,22 @@ class _GzipBody:
         self._flush(finish=True)
         self.parts.append(struct.pack("<II", self.crc, self.length & 0xFFFFFFFF))
         return b"".join(self.parts)
+
+
+def block_views(blocks, cutoff):
+    """Return the view() of each of the window's `blocks` for history_gzip. Call with the window's lock held."""
+    views = []
+    first = True
+    for block in blocks:
+        view = block.view(cutoff, first)
+        views.append(view)
+        if first:
+            first = view[1] is None and not any(
+                point.ts >= cutoff
+                for segment in view[2]
+                for point in (segment if type(segment) is list else segment[2])
+            )
+    return views
 
 
 def _parts(views, cutoff, runs):

@@ -8,7 +8,7 @@ import math
 import threading
 import time
 
-from meso360.web.history import Block, history_gzip
+from meso360.web.history import Block, block_views, history_gzip
 from meso360.web.points import Point
 
 # Ids start at the server's start time in milliseconds since 2024 so that the ids of a restarted server are
@@ -190,7 +190,7 @@ class LiveWindow:
         with self.condition:
             last_id = self.last_id
             cutoff = -math.inf if self.newest_gps_ts is None else self.newest_gps_ts - self.history_seconds
-            views = [block.view(cutoff) for block in self._blocks]
+            views = block_views(self._blocks, cutoff)
         head = f'{{"vehicle":{json.dumps(self.vehicle)},"last_id":{last_id},"qc":{qc_text},'
         body, self._runs = history_gzip(head, views, cutoff, self._runs)
         cached = (last_id, body, qc_text)
