@@ -45,7 +45,9 @@ class LiveWindow:
         self.history_seconds = history_seconds
         # 1 Hz data plus slack for bursts of rows without fix (timed by arrival).
         self.max_points = int(history_seconds * 1.5) + 600
-        self.condition = threading.Condition()
+        # Held as a plain RLock where nothing waits on the Condition: `with self._lock` runs no Python frames.
+        self._lock = threading.RLock()
+        self.condition = threading.Condition(self._lock)
         self.closed = False
         self._points = collections.deque()
         self._blocks = collections.deque([Block()])  # the same points, for history_body()
@@ -97,17 +99,19 @@ class LiveWindow:
 
     def wait_for_newer(self, last_id, timeout_s):
         """Block until a point after `last_id` is appended, the window is closed, or `timeout_s` passed."""
-        with self.condition:
+        with self._lock:
             if self.last_id != last_id or self.closed:
                 return
             waiter = _Waiter()
             self._waiters[waiter] = None
-        waiter.lock.acquire(timeout=timeout_s)
-        with self.condition:
-            if self._waiters.pop(waiter, 1) is None:
-                return  # timed out, not in a chain
+        if not waiter.lock.acquire(timeout=timeout_s):
+            with self._lock:
+                if self._waiters.pop(waiter, 1) is None:
+                    return  # timed out, not in a chain
+        # Woken (or timed out just as the chain was made): _wake_waiters took it out of _waiters and set its next
+        # before it released the first waiter, so no lock is needed to pass it on.
         if waiter.next is not None:
-            waiter.next.lock.release()  # woken or timed out just as the chain was made: pass it on
+            waiter.next.lock.release()
 
     def _trim(self):
         points = self._points
