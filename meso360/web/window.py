@@ -8,7 +8,7 @@ import math
 import threading
 import time
 
-from meso360.web.history import Block, history_gzip
+from meso360.web.history import Block, block_views, history_gzip
 from meso360.web.points import Point
 
 # Ids start at the server's start time in milliseconds since 2024 so that the ids of a restarted server are
@@ -45,7 +45,9 @@ class LiveWindow:
         self.history_seconds = history_seconds
         # 1 Hz data plus slack for bursts of rows without fix (timed by arrival).
         self.max_points = int(history_seconds * 1.5) + 600
-        self.condition = threading.Condition()
+        # Held as a plain RLock where nothing waits on the Condition: `with self._lock` runs no Python frames.
+        self._lock = threading.RLock()
+        self.condition = threading.Condition(self._lock)
         self.closed = False
         self._points = collections.deque()
         self._blocks = collections.deque([Block()])  # the same points, for history_body()
@@ -55,6 +57,7 @@ class LiveWindow:
         self.latest_frames = (None, None, b"")  # (id before the last append, its last id, their frames as bytes)
         self._waiters = {}  # _Waiter -> None, in arrival order
         self._body_cache = None
+        self._runs = {}  # history.Run lists of the last body, by their blocks' serials (history_gzip)
 
     def append(self, rows):
         """Given [(ts, fix, values)] in file order, add them as Points, trim the window and wake the waiters."""
@@ -96,17 +99,19 @@ class LiveWindow:
 
     def wait_for_newer(self, last_id, timeout_s):
         """Block until a point after `last_id` is appended, the window is closed, or `timeout_s` passed."""
-        with self.condition:
+        with self._lock:
             if self.last_id != last_id or self.closed:
                 return
             waiter = _Waiter()
             self._waiters[waiter] = None
-        waiter.lock.acquire(timeout=timeout_s)
-        with self.condition:
-            if self._waiters.pop(waiter, 1) is None:
-                return  # timed out, not in a chain
+        if not waiter.lock.acquire(timeout=timeout_s):
+            with self._lock:
+                if self._waiters.pop(waiter, 1) is None:
+                    return  # timed out, not in a chain
+        # Woken (or timed out just as the chain was made): _wake_waiters took it out of _waiters and set its next
+        # before it released the first waiter, so no lock is needed to pass it on.
         if waiter.next is not None:
-            waiter.next.lock.release()  # woken or timed out just as the chain was made: pass it on
+            waiter.next.lock.release()
 
     def _trim(self):
         points = self._points
@@ -189,8 +194,9 @@ class LiveWindow:
         with self.condition:
             last_id = self.last_id
             cutoff = -math.inf if self.newest_gps_ts is None else self.newest_gps_ts - self.history_seconds
-            views = [block.view(cutoff) for block in self._blocks]
+            views = block_views(self._blocks, cutoff)
         head = f'{{"vehicle":{json.dumps(self.vehicle)},"last_id":{last_id},"qc":{qc_text},'
-        cached = (last_id, history_gzip(head, views, cutoff), qc_text)
+        body, self._runs = history_gzip(head, views, cutoff, self._runs)
+        cached = (last_id, body, qc_text)
         self._body_cache = cached
         return cached[:2]

@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import random
+import zlib
 
 import pytest
 
@@ -100,7 +101,7 @@ def _random_rows(generator, start_ts, count):
     return rows
 
 
-@pytest.mark.parametrize("block_points", [3, 7, 64, history.BLOCK_POINTS])
+@pytest.mark.parametrize("block_points", [3, 7, 64, 100, history.BLOCK_POINTS])
 def test_history_body_decompresses_to_the_straightforward_json_through_trims_and_appends(monkeypatch, block_points):
     monkeypatch.setattr(history, "BLOCK_POINTS", block_points)
     generator = random.Random(block_points)
@@ -123,7 +124,7 @@ def test_history_body_decompresses_to_the_straightforward_json_through_trims_and
     assert gzip.decompress(window.history_body()[1]).decode() == _straightforward_history(window)
 
 
-def test_history_body_is_recompressed_only_for_the_trimmed_first_and_the_open_last_block(monkeypatch):
+def test_history_body_is_recompressed_only_for_a_group_of_the_trimmed_first_and_the_open_last_block(monkeypatch):
     window = _window_with(5000, history_seconds=3600)
     calls = []
     real_deflate = history._deflate
@@ -132,7 +133,38 @@ def test_history_body_is_recompressed_only_for_the_trimmed_first_and_the_open_la
     )
     window.append([(5000, True, [1.0] * 10)])
     window.history_body()
-    assert sum(calls) < 2 * history.BLOCK_POINTS * 100  # of about 400 kB of text
+    assert sum(calls) < 2 * history.GROUP_POINTS * 100  # of about 400 kB of text: a group's points at each end at most
+
+
+def test_a_run_continues_a_crc_from_any_start_as_crc32_over_its_text():
+    generator = random.Random(7)
+    texts = [
+        "," + ",".join(str(generator.randint(-999, 99999)) for _ in range(generator.randint(1, 300))) for _ in range(5)
+    ]
+    run = history.Run([history.Chunk(text) for text in texts])
+    data = "".join(texts).encode()
+    assert run.length == len(data) and zlib.decompressobj(-15).decompress(run.deflated) == data
+    for start in [0, 1, 0xFFFFFFFF, 1 << 31, *(generator.getrandbits(32) for _ in range(50))]:
+        assert history._multiply(run.power, start) ^ run.crc == zlib.crc32(data, start)
+
+
+def test_history_bodies_after_appends_reuse_the_runs_of_the_unchanged_blocks_and_equal_a_body_built_anew():
+    window = _window_with(3000, history_seconds=2000)
+    window.history_body()
+    runs = dict(window._runs)
+    assert runs and all(len(columns) == len(POINT_KEYS) for columns in runs.values())
+    for ts in range(3000, 3000 + history.BLOCK_POINTS):
+        window.append([(ts, True, [float(ts)] + [None] * 9)])
+        _last_id, body = window.history_body()
+        if ts == 3000:
+            assert all(window._runs[key] is runs[key] for key in window._runs)  # the same objects, not remade
+        if ts % 17:
+            continue  # the costly comparisons on every 17th row: trims, appends and finished blocks among them
+        assert gzip.decompress(body).decode() == _straightforward_history(window)
+        rebuilt = LiveWindow(window.vehicle, window.history_seconds, first_id=window.first_id() - 1)
+        rebuilt.append([(point.ts, True, [float(point.ts)] + [None] * 9) for point in window.snapshot()[1]])
+        assert gzip.decompress(rebuilt.history_body()[1]) == gzip.decompress(body)
+    assert set(window._runs) != set(runs)  # a block finished and one left the window: other runs since
 
 
 def test_downsampling_keeps_each_series_minimum_and_maximum_in_time_order():
