@@ -11,53 +11,16 @@ A column's chunks of consecutive whole blocks are joined into one Run, kept whil
 
 import itertools
 import math
-import struct
-import zlib
 
+from meso360.web.deflate_parts import Chunk, GzipBody, Run
 from meso360.web.points import POINT_KEYS
 
 BLOCK_POINTS = 256  # 109 kB for 7200 points (64: 135 kB, each block compressed on its own)
 # The open block and the first (trimmed) one are also kept as groups of GROUP_POINTS compressed on their own: a new
 # body compresses afresh at most a group's worth of points at each end, not up to two blocks.
 GROUP_POINTS = 32
-SMALL_RUN_BYTES = 16 * 1024  # a run up to this long continues a CRC over zeros (1 us), longer ones by _multiply (4 us)
-COMPRESS_LEVEL = 6
-# The text compressed afresh for each body (a few kB per piece) and the groups are deflated with a 4 kB window and
-# small tables: a compressor with zlib's default memory (about 270 kB, zeroed) took 65 us to make, ten times its work
-# on a piece. Level 1: a body after a new row 0.6 -> 0.45 ms in-process, 0.5 kB larger.
-FRESH_WINDOW_BITS = 12
-FRESH_MEMORY_LEVEL = 4
-FRESH_LEVEL = 1
-_CRC_POLYNOMIAL = 0xEDB88320  # CRC-32's, reflected: bit 31 is x^0
 _serials = itertools.count()  # Block.serial: which blocks a Run joins
-_ZEROS = memoryview(bytes(SMALL_RUN_BYTES))
-# Magic, deflate, no flags, mtime 0, no extra flags, OS unknown: as gzip.compress(..., mtime=0) but OS 255.
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 _DATA_PREFIX = "data: {"
-
-
-def _deflate(data, finish=False):
-    """Return `data` as raw deflate, ended by a final block (`finish`) or a sync flush (more may follow)."""
-    compressor = zlib.compressobj(FRESH_LEVEL, zlib.DEFLATED, -FRESH_WINDOW_BITS, FRESH_MEMORY_LEVEL)
-    return compressor.compress(data) + compressor.flush(zlib.Z_FINISH if finish else zlib.Z_SYNC_FLUSH)
-
-
-def _deflate_chunk(data):
-    compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
-
-
-def _multiply(first, second):
-    """Return first * second modulo CRC-32's polynomial (zlib's multmodp), both as CRC-32 values."""
-    product = 0
-    bit = 1 << 31
-    while first:
-        if first & bit:
-            product ^= second
-            first ^= bit
-        bit >>= 1
-        second = (second >> 1) ^ _CRC_POLYNOMIAL if second & 1 else second >> 1
-    return product
 
 
 def column_texts(frames):
@@ -69,50 +32,6 @@ def column_texts(frames):
     tokens = ",".join(frame[frame.index(_DATA_PREFIX) + len(_DATA_PREFIX) : -3] for frame in frames).split(",")
     count = len(POINT_KEYS)
     return [",".join(tokens[index::count]).replace(f'"{key}":', "") for index, key in enumerate(POINT_KEYS)]
-
-
-class Chunk:
-    """One column of a finished block: its text (",v1,v2,...") as raw deflate, its length and CRC-32 (not the text).
-
-    `crc_shift` is the CRC of the text XOR the CRC of as many zero bytes: CRC-32 is affine, so
-    crc32(text, start) == crc32(zeros, start) ^ crc_shift for any start (see Run).
-    """
-
-    __slots__ = ("deflated", "length", "crc_shift")
-
-    def __init__(self, text, small=False):
-        data = text.encode()
-        self.deflated = _deflate(data) if small else _deflate_chunk(data)
-        self.length = len(data)
-        self.crc_shift = zlib.crc32(data) ^ zlib.crc32(bytes(len(data)))
-
-
-class Run:
-    """One column's chunks of consecutive blocks as one piece: their deflate joined, their text's length and CRC-32.
-
-    `power` is x^(8 * length) modulo CRC-32's polynomial: a CRC continued over the text from any start is
-    _multiply(power, start) ^ crc (zlib's crc32_combine), so adding a run to a body costs the same at any length.
-    """
-
-    __slots__ = ("deflated", "length", "crc", "power", "shift")
-
-    def __init__(self, chunks):
-        self.deflated = b"".join(chunk.deflated for chunk in chunks)
-        self.length = sum(chunk.length for chunk in chunks)
-        zeros = memoryview(bytes(self.length))
-        crc = 0
-        for chunk in chunks:
-            crc = zlib.crc32(zeros[: chunk.length], crc) ^ chunk.crc_shift
-        self.crc = crc
-        # crc32(zeros, start) ^ crc32(zeros, 0) == _multiply(power, start); start x^0 (bit 31) gives power itself
-        self.power = zlib.crc32(zeros, 1 << 31) ^ zlib.crc32(zeros)
-        self.shift = crc ^ zlib.crc32(zeros)  # as Chunk.crc_shift
-
-    def continued(self, start):
-        """Return the CRC-32 of the run's text continued from `start` (the CRC of what precedes it)."""
-        if self.length <= SMALL_RUN_BYTES:
-            return zlib.crc32(_ZEROS[: self.length], start) ^ self.shift
-        return _multiply(self.power, start) ^ self.crc
 
 
 def _group(points):
@@ -199,40 +118,6 @@ class Block:
         return self.serial, None, segments
 
 
-class _GzipBody:
-    """A gzip member built from text (compressed when a run or the end follows) and ready runs."""
-
-    def __init__(self):
-        self.parts = [_GZIP_HEADER]
-        self.pending = []
-        self.crc = 0
-        self.length = 0
-
-    def text(self, text):
-        self.pending.append(text)
-
-    def _flush(self, finish=False):
-        if not self.pending and not finish:
-            return
-        data = "".join(self.pending).encode()
-        self.pending = []
-        self.parts.append(_deflate(data, finish))
-        self.crc = zlib.crc32(data, self.crc)
-        self.length += len(data)
-
-    def run(self, run):
-        if self.pending:
-            self._flush()
-        self.parts.append(run.deflated)
-        self.crc = run.continued(self.crc)
-        self.length += run.length
-
-    def finish(self):
-        self._flush(finish=True)
-        self.parts.append(struct.pack("<II", self.crc, self.length & 0xFFFFFFFF))
-        return b"".join(self.parts)
-
-
 def block_views(blocks, cutoff):
     """Return the view() of each of the window's `blocks` for history_gzip. Call with the window's lock held."""
     views = []
@@ -293,7 +178,7 @@ def history_gzip(head, views, cutoff, runs):
     what the previous call returned (the same blocks' runs are reused), {} at first.
     """
     parts, runs = _parts(views, cutoff, runs)
-    body = _GzipBody()
+    body = GzipBody()
     body.text(head + '"points":{')
     for index, key in enumerate(POINT_KEYS):
         body.text(f'{"," if index else ""}"{key}":[')

@@ -14,7 +14,7 @@ from meso360 import config as config_module
 from meso360 import gaps
 from meso360.ctl.passwd_cmd import set_password_hash
 from meso360.datafile import RowReader, number_or_none
-from meso360.web import auth, history
+from meso360.web import auth, deflate_parts, history
 from meso360.web.daysample import ParsedDay, downsample
 from meso360.web.points import POINT_KEYS, SERIES_KEYS, series_values
 from meso360.web.tally import DayTally
@@ -127,9 +127,9 @@ def test_history_body_decompresses_to_the_straightforward_json_through_trims_and
 def test_history_body_is_recompressed_only_for_a_group_of_the_trimmed_first_and_the_open_last_block(monkeypatch):
     window = _window_with(5000, history_seconds=3600)
     calls = []
-    real_deflate = history._deflate
+    real_deflate = deflate_parts.deflate
     monkeypatch.setattr(
-        history, "_deflate", lambda data, finish=False: calls.append(len(data)) or real_deflate(data, finish)
+        deflate_parts, "deflate", lambda data, finish=False: calls.append(len(data)) or real_deflate(data, finish)
     )
     window.append([(5000, True, [1.0] * 10)])
     window.history_body()
@@ -141,11 +141,11 @@ def test_a_run_continues_a_crc_from_any_start_as_crc32_over_its_text():
     texts = [
         "," + ",".join(str(generator.randint(-999, 99999)) for _ in range(generator.randint(1, 300))) for _ in range(5)
     ]
-    run = history.Run([history.Chunk(text) for text in texts])
+    run = deflate_parts.Run([deflate_parts.Chunk(text) for text in texts])
     data = "".join(texts).encode()
     assert run.length == len(data) and zlib.decompressobj(-15).decompress(run.deflated) == data
     for start in [0, 1, 0xFFFFFFFF, 1 << 31, *(generator.getrandbits(32) for _ in range(50))]:
-        assert history._multiply(run.power, start) ^ run.crc == zlib.crc32(data, start)
+        assert deflate_parts.multiply(run.power, start) ^ run.crc == zlib.crc32(data, start)
 
 
 def test_history_bodies_after_appends_reuse_the_runs_of_the_unchanged_blocks_and_equal_a_body_built_anew():
