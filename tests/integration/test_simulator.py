@@ -262,8 +262,8 @@ def test_malformed_html200_and_huge(simulator):
 
 def test_frozen_gps_repeats_the_previous_gps_time(simulator):
     sim = simulator(rate=20, prefill=5)
+    start = sim.state()["newest_record"]  # before the fault: at 20 records a second one could come between
     sim.fault("frozen_gps", count=3)
-    start = sim.state()["newest_record"]
     sim.wait_for_record(start + 8)
     records = sim.records("Obs", start, start + 8)
     gps = [r["vals"][10] for r in records]
