@@ -58,7 +58,9 @@ def start_daemon(directory):
         f"[meso360]\ndata_dir = {directory}/data\nsupport_dir = {directory}/support\nstate_dir = {directory}/state\n"
         "[web]\nlisten = 127.0.0.1:0\nhistory_hours = 2\n"
     )
-    process, port = benchlib.start_daemon("meso360.web.daemon", ["--config", str(config)], directory / "web.log")
+    process, port = benchlib.start_daemon(
+        "meso360.web.daemon", ["--config", str(config)], directory / "web.log", unit="meso360-web.service"
+    )
     deadline = time.monotonic() + 60
     url = f"http://127.0.0.1:{port}"
     while requests.get(url + "/healthz", timeout=5).status_code != 200:
