@@ -59,16 +59,7 @@ def _line_offset(path, counts, line):
 SPLIT_MIN_BYTES = 2 * 1024 * 1024
 # The helper is a new interpreter, ready about 30 ms after it is started: this process takes a little more.
 SPLIT_SHARE = 0.55
-# `python3 -m meso360.web.dayrange` without what it does not need: no site (its .pth files and sitecustomize), no
-# environment, no runpy; this package's own directory given instead (about 10 ms sooner ready).
-_PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-HELPER_COMMAND = (
-    sys.executable,
-    "-I",
-    "-S",
-    "-c",
-    f"import sys; sys.path.insert(0, {_PACKAGE_PARENT!r}); from meso360.web.dayrange import main; sys.exit(main())",
-)
+HELPER_COMMAND = (sys.executable, "-m", "meso360.web.dayrange")
 HELPER_TIMEOUT_S = 60.0
 _HELPER_FAILED = object()
 
