@@ -4,8 +4,8 @@ import datetime as dt
 import math
 import os
 import re
-from itertools import repeat
-from operator import floordiv, mod
+from itertools import islice, repeat
+from operator import floordiv, le, mod
 from pathlib import Path
 
 OBS_COLUMNS = (
@@ -31,6 +31,8 @@ GPS_DATE_COLUMN = OBS_COLUMNS.index("gps_date")
 GPS_TIME_COLUMN = OBS_COLUMNS.index("gps_time")
 
 _OBS_FILE_RE = re.compile(r"^(\d{8})\.txt$")
+_TIME_OF_DAY = "(?:[01][0-9]|2[0-3])[0-5][0-9][0-5][0-9]"  # HHMMSS as _clock_seconds accepts it (ASCII digits)
+_TIMES_RE = re.compile(f"{_TIME_OF_DAY}(?:,{_TIME_OF_DAY})*")
 _GPS_TOKEN_STRIP = "'\" \t"  # noqa: S105  not a password: what is stripped from GPS tokens
 
 
@@ -143,6 +145,19 @@ class RowReader:
                     return [midnight + second for second in seconds]
                 return [midnights[date] + second for date, second in zip(dates, seconds, strict=True)]
         return [self.gps_seconds_of(date, time) for date, time in zip(dates, times, strict=True)]
+
+    def one_date_in_order(self, dates, times):
+        """Given the gps_date and gps_time cells of many rows, return True when they all have the same valid date
+        and a valid time, in time order (equal times allowed): every row has a GPS time by gps_seconds_of() and
+        they never go back. False says nothing (column_seconds() then tells).
+
+        Checked in bulk on the texts, no per-row Python: on one date, HHMMSS texts sort as their times do.
+        """
+        if not dates or dates.count(dates[0]) != len(dates) or self.midnight(dates[0]) is None:
+            return False
+        if not _TIMES_RE.fullmatch(",".join(times)):
+            return False
+        return all(map(le, times, islice(times, 1, None)))
 
 
 def format_gps_datetime(when):

@@ -6,7 +6,7 @@ a day; the day history is timed cold (a past day never requested), warm (yesterd
 Today's QC sidecar follows its rows as ingest's QC thread keeps it, with a t_fast spike (a QC mark sent to every
 client) every --qc-spike-every rows. Runs the real daemon on 127.0.0.1 (port 0) over files in a temporary
 directory; prints a table, asserts nothing.
-    .venv/bin/python scripts/bench_web.py [--seconds 60] [--clients 100] [--live-only | --range-only]
+    .venv/bin/python scripts/bench_web.py [--seconds 60] [--clients 100] [--live-only | --range-only | --day-only]
         [--qc-spike-every 10]
 """
 
@@ -59,7 +59,9 @@ def start_daemon(directory):
         f"[meso360]\ndata_dir = {directory}/data\nsupport_dir = {directory}/support\nstate_dir = {directory}/state\n"
         "[web]\nlisten = 127.0.0.1:0\nhistory_hours = 2\n"
     )
-    process, port = benchlib.start_daemon("meso360.web.daemon", ["--config", str(config)], directory / "web.log")
+    process, port = benchlib.start_daemon(
+        "meso360.web.daemon", ["--config", str(config)], directory / "web.log", unit="meso360-web.service"
+    )
     deadline = time.monotonic() + 60
     url = f"http://127.0.0.1:{port}"
     while requests.get(url + "/healthz", timeout=5).status_code != 200:
@@ -184,6 +186,9 @@ def main():
         "--qc-spike-every", type=int, default=10, help="a t_fast spike (a QC mark) every N appended rows, 0: none"
     )
     parser.add_argument("--range-only", action="store_true", help="measure only the 24 h range across two files")
+    parser.add_argument(
+        "--day-only", action="store_true", help="measure only the day history (past days, yesterday, today)"
+    )
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-web-") as temporary:
@@ -222,10 +227,11 @@ def main():
         process, url = start_daemon(directory)
         try:
             if not args.range_only:
-                results += run_bench(url, process.pid, today, args, now, qc_stream)
+                if not args.day_only:
+                    results += run_bench(url, process.pid, today, args, now, qc_stream)
                 if not args.live_only:
                     results += day_history_bench(url, process.pid, now)
-            if not args.live_only:
+            if not args.live_only and not args.day_only:
                 results += range_history_bench(url, now)
         finally:
             process.terminate()
@@ -360,6 +366,7 @@ def day_history_bench(url, pid, now):
     """Time /api/history/<day>?points=2000: past days cold, one again cached; yesterday and today warmed."""
     session = requests.Session()
     yesterday = now - dt.timedelta(days=1)
+    rss_before = process_rss_mb(pid)
     colds = []
     for day in PAST_DAYS:  # each requested once: never read before
         cold, document = timed_get(session, url + f"/api/history/{day}?points=2000")
@@ -379,6 +386,7 @@ def day_history_bench(url, pid, now):
         ("past day, unchanged file again (cached) (ms)", f"{again:.1f}", ""),
         (f"yesterday ({yesterday_document['total_rows']} rows), warmed (ms)", f"{warm_yesterday:.1f}", "<= 300"),
         (f"today ({today_document['total_rows']} rows, grown since), warm (ms)", f"{warm_today:.0f}", "<= 300"),
+        ("web RSS before the day history requests (MB)", f"{rss_before:.1f}", ""),
         ("web RSS after the day history requests (MB)", f"{rss:.1f}", "<= 40"),
     ]
 

@@ -39,11 +39,20 @@ def describe(python):
     return f"daemons ran on {python} (Python {version.stdout.strip()})"
 
 
-def start_daemon(module, arguments, log_path, timeout_s=60):
+def unit_environment(unit):
+    """Return {name: value} of the Environment= lines of units/UNIT (what systemd gives that daemon)."""
+    lines = (REPO / "units" / unit).read_text().splitlines()
+    pairs = [word.split("=", 1) for line in lines if line.startswith("Environment=") for word in line[12:].split()]
+    return dict(pairs)
+
+
+def start_daemon(module, arguments, log_path, timeout_s=60, unit=None):
     """Start `python -m MODULE ARGUMENTS --port-file FILE` on the daemons' interpreter (MALLOC_ARENA_MAX=2 as in
-    the units), its stderr into log_path; return (process, port) once it listens. Exit when it does not start."""
+    the units; with `unit`, the Environment= of units/UNIT), its stderr into log_path; return (process, port) once
+    it listens. Exit when it does not start."""
     python, env = daemon_python()
     env["MALLOC_ARENA_MAX"] = "2"
+    env.update(unit_environment(unit) if unit else {})
     port_file = Path(log_path).with_suffix(".port")
     process = subprocess.Popen(  # noqa: S603  argv list, no shell: this repository's daemon
         [python, "-m", module, *arguments, "--port-file", str(port_file)],

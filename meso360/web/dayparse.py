@@ -8,7 +8,9 @@ careful path for that chunk or column only.
 """
 
 import array
+import itertools
 import math
+import operator
 
 from meso360.datafile import GPS_DATE_COLUMN, GPS_TIME_COLUMN, OBS_COLUMN_COUNT, OBS_COLUMNS, number_or_none
 from meso360.web.points import SERIES_INDEXES
@@ -65,9 +67,42 @@ def parse_chunk(text, rows, single=()):
         return [], [() for _ in SERIES_INDEXES]
     dates = tokens[GPS_DATE_COLUMN:-1:OBS_COLUMN_COUNT]
     times = tokens[GPS_TIME_COLUMN:-1:OBS_COLUMN_COUNT]
-    seconds = rows.column_seconds(dates, times)
+    return rows.column_seconds(dates, times), _series(tokens, single)
+
+
+def parse_ordered_chunk(text, rows, single=()):
+    """Given complete lines of a daily file, return (row count, seconds_at, series) of its well-formed rows, or
+    None when one of them has no valid GPS fix or they go back in time.
+
+    seconds_at(start, step): the epoch seconds of rows start, start + step, ... (a list); series as parse_chunk's.
+    In the common case (one date, times in order: checked in bulk) only the rows asked for are converted.
+    """
+    tokens = _tokens(text)
+    count = (len(tokens) - 1) // OBS_COLUMN_COUNT
+    if not count:
+        return 0, lambda _start, _step: [], [() for _ in SERIES_INDEXES]
+    dates = tokens[GPS_DATE_COLUMN:-1:OBS_COLUMN_COUNT]
+    times = tokens[GPS_TIME_COLUMN:-1:OBS_COLUMN_COUNT]
+    if rows.one_date_in_order(dates, times):
+
+        def seconds_at(start, step):
+            return list(map(rows.gps_seconds_of, dates[start::step], times[start::step]))
+
+    else:
+        seconds = rows.column_seconds(dates, times)
+        if None in seconds or not all(map(operator.le, seconds, itertools.islice(seconds, 1, None))):
+            return None
+
+        def seconds_at(start, step):
+            return seconds[start::step]
+
+    return count, seconds_at, _series(tokens, single)
+
+
+def _series(tokens, single):
+    """Given a chunk's cells (_tokens), return each series' floats (an iterable), in SERIES order."""
     series = []
     for index, column in enumerate(SERIES_INDEXES):
         texts = tokens[column:-1:OBS_COLUMN_COUNT]
         series.append(map(_float_table(texts, index in single).__getitem__, texts))
-    return seconds, series
+    return series

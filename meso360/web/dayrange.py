@@ -68,17 +68,18 @@ def range_extremes(path, begin, end, size):
         if after == offset:
             break
         offset = after
-        seconds, series = dayparse.parse_chunk(text, reader, SINGLE)
-        if not seconds:
+        parsed = dayparse.parse_ordered_chunk(text, reader, SINGLE)
+        if parsed is None:
+            return None
+        count, seconds_at, series = parsed
+        if not count:
             continue
-        if None in seconds or (previous is not None and seconds[0] < previous):
+        if previous is not None and seconds_at(0, count)[0] < previous:
             return None
-        if not all(map(operator.le, seconds, itertools.islice(seconds, 1, None))):
-            return None
-        previous = seconds[-1]
-        starts += seconds[-rows % size :: size]
-        ends += seconds[(size - 1 - rows) % size :: size]
-        rows += len(seconds)
+        previous = seconds_at(count - 1, count)[0]
+        starts += seconds_at(-rows % size, size)
+        ends += seconds_at((size - 1 - rows) % size, size)
+        rows += count
         for index, values in enumerate(series):
             values = carry[index] + list(values) if carry[index] else list(values)
             whole = len(values) // size * size

@@ -101,6 +101,31 @@ def test_every_gps_time_path_follows_the_one_parser():
     assert bulk == [int(datafile.parse_gps_datetime(d, t).timestamp()) for d, t in good]
 
 
+@pytest.mark.parametrize(
+    ("dates", "times", "expected"),
+    [
+        (["050625"] * 3, ["000000", "095959", "235959"], True),
+        (["050625"] * 3, ["120000", "120000", "120001"], True),  # equal times: in order
+        (["050625"] * 2, ["120001", "120000"], False),  # back in time
+        (["050625", "060625"], ["235959", "000000"], False),  # two dates: column_seconds decides
+        (["050625"] * 2, ["120000", "126000"], False),  # minute 60
+        (["050625"] * 2, ["120000", "240000"], False),  # hour 24
+        (["050625"] * 2, ["120000", "12000"], False),  # five digits
+        (["050625"] * 2, ["120000", "1200000"], False),  # seven digits
+        (["050625"] * 2, ["120000", "12000\u00b2"], False),  # a superscript digit
+        (["050625"] * 2, ["120000", "nan"], False),
+        (["320625"] * 2, ["120000", "120001"], False),  # no such date
+        ([], [], False),
+    ],
+)
+def test_one_date_in_order_is_true_only_when_every_row_has_a_time_of_that_date_never_going_back(dates, times, expected):
+    reader = datafile.RowReader()
+    assert reader.one_date_in_order(dates, times) is expected
+    if expected:  # then every row has a GPS time and they never go back, by the one parser
+        seconds = reader.column_seconds(dates, times)
+        assert None not in seconds and seconds == sorted(seconds)
+
+
 def test_a_cell_is_a_number_or_none_when_missing_and_infinity_is_missing_only_on_request():
     cells = ("1.5", "-0.25", "nan", "NAN", "", "x", "inf", "-inf")
     inf = float("inf")

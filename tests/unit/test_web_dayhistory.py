@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from meso360.web import daysample, daysplit
+from meso360.web import dayrange, daysample, daysplit
 from meso360.web.dayhistory import DEFAULT_POINTS, DayHistory
 from meso360.web.daysample import DaySummary, ParsedDay, downsample, read_day
 from meso360.web.daysplit import stream_downsample
@@ -142,6 +142,58 @@ def _day_with_odd_cells(tmp_path, count=9000):
         cells[4], cells[5], cells[12], cells[7] = "nan", "", "x", "1e39"
         lines[index] = ",".join(cells)
     return _write(tmp_path, DAY, lines)
+
+
+def _expected_extremes(columns, first_row, rows, size):
+    """range_extremes() of rows first_row.. (`rows` of them) built from the day's columns read whole (read_day)."""
+    stamps, _fixes, series = columns
+    stop = first_row + rows
+    starts = range(first_row, stop, size)
+    edges = [stamp for start in starts for stamp in (stamps[start], stamps[min(start + size, stop) - 1])]
+    slices = [slice(start, start + size) for start in range(0, rows, size)]
+    extremes = [dayrange.series_extremes(list(values[first_row:stop]), slices) for values in series.values()]
+    return {"rows": rows, "edges": edges, "extremes": extremes}
+
+
+def test_a_byte_range_is_summarised_as_the_rows_read_whole_across_gaps_repeats_and_midnight(tmp_path):
+    lines = _rows(DAY + dt.timedelta(hours=23), 2000)  # the last hour of the day ...
+    lines += _rows(DAY + dt.timedelta(days=1), 1500)  # ... and the first rows of the next date, in the same file
+    lines[700:2000] = _rows(DAY + dt.timedelta(hours=23, minutes=20), 1300)  # a gap of about 8 minutes
+    lines[1200] = lines[1199]  # the same time twice
+    lines.insert(3000, "1,2,3\n")  # a malformed line: not a row
+    for index in (10, 1999, 2000, 3100):  # missing and garbage cells, a value beyond float32
+        cells = lines[index].split(",")
+        cells[4], cells[5], cells[12], cells[7] = "nan", "", "x", "1e39"
+        lines[index] = ",".join(cells)
+    path = _write(tmp_path, DAY, lines)
+    columns = read_day(path)
+    assert len(columns[0]) == 3500 and columns[1] is None  # every row has a fix, in time order
+    offsets = [0]
+    with open(path, "rb") as file:
+        file.readline()  # the header
+        offsets = [file.tell()]
+        for line in file:
+            if line.count(b",") == 16:  # the start of each row's line, then the end of the file
+                offsets.append(offsets[-1] + len(line))
+            else:
+                offsets[-1] += len(line)  # the malformed line belongs to the row before it
+    for size in (16, 96, 1600):
+        for first_row in (0, 1, size, 1984, 2000, 3488):
+            answer = dayrange.range_extremes(path, offsets[first_row], offsets[-1], size)
+            assert answer == _expected_extremes(columns, first_row, 3500 - first_row, size), (size, first_row)
+        assert dayrange.range_extremes(path, 0, offsets[2010], size) == _expected_extremes(columns, 0, 2010, size)
+
+
+def test_a_byte_range_with_a_row_without_fix_or_going_back_in_time_is_not_summarised(tmp_path):
+    lines = _rows(DAY, 3000)
+    cells = lines[2500].split(",")
+    cells[10] = "126000"  # not a time of day
+    path = _write(tmp_path, DAY, [*lines[:2500], ",".join(cells), *lines[2501:]])
+    assert dayrange.range_extremes(path, 0, path.stat().st_size, 96) is None
+    back = _write(tmp_path, DAY + dt.timedelta(days=1), [*lines[:2500], lines[100], *lines[2501:]])
+    assert dayrange.range_extremes(back, 0, back.stat().st_size, 96) is None
+    other = _write(tmp_path, DAY + dt.timedelta(days=2), [*lines[:2500], lines[2500].replace(",051125,", ",041125,")])
+    assert dayrange.range_extremes(other, 0, other.stat().st_size, 96) is None  # the day before: back in time
 
 
 @pytest.fixture
