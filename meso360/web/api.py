@@ -31,9 +31,14 @@ from meso360.web.vehicle_metrics import (
 GUNZIP_PIECE_BYTES = 64 * 1024
 
 
-def _json(document):
+def _json_headers():
+    """Mark this answer as JSON that no cache may keep."""
     bottle.response.content_type = "application/json"
     bottle.response.set_header("Cache-Control", "no-store")
+
+
+def _json(document):
+    _json_headers()
     return json.dumps(document, separators=(",", ":"))
 
 
@@ -245,9 +250,8 @@ def _days(services):
 
 def _status(services):
     logged_in = services.sessions.get(bottle.request.get_cookie(SESSION_COOKIE)) is not None
-    bottle.response.content_type = "application/json"
-    bottle.response.set_header("Cache-Control", "no-store")
-    return services.status.body(logged_in)
+    _json_headers()
+    return services.status.body(logged_in)  # built already: the same JSON _json would give
 
 
 def _metrics(services):
