@@ -8,6 +8,7 @@ map.js exposes what it drew (projected track, layer pixel bounds, colours) throu
 
 import datetime as dt
 import math
+import time
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,29 @@ def show_day(page, day):
     return wait_until(drawn, 30, f"the map drawing the track of {day}")
 
 
+def hover_near(page, index, offset=(3, 2)):
+    """Hover `offset` CSS px from the drawn point `index`; return the nearest drawn point once its tooltip shows.
+
+    The point is found again in each try: a banner shown meanwhile (an alarm, the day's) moves and refits the map.
+    """
+    tip = page.locator("#track-map .track-map-tip")
+
+    def hovered():
+        state = debug(page)
+        box = page.locator("#track-map canvas").bounding_box()
+        target = next(p for p in state["track"] if p["index"] == index)
+        x, y = target["x"] + offset[0], target["y"] + offset[1]
+        nearest = min(state["track"], key=lambda p: (p["x"] - x) ** 2 + (p["y"] - y) ** 2)
+        page.mouse.move(box["x"] + x, box["y"] + y)
+        for _ in range(20):  # 2 s for this position's tooltip
+            if tip.is_visible() and tip.get_attribute("data-index") == str(nearest["index"]):
+                return nearest
+            time.sleep(0.1)
+        return None
+
+    return wait_until(hovered, 15, f"the tooltip of the point nearest to point {index}")
+
+
 def canvas_pixel(page, x, y):
     """The RGBA of the map canvas at CSS pixel x, y."""
     return page.evaluate(
@@ -230,13 +254,9 @@ def test_hover_shows_the_values_of_the_nearest_point(open_page, web):
     page = open_page("/view")
     state = show_day(page, TEXAS_DAY)
     points = day_points(web, TEXAS_DAY)
-    target = state["track"][len(state["track"]) // 3]
-    box = page.locator("#track-map canvas").bounding_box()
-    mouse_x, mouse_y = target["x"] + 3, target["y"] + 2
-    nearest = min(state["track"], key=lambda p: (p["x"] - mouse_x) ** 2 + (p["y"] - mouse_y) ** 2)
-    page.mouse.move(box["x"] + mouse_x, box["y"] + mouse_y)
+    target = state["track"][len(state["track"]) // 3]["index"]
+    nearest = hover_near(page, target)
     tip = page.locator("#track-map .track-map-tip")
-    wait_until(lambda: tip.is_visible() and tip.get_attribute("data-index") == str(nearest["index"]), 10, "tooltip")
     text = tip.inner_text()
     point = points[nearest["index"]]
     when = dt.datetime.fromtimestamp(point["ts"], dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -247,12 +267,13 @@ def test_hover_shows_the_values_of_the_nearest_point(open_page, web):
     assert f"{point['wdir']:.0f}°" in text  # a direction is not a unit of the menu: degrees
     assert f"{abs(point['lat']):.5f}° N" in text and f"{abs(point['lon']):.5f}° W" in text
     assert ", Texas" in text
+    box = page.locator("#track-map canvas").bounding_box()
     page.mouse.move(box["x"] + 2, box["y"] + box["height"] - 2)
     wait_until(lambda: not tip.is_visible(), 10, "tooltip hidden away from the track")
     # The units and the time zone chosen in the units menu apply to the map's labels too.
     zone = page.evaluate("Meso360Units.set({temperature: 'F', wind: 'kt', time: 'local'}); Meso360Units.label('time')")
-    page.mouse.move(box["x"] + mouse_x, box["y"] + mouse_y)
-    wait_until(lambda: tip.is_visible() and "°F" in tip.inner_text(), 10, "tooltip again, in °F")
+    assert hover_near(page, target)["index"] == nearest["index"]
+    assert "°F" in tip.inner_text()
     text = tip.inner_text()
     assert f"{point['t'] * 9 / 5 + 32:.2f} °F" in text
     assert f"{point['wspd'] * 3600 / 1852:.1f} kt" in text
