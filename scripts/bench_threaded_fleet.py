@@ -8,7 +8,7 @@ import threading
 
 from meso360.base import fleet_config
 from meso360.base.web.app import create_app
-from meso360.base.web.broadcast import HEAD, STREAM_PATH
+from meso360.base.web.broadcast import RETRY_MS, STREAM_PATH
 from meso360.base.web.daemon import _write_port_file
 from meso360.base.web.poller import FleetPoller
 from meso360.web.daemon import THREAD_STACK_BYTES
@@ -30,7 +30,7 @@ class Frames:
             self.condition.notify_all()
 
     def events(self):
-        yield HEAD.partition(b"\r\n\r\n")[2] + self.frame  # the retry line and the current snapshot
+        yield b"retry: %d\n\n%s" % (RETRY_MS, self.frame)  # the retry line and the current snapshot
         seen = self.number
         while True:
             with self.condition:

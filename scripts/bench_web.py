@@ -131,7 +131,7 @@ class SSEClients:
 
     def frame(self, index, frame, now):
         """Note when client `index` received the id of this SSE frame."""
-        if b"event: qc\n" in frame:  # after the chunk size line of the chunked answer
+        if b"event: qc\n" in frame:
             self.qc_events[index] += 1
         for line in frame.split(b"\n"):
             if line.startswith(b"id: "):

@@ -13,7 +13,7 @@ from meso360.qc.report import QcTally
 from meso360.web import api, control, export_route, rangehistory, streams
 from meso360.web.confine import regular_file_inside
 from meso360.web.login_guard import LoginGuard
-from meso360.web.responses import json_error
+from meso360.web.responses import SECURITY_HEADERS, json_error
 from meso360.web.vehicle_metrics import FileSize
 
 log = logging.getLogger(__name__)
@@ -23,12 +23,6 @@ VIEWS_DIR = PACKAGE_DIR / "views"
 STATIC_DIR = PACKAGE_DIR / "static"
 _VIEWS_LOOKUP = [str(VIEWS_DIR)]  # one list: Bottle caches a template by (id(lookup), name)
 DATA_FILE_RE = re.compile(r"([0-9]{8})(_support)?\.txt")  # used with fullmatch
-SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
-    ("Referrer-Policy", "same-origin"),
-    ("X-Frame-Options", "DENY"),
-)
 _PLACEHOLDER = "meso360: the {page} page is not installed ({path} is missing); the JSON API works: /api/status\n"
 
 

@@ -14,6 +14,8 @@ from meso360.web.alarm_monitor import AlarmMonitor
 from meso360.web.app import Services, create_app
 from meso360.web.dayhistory import DayHistory
 from meso360.web.demo_units import DemoUnits, supervisor_socket
+from meso360.web.fanout import FanoutServer, serve_fanout
+from meso360.web.livecast import LiveCast
 from meso360.web.reader import DataReader
 from meso360.web.resources import Resources
 from meso360.web.server import WORKER_THREADS, create_server
@@ -126,10 +128,13 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     services.alarms = services.alarms or AlarmMonitor(config, services.window, services.systemd)
     host, port = config.web.listen
     try:
-        server = create_server(create_app(services), host, port)  # binds the socket
+        server = create_server(create_app(services), host, port, server_class=FanoutServer)  # binds the socket
     except OSError as error:
         log.error("cannot listen on %s:%d: %s", host, port, error)
         return EXIT_FAILURE
+    live = LiveCast(services)
+    serve_fanout(server, live)
+    live.start(stop_event)
     services.pending_output_bytes = server.pending_output_bytes
     bound_host, bound_port = server.effective_host, int(server.effective_port)
     listen = f"{bound_host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
@@ -148,16 +153,17 @@ def run(config, stop_event, notifier, port_file=None, services=None):
     notifier.ready(_status_line(services, listen))
     try:
         probe_address = (_probe_host(bound_host), bound_port)
-        return _check_until_stopped(stop_event, notifier, services, serving, probe_address, listen)
+        return _check_until_stopped(stop_event, notifier, services, (serving, live.thread), probe_address, listen)
     finally:
-        services.window.close()  # wakes every SSE client so its thread is free
-        # Workers first (the streams end on window.close and stop_event), while the event loop still
-        # sends what they wrote; closing the server first made their last writes fail with tracebacks.
+        services.window.close()  # the live stream's thread closes its viewers
+        live.thread.join(5)
+        # Workers first (the log and tail streams end on stop_event), while the event loop still sends what they
+        # wrote; closing the server first made their last writes fail with tracebacks.
         server.task_dispatcher.shutdown(timeout=5)
         server.close()
 
 
-def _check_until_stopped(stop_event, notifier, services, serving, probe_address, listen):
+def _check_until_stopped(stop_event, notifier, services, threads, probe_address, listen):
     """Check the server's health every pass until stop_event, feeding the watchdog while it is healthy; return
     the exit code."""
     host, port = probe_address
@@ -170,8 +176,9 @@ def _check_until_stopped(stop_event, notifier, services, serving, probe_address,
         # connection), the data reader (/healthz checks its heartbeat) and this loop (it sends the ping).
         # The loop's own heartbeat, stamped at the end of a pass, is for the other callers of /healthz.
         failing = report_health(check_health(host, port), failing, notifier, lambda: _status_line(services, listen))
-        if not serving.is_alive():
-            log.error("the HTTP server thread ended")
+        ended = [thread.name for thread in threads if not thread.is_alive()]
+        if ended:
+            log.error("the %s thread ended", ended[0])
             return EXIT_FAILURE
         services.loop_heartbeat = time.monotonic()
         stop_event.wait(interval)

@@ -169,12 +169,13 @@ class LiveQcMarks:
                     return seq - 1
             return self.seq
 
-    def frames_after(self, seq):
-        """Return (the newest sequence number, the `qc` frames of the batches after `seq`)."""
+    def frames_after(self, seq, upto=None):
+        """Return (the newest sequence number, the `qc` frames of the batches after `seq`, up to `upto` if given)."""
         if seq == self.seq:
-            return seq, b""  # the common case, once per row per stream: no lock
+            return seq, b""  # the common case, once per row: no lock
         with self.lock:
-            return self.seq, b"".join(frame for number, _after, frame in self.batches if number > seq)
+            last = self.seq if upto is None else upto
+            return last, b"".join(frame for number, _after, frame in self.batches if seq < number <= last)
 
 
 class DayQcMarks:

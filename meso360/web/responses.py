@@ -4,6 +4,13 @@ import json
 
 import bottle
 
+# On every answer (app._SecurityHeaders) and the head of the streams written in the event loop (fanout._head).
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+)
 MAX_NUMBER_DIGITS = 18  # every number the API takes fits; int() of 5000 digits raises, of 4000 takes time
 
 

@@ -3,9 +3,8 @@
 Why waitress (and not cheroot, used before): waitress reads every request (header and body) in its one
 event-loop thread and hands only whole requests to the worker threads. A client that sends its header a
 line at a time (slowloris) then holds a buffer of a few kB, never a worker thread; with cheroot each such
-connection held one of the 128 threads, and 130 of them left none for /healthz or the panel. Waitress
-writes answers from the worker thread straight to the socket (send_bytes=1), so the live stream's
-latency and CPU stay as with cheroot (see `make bench`).
+connection held one of the 128 threads, and 130 of them left none for /healthz or the panel. The live stream
+is written by one thread to every viewer through the event loop (fanout.py, livecast.py).
 """
 
 import logging
@@ -20,9 +19,9 @@ from waitress.task import ThreadedTaskDispatcher
 
 log = logging.getLogger(__name__)
 
-# Every SSE client holds a worker thread for as long as it is connected (hours): streams.MAX_OBS_CLIENTS
-# live clients, streams.MAX_OTHER_STREAMS log/tail streams and 20 threads for the API requests beside them.
-WORKER_THREADS = 128
+# A log or tail stream holds a worker thread for as long as it is connected (streams.MAX_OTHER_STREAMS of them);
+# the live streams hold none (livecast.py, fanout.py); the rest answer the API requests.
+WORKER_THREADS = 32
 # Open connections, whatever their state; beyond it new ones wait in the listen backlog until some close.
 # Well below the 1024 open files a systemd service gets (no setrlimit: the unit filters @resources).
 CONNECTION_LIMIT = 400

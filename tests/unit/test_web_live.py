@@ -2,11 +2,9 @@
 
 import threading
 import time
-import types
 from pathlib import Path
 
 from meso360.web.dirwatch import DirectoryWatch
-from meso360.web.streams import obs_events
 from meso360.web.window import LiveWindow
 
 
@@ -72,22 +70,6 @@ def test_the_directory_watch_wakes_on_a_write_and_times_out_without_one(tmp_path
         assert watch.wait(0.01) is False  # the events were drained
     finally:
         watch.close()
-
-
-def test_a_live_stream_sends_a_row_appended_right_after_its_answer_began():
-    # Bottle takes the stream's first chunk before the headers go out: a row the reader adds once the
-    # client sees the answer begin must reach it (it was lost when the start id was read later).
-    window = LiveWindow("v", 3600, first_id=10)
-    services = types.SimpleNamespace(window=window, counter_lock=threading.Lock(), sse_clients=0)
-    events = obs_events(services, None)
-    assert next(events).startswith(b"retry:")
-    window.append([(1_700_000_000, True, _values())])
-    got = []
-    reader = threading.Thread(target=lambda: got.append(next(events)), daemon=True)
-    reader.start()
-    reader.join(5)
-    window.close()
-    assert got and b"id: 11\nevent: obs\n" in got[0]
 
 
 def test_a_daily_file_removed_while_being_read_does_not_stop_the_reader(tmp_path, monkeypatch):

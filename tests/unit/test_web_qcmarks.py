@@ -5,8 +5,6 @@ merge into a stored day's rows and downsampled buckets."""
 import gzip
 import json
 import os
-import threading
-import types
 from pathlib import Path
 
 from meso360 import config
@@ -21,7 +19,6 @@ from meso360.web.qcmarks import (
     line_marks,
     marks_for_points,
 )
-from meso360.web.streams import obs_events
 from meso360.web.window import LiveWindow
 
 REAL_DAY = Path(__file__).resolve().parents[2] / "test_data" / "test.txt"
@@ -177,25 +174,3 @@ def test_live_marks_come_once_in_a_batch_and_with_the_history_within_the_window(
     seq, frames = marks.frames_after(0)
     assert seq == 1 and frames.startswith(b"event: qc\ndata: [[") and b'"t",1,"step"]' in frames
     assert marks.frames_after(seq) == (1, b"")
-
-
-def test_a_stream_sends_the_marks_before_the_rows_appended_after_them_and_again_on_resume(tmp_path):
-    rows = with_faults(real_rows())
-    path = write_day(tmp_path, rows)
-    window, marks = live(rows[SPIKE - 50 : SPIKE + 1])
-    learned_after = window.last_id
-    marks.poll([path])
-    window.append([(seconds_of(row), True, [2.0] * 10) for row in rows[SPIKE + 1 : SPIKE + 3]])
-    reader = types.SimpleNamespace(qc_marks=marks)
-    services = types.SimpleNamespace(window=window, reader=reader, counter_lock=threading.Lock(), sse_clients=0)
-    for resume in (learned_after, learned_after - 10):
-        events = obs_events(services, resume)
-        assert next(events).startswith(b"retry:")
-        chunk = next(events).decode()
-        assert chunk.index("event: qc") < chunk.index(f"id: {learned_after + 1}\n")
-        events.close()
-    events = obs_events(services, learned_after + 1)  # resumed after the first row appended after the marks
-    next(events)
-    chunk = next(events).decode()
-    assert "event: qc" not in chunk and chunk.startswith(f"id: {learned_after + 2}\n")
-    events.close()

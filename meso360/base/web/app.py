@@ -69,7 +69,7 @@ def create_app(fleet, poller, stop_event):
     app.get("/static/<path:path>", callback=lambda path: _static(STATIC_DIR, path, "no-cache"))
     app.get("/favicon.ico", callback=lambda: _static(STATIC_DIR, "favicon.ico", "public, max-age=86400"))
     app.get("/api/fleet", callback=functools.partial(_snapshot, poller))
-    # Reached only when the event loop did not take the stream (web/broadcast.py): every viewer slot is taken.
+    # Reached only when the event loop did not take the stream (broadcast.py, web/fanout.py): every slot is taken.
     app.get(STREAM_PATH, callback=lambda: json_error(503, f"too many live viewers (limit {MAX_VIEWERS})"))
     app.get("/data/<vehicle>/<name>", callback=functools.partial(_download, fleet))
     app.get("/healthz", callback=functools.partial(_healthz, poller, stop_event))

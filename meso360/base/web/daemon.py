@@ -13,11 +13,12 @@ import threading
 from meso360 import service
 from meso360.base import fleet_config
 from meso360.base.web.app import create_app
-from meso360.base.web.broadcast import MAX_VIEWERS, Broadcaster, StreamServer, serve_streams
+from meso360.base.web.broadcast import MAX_VIEWERS, Broadcaster
 from meso360.base.web.poller import FleetPoller
 from meso360.errors import EXIT_CONFIG, EXIT_FAILURE, EXIT_OK, ConfigError
 from meso360.logs import setup_logging
 from meso360.web.daemon import THREAD_STACK_BYTES, _probe_host, _write_port_file, check_health, report_health
+from meso360.web.fanout import FanoutServer, serve_fanout
 from meso360.web.server import create_server
 
 log = logging.getLogger("meso360.base.web")
@@ -45,7 +46,7 @@ def run(fleet, stop_event, notifier, port_file=None):
             create_app(fleet, poller, stop_event),
             host,
             port,
-            server_class=StreamServer,
+            server_class=FanoutServer,
             threads=WORKER_THREADS,
             connection_limit=CONNECTION_LIMIT,
             ident="meso360-base-web",
@@ -53,7 +54,7 @@ def run(fleet, stop_event, notifier, port_file=None):
     except OSError as error:
         log.error("cannot listen on %s:%d: %s", host, port, error)
         return EXIT_FAILURE
-    serve_streams(server, broadcaster)
+    serve_fanout(server, broadcaster)
     bound_host, bound_port = server.effective_host, int(server.effective_port)
     listen = f"{bound_host}:{bound_port}" if ":" not in bound_host else f"[{bound_host}]:{bound_port}"
     log.info("fleet page on %s: %d vehicles, Prometheus %s", listen, len(fleet.vehicles), fleet.web.prometheus_url)
