@@ -59,6 +59,17 @@ def _queue(channel, head, data, max_unsent):
     return True
 
 
+def send(channels, data, max_unsent, trigger):
+    """Queue `data` on each of `channels` and wake the event loop (`trigger`); close and return the ones that are
+    gone or hold more than `max_unsent` bytes not yet sent (the caller forgets them)."""
+    dropped = [channel for channel in channels if not append(channel, data, max_unsent)]
+    for channel in dropped:
+        drop(channel)
+    if channels and trigger is not None:
+        trigger()
+    return dropped
+
+
 def drop(channel):
     """Have the event loop, which owns the socket, close `channel` once it is writable."""
     channel.will_close = True

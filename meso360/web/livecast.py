@@ -184,12 +184,8 @@ class LiveCast:
     def _send(self, data):
         with self._lock:
             viewers = list(self._viewers)
-        dropped = [channel for channel in viewers if not fanout.append(channel, data, MAX_UNSENT_BYTES)]
-        for channel in dropped:
-            fanout.drop(channel)
+        for channel in fanout.send(viewers, data, MAX_UNSENT_BYTES, self.trigger):
             self.detach(channel)
-        if viewers and self.trigger is not None:
-            self.trigger()
 
     def _let_in(self, sent, qc_seq):
         """Give each viewer that asked in the head and what it missed up to row `sent` and marks batch `qc_seq`."""

@@ -74,12 +74,8 @@ class Broadcaster:
         with self._lock:
             channels = list(self._channels)
         self.sent_at = time.monotonic()
-        dropped = [channel for channel in channels if not fanout.append(channel, data, MAX_UNSENT_BYTES)]
-        for channel in dropped:
-            fanout.drop(channel)
+        for channel in fanout.send(channels, data, MAX_UNSENT_BYTES, self.trigger):
             self.detach(channel)
-        if channels and self.trigger is not None:
-            self.trigger()
 
     def close(self):
         with self._lock:
