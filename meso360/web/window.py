@@ -1,8 +1,7 @@
-"""The live window: the last history_hours of points in memory, with ids, and a Condition for SSE clients."""
+"""The live window: the last history_hours of points in memory, with ids, and a Condition the live stream waits on
+(livecast.py)."""
 
-import _thread
 import collections
-import itertools
 import json
 import math
 import threading
@@ -15,17 +14,6 @@ from meso360.web.points import Point
 # larger than the ones its predecessor sent (at 1 row/s): a browser resuming with an old Last-Event-ID gets
 # a "reset" instead of a silent hole.
 _ID_EPOCH = 1_704_067_200
-
-
-class _Waiter:
-    """One SSE client blocked in LiveWindow.wait_for_newer(): its lock, and the waiter it wakes next."""
-
-    __slots__ = ("lock", "next")
-
-    def __init__(self):
-        self.lock = _thread.allocate_lock()
-        self.lock.acquire()
-        self.next = None
 
 
 def initial_id(now=None):
@@ -55,7 +43,6 @@ class LiveWindow:
         self.newest_gps_ts = None
         self.newest = None
         self.latest_frames = (None, None, b"")  # (id before the last append, its last id, their frames as bytes)
-        self._waiters = {}  # _Waiter -> None, in arrival order
         self._body_cache = None
         self._runs = {}  # history.Run lists of the last body, by their blocks' serials (history_gzip)
 
@@ -79,39 +66,8 @@ class LiveWindow:
                     self.newest = point  # by data time: a backfilled row is not the newest
             self._trim()
             self.latest_frames = (added[0].id - 1, added[-1].id, "".join(p.frame for p in added).encode())
-            self._wake_waiters()
             self.condition.notify_all()
         return added
-
-    def _wake_waiters(self):
-        """Wake the waiters one after another (a chain), not all at once: call with self.condition held.
-
-        Each woken waiter wakes the next before it writes to its client, so a slow client holds up
-        nobody. A hundred threads made runnable together would fight for the GIL, several context
-        switches each; the chain costs about one.
-        """
-        waiters = list(self._waiters)
-        self._waiters.clear()
-        for waiter, following in itertools.pairwise(waiters):
-            waiter.next = following
-        if waiters:
-            waiters[0].lock.release()
-
-    def wait_for_newer(self, last_id, timeout_s):
-        """Block until a point after `last_id` is appended, the window is closed, or `timeout_s` passed."""
-        with self._lock:
-            if self.last_id != last_id or self.closed:
-                return
-            waiter = _Waiter()
-            self._waiters[waiter] = None
-        if not waiter.lock.acquire(timeout=timeout_s):
-            with self._lock:
-                if self._waiters.pop(waiter, 1) is None:
-                    return  # timed out, not in a chain
-        # Woken (or timed out just as the chain was made): _wake_waiters took it out of _waiters and set its next
-        # before it released the first waiter, so no lock is needed to pass it on.
-        if waiter.next is not None:
-            waiter.next.lock.release()
 
     def _trim(self):
         points = self._points
@@ -131,14 +87,12 @@ class LiveWindow:
     def wake(self):
         """Wake every waiter without a new point (the live stream has an alarm event to send)."""
         with self.condition:
-            self._wake_waiters()
             self.condition.notify_all()
 
     def close(self):
         """Wake every waiter for good (server shutdown)."""
         with self.condition:
             self.closed = True
-            self._wake_waiters()
             self.condition.notify_all()
 
     def first_id(self):

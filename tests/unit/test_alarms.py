@@ -364,14 +364,22 @@ def test_the_monitor_makes_one_alarm_event_per_change_and_wakes_the_live_streams
     monitor.evaluate()
     assert monitor.active == [] and monitor.event[0] == 0
 
-    woken = threading.Event()
-    waiter = threading.Thread(target=lambda: (window.wait_for_newer(window.last_id, 10), woken.set()))
+    woken, waiting = threading.Event(), threading.Event()
+
+    def wait_as_the_live_stream():
+        with window.condition:  # held until wait() frees it: the monitor's wake comes after
+            waiting.set()
+            if window.condition.wait(10):
+                woken.set()
+
+    waiter = threading.Thread(target=wait_as_the_live_stream)
     waiter.start()
+    assert waiting.wait(5)
     systemd.entries[0] = {"component": "ingest", "active": "failed", "sub": "failed"}
     LoggerStateWriter(tmp_path).note(Record(9, "2026-09-21T12:00:00", obs_values("12.10")))
     monitor.evaluate()
     waiter.join(5)
-    assert woken.is_set(), "an alarm start wakes the SSE clients waiting for rows"
+    assert woken.is_set(), "an alarm start wakes the live stream waiting for rows"
     version, frame = monitor.event
     assert version == 1 and frame.startswith(b"event: alarm\ndata: ") and b"\nid:" not in frame
     event = json.loads(frame.decode().split("data: ", 1)[1])

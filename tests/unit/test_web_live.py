@@ -1,7 +1,5 @@
-"""Unit tests of the live path's waiting: chained wake-ups of SSE clients and the inotify directory watch."""
+"""Unit tests of the live path's reading: the inotify directory watch and files removed while read."""
 
-import threading
-import time
 from pathlib import Path
 
 from meso360.web.dirwatch import DirectoryWatch
@@ -10,53 +8,6 @@ from meso360.web.window import LiveWindow
 
 def _values():
     return [1.0] * 10
-
-
-def test_every_waiter_is_woken_by_one_append_and_sees_the_new_frames():
-    window = LiveWindow("v", 3600, first_id=100)
-    woken = []
-    lock = threading.Lock()
-
-    def client():
-        window.wait_for_newer(100, 30.0)
-        with lock:
-            woken.append(window.latest_frames[:2])
-
-    threads = [threading.Thread(target=client) for _ in range(50)]
-    for thread in threads:
-        thread.start()
-    deadline = time.monotonic() + 10
-    while len(window._waiters) < 50 and time.monotonic() < deadline:
-        time.sleep(0.01)  # polling a condition with a deadline: every client is waiting
-    window.append([(1_700_000_000, True, _values())])
-    for thread in threads:
-        thread.join(10)
-    assert woken == [(100, 101)] * 50
-    assert b"id: 101\nevent: obs\n" in window.latest_frames[2]
-    assert window._waiters == {}
-
-
-def test_a_waiter_that_timed_out_leaves_no_trace_and_a_later_chain_still_wakes_everyone():
-    window = LiveWindow("v", 3600, first_id=7)
-    began = time.monotonic()
-    window.wait_for_newer(7, 0.05)
-    assert time.monotonic() - began >= 0.05
-    assert window._waiters == {}
-    done = threading.Event()
-
-    def client():
-        window.wait_for_newer(7, 30.0)
-        done.set()
-
-    thread = threading.Thread(target=client)
-    thread.start()
-    window.close()
-    assert done.wait(10)
-    returned = threading.Event()
-    late = threading.Thread(target=lambda: (window.wait_for_newer(7, 3600.0), returned.set()), daemon=True)
-    late.start()
-    assert returned.wait(10)  # closed: a new waiter returns at once, not after its hour
-    assert window._waiters == {}
 
 
 def test_the_directory_watch_wakes_on_a_write_and_times_out_without_one(tmp_path):
