@@ -120,9 +120,9 @@ def metric(web, name):
     raise AssertionError(f"no {name} in /metrics")
 
 
-def test_a_live_stream_client_that_stops_reading_is_dropped_and_its_thread_freed(web):
-    """A client that takes nothing for SEND_STALL_S (a laptop gone to sleep) must not hold a worker and
-    a growing pile of frames for ever."""
+def test_a_live_stream_client_that_stops_reading_is_dropped_and_counted_out(web):
+    """A client that takes nothing for SEND_STALL_S (a laptop gone to sleep) must not hold one of the live stream's
+    slots and a growing pile of frames for ever."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # small, so the server's buffers fill soon
     try:
