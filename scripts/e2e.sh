@@ -98,7 +98,7 @@ prepare_root() {
 check_make_deps() {
 	local fresh=$WORK/fresh-root src=/root/meso360-src
 	cp -a "$CACHE/base" "$fresh"
-	mkdir -p "$fresh$src"
+	mkdir -p "$fresh$src" "$CACHE/apt-archives/partial" # the bind mount's source: absent on a machine's first run
 	git -C "$REPO" ls-files -z --cached --others --exclude-standard |
 		(cd "$REPO" && tar --null --ignore-failed-read -T - -cf - 2>/dev/null) | tar -xf - -C "$fresh$src"
 	if systemd-nspawn -q -D "$fresh" --register=no --keep-unit --pipe \
@@ -864,7 +864,11 @@ build_previous_deb() {
 	mkdir -p "$dir/src" "$CACHE/previous"
 	git -C "$REPO" archive "$commit" | tar -x -C "$dir/src"
 	cp -a "$REPO/meso360/web/static/vendor" "$dir/src/meso360/web/static/" # fetched at build time (make assets)
-	(cd "$dir/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -us -uc -Pnocheck) >"$WORK/previous-build.log" 2>&1 ||
+	# Its Build-Depends name the libraries it used then (python3-cheroot, which its build runs for the man pages):
+	# make deps installs only today's, so a machine building it for the first time installs them here.
+	DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q "$dir/src" >"$WORK/previous-build.log" 2>&1 ||
+		{ tail -n 20 "$WORK/previous-build.log"; PREVIOUS_DEB=; return 1; }
+	(cd "$dir/src" && DEB_BUILD_OPTIONS=nocheck dpkg-buildpackage -b -us -uc -Pnocheck) >>"$WORK/previous-build.log" 2>&1 ||
 		{ tail -n 20 "$WORK/previous-build.log"; PREVIOUS_DEB=; return 1; }
 	cp "$dir"/meso360_*_all.deb "$PREVIOUS_DEB.tmp" && mv "$PREVIOUS_DEB.tmp" "$PREVIOUS_DEB"
 }
