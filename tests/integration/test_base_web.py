@@ -10,7 +10,14 @@ import time
 
 import pytest
 from base_helpers import HEADER, REPO, Base, exec_start, obs_rows
-from browser_helpers import PageErrors, browser, screenshot, wait_until  # noqa: F401  browser: a fixture
+from browser_helpers import (  # noqa: F401  browser: a fixture
+    ARTIFACTS_DIR,
+    PageErrors,
+    browser,
+    run_firefox_script,
+    screenshot,
+    wait_until,
+)
 from sshd_fixture import free_port, kill_tree, wait_for
 from test_base_fleet_status import VehicleMetrics as MetricsStandIn
 
@@ -228,6 +235,20 @@ def test_a_day_file_downloads_byte_identical_and_nothing_outside_the_synced_copy
         assert status == 404 and b"[base]" not in body and b"root:" not in body, path
 
 
+def assert_the_fleet_shown(url, rows, debug, alarms, ssh_command):
+    """The page's table rows ([vehicle, state, colour of the state, link]), its map's debug(), the alarms and the SSH
+    command as a browser shows them: MM1 ok, MM2 in alarm red, MM3 down, each a marker on the map."""
+    assert [row[:2] for row in rows] == [["MM1", "ok"], ["MM2", "alarm"], ["MM3", "down"]]
+    assert rows[1][2] == "rgb(243, 139, 168)", "MM2's state is drawn alarm red"
+    web_ports = [v["web_port"] for v in snapshot(url).values()]
+    assert [row[3] for row in rows] == [f"http://127.0.0.1:{port}/view" for port in web_ports]
+    assert [marker["color"] for marker in debug["track"]] == ["#a6e3a1", ALARM_RED, "#9399b2"]
+    assert all(0 < m["x"] < debug["width"] and 0 < m["y"] < debug["height"] for m in debug["track"])
+    assert debug["layers"]["state"]["lines"] > 0, "the state boundaries are drawn"
+    assert "alarms gps_fix_lost" in alarms
+    assert "-L" in ssh_command
+
+
 @pytest.mark.browser
 def test_the_page_shows_every_vehicle_on_the_map_and_in_the_table_with_mm2_in_alarm_red(fleet, browser):  # noqa: F811
     url, _base, _vehicles, _pid = fleet
@@ -239,10 +260,6 @@ def test_the_page_shows_every_vehicle_on_the_map_and_in_the_table_with_mm2_in_al
         "[...document.querySelectorAll('#fleet-table tbody tr')].map((r) => [r.dataset.vehicle, r.dataset.state,"
         " getComputedStyle(r.querySelector('.state')).color, r.querySelector('a').href])"
     )
-    assert [row[:2] for row in rows] == [["MM1", "ok"], ["MM2", "alarm"], ["MM3", "down"]]
-    assert rows[1][2] == "rgb(243, 139, 168)", "MM2's state is drawn alarm red"
-    web_ports = [v["web_port"] for v in snapshot(url).values()]
-    assert [row[3] for row in rows] == [f"http://127.0.0.1:{port}/view" for port in web_ports]
     debug = wait_until(
         lambda: (d := page.evaluate("document.getElementById('fleet-map').trackMap.debug()"))["atlasLoaded"]
         and len(d["track"]) == 3
@@ -250,11 +267,21 @@ def test_the_page_shows_every_vehicle_on_the_map_and_in_the_table_with_mm2_in_al
         15,
         "three markers on the map with its boundaries",
     )
-    assert [marker["color"] for marker in debug["track"]] == ["#a6e3a1", ALARM_RED, "#9399b2"]
-    assert all(0 < m["x"] < debug["width"] and 0 < m["y"] < debug["height"] for m in debug["track"])
-    assert debug["layers"]["state"]["lines"] > 0, "the state boundaries are drawn"
-    assert "alarms gps_fix_lost" in page.inner_text("#fleet-alarms")
-    assert "-L" in page.inner_text("#ssh-command")
+    assert_the_fleet_shown(url, rows, debug, page.inner_text("#fleet-alarms"), page.inner_text("#ssh-command"))
     screenshot(page, "base-fleet-page")
     assert errors.errors == [] and errors.foreign_requests == []
     page.close()
+
+
+@pytest.mark.browser
+def test_the_page_shows_the_same_in_firefox(fleet, tmp_path):
+    url, _base, _vehicles, _pid = fleet
+    outcome = run_firefox_script(
+        "firefox_fleet_check.mjs", {"url": url, "vehicles": 3, "timeoutMs": 30000}, tmp_path, timeout_s=120
+    )
+    assert outcome["failure"] is None, outcome["failure"]
+    checks = outcome["checks"]
+    assert checks["browserVersion"].lower().startswith("firefox"), checks["browserVersion"]
+    assert_the_fleet_shown(url, checks["rows"], checks["map"], checks["alarms"], checks["sshCommand"])
+    assert outcome["errors"] == [] and outcome["foreignRequests"] == [], outcome
+    assert (ARTIFACTS_DIR / "base-fleet-page-firefox.png").stat().st_size > 10000

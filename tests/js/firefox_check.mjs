@@ -8,7 +8,7 @@
 // Prints one JSON object on stdout: {"ok": bool, "checks": {...}, "errors": [...], "foreignRequests": [...],
 // "failure": "..."}; the pytest test asserts on it. Exit status 0 unless the script itself crashed.
 import path from 'node:path';
-import { isForeign, runInFirefox } from './firefox_prefs.mjs';
+import { runInFirefox, waitUntil, watchPage } from './firefox_prefs.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const deadlineMs = opts.timeoutMs ?? 30000;
@@ -17,26 +17,14 @@ const errors = [];
 const foreignRequests = [];
 const checks = {};
 
-function watch(page, label) {
-  page.on('pageerror', (error) => errors.push(`${label} pageerror: ${error.message ?? error}`));
-  page.on('console', (msg) => {
-    const text = msg.text();
-    if (msg.type() === 'error' && !text.includes('favicon.ico') && !text.includes('404')) {
-      errors.push(`${label} console: ${text}`);
-    }
+const outcome = { errors, foreignRequests };
+// A 404 the browser logs on its own (an icon it guesses) is not the page's error; answers are not checked here.
+const watch = (page, label) =>
+  watchPage(page, outcome, label, {
+    statuses: false,
+    ignoreConsole: (text) => text.includes('favicon.ico') || text.includes('404'),
   });
-  page.on('request', (request) => {
-    if (isForeign(request.url())) foreignRequests.push(request.url());
-  });
-}
-
-async function until(page, fn, arg, what) {
-  try {
-    return await page.waitForFunction(fn, { timeout: deadlineMs, polling: 200 }, arg);
-  } catch (error) {
-    throw new Error(`timed out after ${deadlineMs} ms: ${what} (${error.message.split('\n')[0]})`);
-  }
-}
+const until = (page, fn, arg, what) => waitUntil(page, fn, arg, what, deadlineMs);
 
 const text = (page, selector) => page.$eval(selector, (node) => node.textContent.trim());
 const visible = (page, selector) =>

@@ -7,7 +7,7 @@
 // Prints one JSON object on stdout: {"checks": {...}, "errors": [...], "foreignRequests": [...], "failure": "..."};
 // the pytest test asserts on it. Console errors are not filtered: a missing icon or a script error fails the test.
 import path from 'node:path';
-import { isForeign, runInFirefox } from './firefox_prefs.mjs';
+import { runInFirefox, waitUntil, watchPage } from './firefox_prefs.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const deadlineMs = opts.timeoutMs ?? 30000;
@@ -15,26 +15,9 @@ const errors = [];
 const foreignRequests = [];
 const checks = {};
 
-function watch(page, label) {
-  page.on('pageerror', (error) => errors.push(`${label} pageerror: ${error.message ?? error}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`${label} console: ${msg.text()}`);
-  });
-  page.on('response', (answer) => {
-    if (answer.status() >= 400) errors.push(`${label} ${answer.status()} ${answer.url()}`);
-  });
-  page.on('request', (request) => {
-    if (isForeign(request.url())) foreignRequests.push(request.url());
-  });
-}
-
-async function until(page, fn, arg, what, timeoutMs = deadlineMs) {
-  try {
-    return await page.waitForFunction(fn, { timeout: timeoutMs, polling: 200 }, arg);
-  } catch (error) {
-    throw new Error(`timed out after ${timeoutMs} ms: ${what} (${error.message.split('\n')[0]})`);
-  }
-}
+const outcome = { errors, foreignRequests };
+const watch = (page, label) => watchPage(page, outcome, label);
+const until = (page, fn, arg, what, timeoutMs = deadlineMs) => waitUntil(page, fn, arg, what, timeoutMs);
 
 async function openDashboard(browser, width, height) {
   const page = await browser.newPage();

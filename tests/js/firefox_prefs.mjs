@@ -98,3 +98,31 @@ export async function runInFirefox(opts, steps) {
     if (browser) await browser.close().catch(() => {});
   }
 }
+
+// watchPage(page, outcome, label, options): note the page's script errors, console errors and (unless
+// options.statuses is false) answers of status 400 and above in outcome.errors, and each request that leaves
+// loopback in outcome.foreignRequests. options.ignoreConsole(text): a console error to let pass.
+export function watchPage(page, outcome, label = '', { statuses = true, ignoreConsole = () => false } = {}) {
+  const prefix = label ? `${label} ` : '';
+  page.on('pageerror', (error) => outcome.errors.push(`${prefix}pageerror: ${error.message ?? error}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && !ignoreConsole(msg.text())) outcome.errors.push(`${prefix}console: ${msg.text()}`);
+  });
+  if (statuses) {
+    page.on('response', (answer) => {
+      if (answer.status() >= 400) outcome.errors.push(`${prefix}${answer.status()} ${answer.url()}`);
+    });
+  }
+  page.on('request', (request) => {
+    if (isForeign(request.url())) outcome.foreignRequests.push(request.url());
+  });
+}
+
+// waitUntil(page, fn, arg, what, timeoutMs): page.waitForFunction polling every 200 ms; a timeout names `what`.
+export async function waitUntil(page, fn, arg, what, timeoutMs) {
+  try {
+    return await page.waitForFunction(fn, { timeout: timeoutMs, polling: 200 }, arg);
+  } catch (error) {
+    throw new Error(`timed out after ${timeoutMs} ms: ${what} (${error.message.split('\n')[0]})`);
+  }
+}

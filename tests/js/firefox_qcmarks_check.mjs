@@ -8,7 +8,7 @@
 // Prints one JSON object on stdout: {"checks": {"drawn": [...], "expected": [...], "legends": {...}}, "errors": [...],
 // "foreignRequests": [...], "failure": "..."}; the pytest test asserts on it. Console errors are not filtered.
 import path from 'node:path';
-import { isForeign, runInFirefox } from './firefox_prefs.mjs';
+import { runInFirefox, waitUntil, watchPage } from './firefox_prefs.mjs';
 
 const opts = JSON.parse(process.argv[2]);
 const deadlineMs = opts.timeoutMs ?? 30000;
@@ -16,26 +16,9 @@ const errors = [];
 const foreignRequests = [];
 const checks = {};
 
-function watch(page) {
-  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message ?? error}`));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
-  });
-  page.on('response', (answer) => {
-    if (answer.status() >= 400) errors.push(`${answer.status()} ${answer.url()}`);
-  });
-  page.on('request', (request) => {
-    if (isForeign(request.url())) foreignRequests.push(request.url());
-  });
-}
-
-async function until(page, fn, arg, what) {
-  try {
-    return await page.waitForFunction(fn, { timeout: deadlineMs, polling: 200 }, arg);
-  } catch (error) {
-    throw new Error(`timed out after ${deadlineMs} ms: ${what} (${error.message.split('\n')[0]})`);
-  }
-}
+const outcome = { errors, foreignRequests };
+const watch = (page) => watchPage(page, outcome);
+const until = (page, fn, arg, what) => waitUntil(page, fn, arg, what, deadlineMs);
 
 const failure = await runInFirefox(opts, async (browser) => {
   checks.browserVersion = await browser.version();
