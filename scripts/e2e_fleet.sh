@@ -150,6 +150,13 @@ boot_all() {
 		if wait_for 30 "$node's init process" find_init "$node" && wait_for 180 "$node: running or degraded" system_up "$node" &&
 			wait_for 30 "$node: no job left" no_jobs "$node"; then
 			pass "boot: $node is $(ct "$node" systemctl is-system-running || true)"
+			# degraded: which unit failed and why, for CI's log (a failed systemd-user-sessions leaves /run/nologin,
+			# and sshd then refuses the base's logins)
+			if [ "$(ct "$node" systemctl is-system-running || true)" = degraded ]; then
+				ct "$node" systemctl --failed --no-legend --plain 2>&1 | sed "s/^/   $node failed unit| /" >&2 || true
+				ct "$node" journalctl -b -p err --no-pager -n 20 2>&1 | sed "s/^/   $node error| /" >&2 || true
+				ct "$node" sh -c 'test ! -e /run/nologin || echo "/run/nologin present"' 2>&1 | sed "s/^/   $node| /" >&2 || true
+			fi
 		else
 			tail -n 20 "$WORK/console-$node.log"
 			log "$node: init pid ${INIT_PID[$node]:-none}, is-system-running: $(ct "$node" systemctl is-system-running 2>&1)"
