@@ -70,6 +70,14 @@ def send(channels, data, max_unsent, trigger):
     return dropped
 
 
+def close(channels, trigger):
+    """Close every one of `channels` (the stream is stopping) and wake the event loop to do it."""
+    for channel in channels:
+        drop(channel)
+    if trigger is not None:
+        trigger()
+
+
 def drop(channel):
     """Have the event loop, which owns the socket, close `channel` once it is writable."""
     channel.will_close = True
@@ -98,10 +106,10 @@ class FanoutServer(_Server):
         is_stream = request.error is None and request.command == "GET" and request.path == self.fanout.path
         if is_stream:
             channel.chunked = request.version == "1.1"
-        if is_stream and self.fanout.attach(channel, request):
-            channel.streaming = True
-            self.pull_trigger()  # what the fanout queued: let the loop send it
-            return
+            if self.fanout.attach(channel, request):
+                channel.streaming = True
+                self.pull_trigger()  # what the fanout queued: let the loop send it
+                return
         super().add_task(channel)  # the Bottle app answers (the stream's route gives the error)
 
 

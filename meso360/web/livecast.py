@@ -213,7 +213,4 @@ class LiveCast:
             self._viewers.clear()
             self._joining.clear()
             self._count()
-        for channel in channels:
-            fanout.drop(channel)
-        if self.trigger is not None:
-            self.trigger()
+        fanout.close(channels, self.trigger)

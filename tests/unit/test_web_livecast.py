@@ -83,6 +83,14 @@ class Viewer:
         self.sock.close()
 
 
+def wait_for_viewers(cast, count, message):
+    """Wait until the LiveCast counts `count` viewers (polling with a deadline)."""
+    deadline = time.monotonic() + TIMEOUT_S
+    while cast.viewers != count:
+        assert time.monotonic() < deadline, f"timed out: {message} ({cast.viewers} viewers)"
+        time.sleep(0.02)
+
+
 @pytest.fixture
 def serve():
     """Factory: serve(window, qc_marks=None) starts the server and its LiveCast; returns (port, LiveCast)."""
@@ -197,10 +205,7 @@ def test_a_viewer_that_left_is_counted_out_and_one_that_takes_nothing_is_dropped
     sleeping.connect(("127.0.0.1", port))
     sleeping.sendall(f"GET {livecast.PATH} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     leaving, reading = Viewer(port), Viewer(port)
-    deadline = time.monotonic() + TIMEOUT_S
-    while cast.viewers < 3:
-        assert time.monotonic() < deadline, "three viewers"
-        time.sleep(0.02)
+    wait_for_viewers(cast, 3, "three viewers")
     leaving.close()
     deadline = time.monotonic() + TIMEOUT_S
     second = 0
@@ -216,10 +221,7 @@ def test_a_viewer_that_left_is_counted_out_and_one_that_takes_nothing_is_dropped
         reading.wait_for(lambda v, last=last: last in v.raw[-4096:], "the burst to the viewer that reads")
     reading.wait_for(lambda v: window.last_id in v.ids(), "every row to the viewer that reads")
     assert reading.ids() == list(range(2, window.last_id + 1))
-    deadline = time.monotonic() + TIMEOUT_S
-    while cast.viewers != 1:
-        assert time.monotonic() < deadline, "the viewer that takes nothing dropped"
-        time.sleep(0.02)
+    wait_for_viewers(cast, 1, "the viewer that takes nothing dropped")
     sleeping.close()
 
 
@@ -269,8 +271,5 @@ def test_with_the_window_locked_by_a_stuck_reader_the_server_still_answers_and_v
     reading.wait_for(lambda v: "retry: 3000" in v.body, "the head once the lock is free")
     window.append([(1_700_000_000, True, _values())])
     reading.wait_for(lambda v: 2 in v.ids(), "the row")
-    deadline = time.monotonic() + TIMEOUT_S
-    while cast.viewers != 1:
-        assert time.monotonic() < deadline, "the viewers that left counted out"
-        time.sleep(0.02)
+    wait_for_viewers(cast, 1, "the viewers that left counted out")
     reading.close()

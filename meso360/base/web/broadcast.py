@@ -81,7 +81,4 @@ class Broadcaster:
         with self._lock:
             self.closed = True
             channels, self._channels = list(self._channels), set()
-        for channel in channels:
-            fanout.drop(channel)
-        if self.trigger is not None:
-            self.trigger()
+        fanout.close(channels, self.trigger)
